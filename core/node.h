@@ -1,0 +1,105 @@
+// The driver: one loop, written once, that runs Raft against a Clock, a Transport, a Disk and a
+// StateMachine. The simulator and the real server both use it unchanged (etcd-io/raft doc.go):
+//   ready -> send what may leave now -> persist -> sync when required -> send the rest -> apply
+//   -> advance
+// A failed write or sync, or a log that cannot be recovered, stops the node (fail-stop): it never
+// carries on with state it cannot trust.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/disk.h"
+#include "core/prng.h"
+#include "core/raft/raft.h"
+#include "core/state_machine.h"
+#include "core/storage/log_store.h"
+#include "core/transport.h"
+
+namespace rq {
+
+// Hooks for checkers and metrics. Default: nothing.
+class NodeObserver {
+ public:
+  virtual ~NodeObserver() = default;
+  // Entries made durable (after the sync), and the term of the entry before the first one.
+  virtual void on_persisted(NodeId, const std::vector<raft::Entry>&, Term prev_term) {}
+  virtual void on_soft_state(NodeId, const raft::SoftState&, Term) {}
+  virtual void on_applied(NodeId, const raft::Entry&) {}
+  // A message is leaving; `hs` is the sender's hard state at that moment.
+  virtual void on_send(NodeId, const raft::Message&, const raft::HardState& hs) {}
+  virtual void on_recovered(NodeId, const storage::RecoveredLog&) {}
+  // `why.code` tells an I/O failure (kIo) from data that cannot be trusted (kCorrupt).
+  virtual void on_fail_stop(NodeId, const Error& why) {}
+};
+
+struct NodeConfig {
+  raft::RaftConfig raft;
+  storage::LogStoreOptions store;
+  Duration tick_interval = std::chrono::milliseconds(100);
+  // After a stall (a paused process, a clock jump) at most this many ticks run at once.
+  int max_ticks_per_wakeup = 64;
+};
+
+struct NodeStats {
+  uint64_t messages_sent = 0;
+  uint64_t messages_received = 0;
+  uint64_t messages_rejected = 0;  // undecodable
+  uint64_t readies = 0;
+  uint64_t syncs = 0;
+  uint64_t entries_applied = 0;
+};
+
+class Node {
+ public:
+  Node(NodeConfig cfg, Clock& clock, Transport& transport, Disk& disk, Prng prng, StateMachine& sm,
+       NodeObserver* observer);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Recovers from disk and starts ticking. An error here is a fail-stop too.
+  Status start();
+  void stop();
+
+  void receive(std::string_view bytes);
+  raft::ProposeResult propose(std::string data);
+  void campaign();
+
+  bool running() const { return raft_ != nullptr && !failed_; }
+  bool failed() const { return failed_; }
+  const std::string& failure() const { return failure_; }
+  const raft::Raft& raft() const { return *raft_; }
+  const NodeStats& stats() const { return stats_; }
+  NodeId id() const { return cfg_.raft.id; }
+
+ private:
+  void arm_tick();
+  void on_tick();
+  void process();
+  void send_all(std::vector<raft::Message>& msgs);
+  void fail_stop(Error why);
+
+  NodeConfig cfg_;
+  Clock& clock_;
+  Transport& transport_;
+  Disk& disk_;
+  Prng prng_;
+  StateMachine& sm_;
+  NodeObserver* observer_;
+  NodeObserver null_observer_;
+
+  std::unique_ptr<storage::LogStore> store_;
+  std::unique_ptr<raft::Raft> raft_;
+  TimerId tick_timer_ = 0;
+  bool tick_armed_ = false;
+  Duration last_tick_{};
+  bool failed_ = false;
+  bool processing_ = false;
+  std::string failure_;
+  NodeStats stats_;
+};
+
+}  // namespace rq

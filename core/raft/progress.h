@@ -1,0 +1,63 @@
+// The leader's view of one follower: how much of the log it has (match), what to send next, and
+// flow control. (etcd-io/raft tracker/progress.go, tracker/inflights.go)
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/types.h"
+
+namespace rq::raft {
+
+// A bounded window of in-flight AppendEntries, remembered by the last index each carried.
+class Inflights {
+ public:
+  explicit Inflights(size_t capacity);
+  void add(LogIndex last);
+  // Frees every message whose last index is <= `to` (acknowledged).
+  void free_le(LogIndex to);
+  void free_first_one();
+  bool full() const { return count_ == buf_.size(); }
+  size_t count() const { return count_; }
+  void reset();
+
+ private:
+  std::vector<LogIndex> buf_;  // ring buffer
+  size_t start_ = 0;
+  size_t count_ = 0;
+};
+
+enum class ProgressState : uint8_t {
+  kProbe,      // one message at a time until a match is found
+  kReplicate,  // optimistic pipelining, bounded by inflights
+};
+
+class Progress {
+ public:
+  Progress(LogIndex next, size_t max_inflight);
+
+  // Invariant: match < next.
+  LogIndex match;
+  LogIndex next;
+  ProgressState state = ProgressState::kProbe;
+  // In probe state: an append is outstanding, wait for its reply or a heartbeat reply.
+  bool probe_sent = false;
+  // Heard from since the last check-quorum round.
+  bool recent_active = false;
+  Inflights inflights;
+
+  void become_probe();
+  void become_replicate();
+  // An acknowledgement up to n. Returns false when it is stale (n <= match).
+  bool maybe_update(LogIndex n);
+  // Optimistically advance next after sending entries up to n (replicate state).
+  void optimistic_update(LogIndex n) { next = n + 1; }
+  // A rejection of the append whose prevLogIndex was `rejected`; `match_hint` is where to probe
+  // next. Returns false when the rejection is stale.
+  bool maybe_decr_to(LogIndex rejected, LogIndex match_hint);
+  bool is_paused() const;
+  // Record that an append carrying entries up to `last` (possibly none) was sent.
+  void sent_append(LogIndex last, bool had_entries);
+};
+
+}  // namespace rq::raft

@@ -1,0 +1,276 @@
+#include "core/storage/log_store.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "core/storage/crc32c.h"
+
+namespace rq::storage {
+
+namespace {
+
+constexpr char kMagic[8] = {'R', 'Q', 'W', 'A', 'L', 'S', 'E', 'G'};
+constexpr uint32_t kVersion = 1;
+constexpr uint8_t kKindEntry = 1;
+constexpr uint8_t kKindHardState = 2;
+
+void put32(std::string& s, uint32_t v) {
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put64(std::string& s, uint64_t v) {
+  for (int i = 0; i < 8; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint32_t get32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+uint64_t get64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+uint64_t round8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+
+std::string segment_name(uint64_t seq) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "wal-%016" PRIx64 ".log", seq);
+  return buf;
+}
+
+bool parse_segment_name(const std::string& name, uint64_t* seq) {
+  if (name.size() != 24 || name.compare(0, 4, "wal-") != 0 || name.compare(20, 4, ".log") != 0) return false;
+  uint64_t v = 0;
+  for (size_t i = 4; i < 20; ++i) {
+    const char c = name[i];
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else {
+      return false;
+    }
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  *seq = v;
+  return true;
+}
+
+std::string encode_record(uint8_t kind, uint8_t etype, uint64_t a, uint64_t b, uint64_t c,
+                          std::string_view payload) {
+  std::string r;
+  r.reserve(round8(kRecordHeaderBytes + payload.size()));
+  put32(r, 0);  // crc, filled in below
+  put32(r, static_cast<uint32_t>(payload.size()));
+  r.push_back(static_cast<char>(kind));
+  r.push_back(static_cast<char>(etype));
+  r.push_back(0);
+  r.push_back(0);
+  put64(r, a);
+  put64(r, b);
+  put64(r, c);
+  r.append(payload);
+  r.resize(round8(r.size()), '\0');
+  const uint32_t crc = crc32c(std::string_view(r).substr(4));
+  for (int i = 0; i < 4; ++i) r[i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  return r;
+}
+
+enum class Parse { kOk, kShort, kBad };
+
+struct Record {
+  uint8_t kind = 0;
+  uint8_t etype = 0;
+  uint64_t a = 0, b = 0, c = 0;
+  std::string_view payload;
+  size_t end = 0;
+};
+
+Parse parse_record(std::string_view buf, size_t p, Record* out) {
+  if (buf.size() - p < kRecordHeaderBytes) return Parse::kShort;
+  const char* h = buf.data() + p;
+  const uint32_t crc = get32(h);
+  const uint64_t len = get32(h + 4);
+  if (len > kMaxRecordPayload) return Parse::kBad;
+  const uint64_t total = round8(kRecordHeaderBytes + len);
+  if (buf.size() - p < total) return Parse::kShort;
+  if (crc32c(buf.substr(p + 4, total - 4)) != crc) return Parse::kBad;
+  out->kind = static_cast<uint8_t>(h[8]);
+  out->etype = static_cast<uint8_t>(h[9]);
+  if (out->kind != kKindEntry && out->kind != kKindHardState) return Parse::kBad;
+  if (out->etype > static_cast<uint8_t>(raft::EntryType::kNoop)) return Parse::kBad;
+  out->a = get64(h + 12);
+  out->b = get64(h + 20);
+  out->c = get64(h + 28);
+  out->payload = buf.substr(p + kRecordHeaderBytes, len);
+  out->end = p + total;
+  return Parse::kOk;
+}
+
+Error corrupt(const std::string& seg, uint64_t off, const std::string& what) {
+  return make_error(ErrorCode::kCorrupt,
+                    "log segment " + seg + " offset " + std::to_string(off) + ": " + what);
+}
+
+}  // namespace
+
+std::string encode_entry_record(const raft::Entry& e) {
+  return encode_record(kKindEntry, static_cast<uint8_t>(e.type), e.index.v, e.term.v, 0, e.data);
+}
+
+std::string encode_hard_state_record(const raft::HardState& hs) {
+  return encode_record(kKindHardState, 0, hs.term.v, hs.vote.v, hs.commit.v, {});
+}
+
+std::string encode_segment_header() {
+  std::string h(kMagic, sizeof kMagic);
+  put32(h, kVersion);
+  put32(h, crc32c(h));
+  return h;
+}
+
+Result<std::unique_ptr<LogStore>> LogStore::open(Disk& disk, LogStoreOptions opts, RecoveredLog* out) {
+  std::unique_ptr<LogStore> s(new LogStore(disk, opts));
+  *out = RecoveredLog{};
+  if (Status st = s->recover(out); !st) return st.error();
+  return s;
+}
+
+Status LogStore::recover(RecoveredLog* out) {
+  auto names = disk_.list();
+  if (!names) return names.error();
+  std::vector<std::pair<uint64_t, std::string>> segs;
+  for (const auto& n : *names) {
+    uint64_t seq;
+    if (parse_segment_name(n, &seq)) segs.emplace_back(seq, n);
+  }
+  std::sort(segs.begin(), segs.end());
+
+  // A last segment too short to hold its header was being created when the node crashed: it
+  // holds no records, so it goes.
+  while (!segs.empty()) {
+    auto sz = disk_.size(segs.back().second);
+    if (!sz) return sz.error();
+    if (*sz >= kSegmentHeaderBytes) break;
+    if (Status st = disk_.remove(segs.back().second); !st) return st;
+    if (Status st = disk_.sync_dir(); !st) return st;
+    segs.pop_back();
+  }
+
+  for (size_t k = 0; k < segs.size(); ++k) {
+    const bool last = k + 1 == segs.size();
+    uint64_t good_end = 0;
+    if (Status st = replay_segment(segs[k].second, last, out, &good_end); !st) return st;
+    segments_.push_back(segs[k].second);
+    if (last) current_size_ = good_end;
+  }
+  out->segments = segments_.size();
+  if (out->hard_state.commit.v > out->entries.size()) {
+    return make_error(ErrorCode::kCorrupt, "log: commit index " + std::to_string(out->hard_state.commit.v) +
+                                               " beyond last entry " + std::to_string(out->entries.size()));
+  }
+  hs_ = out->hard_state;
+  if (segs.empty()) {
+    next_seq_ = 1;
+    return rotate();
+  }
+  next_seq_ = segs.back().first + 1;
+  return ok_status();
+}
+
+Status LogStore::replay_segment(const std::string& name, bool last, RecoveredLog* out, uint64_t* good_end) {
+  auto size = disk_.size(name);
+  if (!size) return size.error();
+  auto data = disk_.read(name, 0, *size);
+  if (!data) return data.error();
+  const std::string_view buf = *data;
+  const std::string header = encode_segment_header();
+  if (buf.size() < kSegmentHeaderBytes || buf.substr(0, kSegmentHeaderBytes) != header) {
+    return corrupt(name, 0, "bad segment header");
+  }
+  size_t p = kSegmentHeaderBytes;
+  while (p < buf.size()) {
+    Record r;
+    const Parse res = parse_record(buf, p, &r);
+    if (res != Parse::kOk) {
+      if (!last) return corrupt(name, p, "bad record in a sealed segment");
+      // Torn tail, or corruption with good data after it?
+      for (size_t q = p + 8; q + kRecordHeaderBytes <= buf.size(); q += 8) {
+        Record later;
+        if (parse_record(buf, q, &later) == Parse::kOk) {
+          return corrupt(name, p, "bad record followed by a valid record at offset " + std::to_string(q));
+        }
+      }
+      out->torn_bytes = buf.size() - p;
+      if (Status st = disk_.truncate(name, p); !st) return st;
+      if (Status st = disk_.sync(name); !st) return st;
+      break;
+    }
+    if (r.kind == kKindHardState) {
+      out->hard_state = raft::HardState{Term(r.a), NodeId(r.b), LogIndex(r.c)};
+    } else {
+      const uint64_t index = r.a;
+      const uint64_t next = out->entries.size() + 1;
+      if (index == 0 || index > next) return corrupt(name, p, "entry index " + std::to_string(index) + " leaves a gap");
+      if (index <= out->hard_state.commit.v) {
+        return corrupt(name, p, "entry " + std::to_string(index) + " replaces a committed entry");
+      }
+      out->entries.resize(index - 1);
+      if (!out->entries.empty() && out->entries.back().term.v > r.b) {
+        return corrupt(name, p, "entry term goes backwards");
+      }
+      out->entries.push_back(raft::Entry{Term(r.b), LogIndex(index), static_cast<raft::EntryType>(r.etype),
+                                         std::string(r.payload)});
+    }
+    p = r.end;
+  }
+  *good_end = std::min<uint64_t>(p, buf.size());
+  return ok_status();
+}
+
+Status LogStore::rotate() {
+  if (!segments_.empty()) {
+    // Seal the old segment: everything in it must be durable before a newer one exists, or
+    // recovery would find a torn record in a sealed segment.
+    if (Status st = disk_.sync(segments_.back()); !st) return st;
+  }
+  const std::string name = segment_name(next_seq_++);
+  if (Status st = disk_.create(name); !st) return st;
+  std::string buf = encode_segment_header();
+  buf += encode_hard_state_record(hs_);
+  if (Status st = disk_.append(name, buf); !st) return st;
+  if (Status st = disk_.sync(name); !st) return st;
+  if (Status st = disk_.sync_dir(); !st) return st;
+  segments_.push_back(name);
+  current_size_ = buf.size();
+  return ok_status();
+}
+
+Status LogStore::append(const std::vector<raft::Entry>& ents, const std::optional<raft::HardState>& hs) {
+  if (ents.empty() && !hs) return ok_status();
+  if (current_size_ >= opts_.max_segment_bytes) {
+    if (Status st = rotate(); !st) return st;
+  }
+  std::string buf;
+  for (size_t k = 0; k < ents.size(); ++k) {
+    if (k > 0) RQ_ASSERT_EQ(ents[k].index, ents[k - 1].index + 1);
+    buf += encode_entry_record(ents[k]);
+  }
+  if (hs) {
+    buf += encode_hard_state_record(*hs);
+    hs_ = *hs;
+  }
+  if (Status st = disk_.append(segments_.back(), buf); !st) return st;
+  current_size_ += buf.size();
+  return ok_status();
+}
+
+Status LogStore::sync() {
+  ++syncs_;
+  return disk_.sync(segments_.back());
+}
+
+}  // namespace rq::storage

@@ -1,0 +1,78 @@
+// The durable Raft log: segment files of checksummed records holding entries and hard state in
+// one stream, so one sync per Ready covers both.
+//
+// Layout: files `wal-<16 hex digits>.log`, numbered in creation order. Each starts with a 16-byte
+// header (magic, version, CRC32C). Records are 8-byte aligned:
+//   u32 crc32c (over every byte after it, padding included) | u32 payload length | u8 kind |
+//   u8 entry type | u16 zero | u64 a | u64 b | u64 c | payload | zero padding to 8 bytes
+// kind 1 = entry (a = index, b = term), kind 2 = hard state (a = term, b = vote, c = commit).
+// Replay applies records in order: an entry at an index already present replaces that entry and
+// everything after it (a follower's truncation on conflict), the last hard state wins. A new
+// segment begins with the current hard state, so older segments are never needed for it.
+//
+// Crash recovery: a record that is cut short or fails its checksum, with no valid record after
+// it in the last segment, is a torn tail (an unsynced write the crash interrupted): the file is
+// truncated there. Anything else (a bad record followed by good ones, a bad record in an older
+// segment, a gap in indexes) is corruption of synced data and fails the open: the node stops
+// rather than run on a log it cannot trust.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/disk.h"
+#include "core/raft/message.h"
+
+namespace rq::storage {
+
+struct LogStoreOptions {
+  uint64_t max_segment_bytes = 64 << 20;
+};
+
+struct RecoveredLog {
+  raft::HardState hard_state;
+  std::vector<raft::Entry> entries;  // contiguous from index 1
+  uint64_t torn_bytes = 0;           // bytes cut off a torn tail
+  size_t segments = 0;
+};
+
+class LogStore {
+ public:
+  // Opens (creating when empty) and recovers the log in `disk`.
+  static Result<std::unique_ptr<LogStore>> open(Disk& disk, LogStoreOptions opts, RecoveredLog* out);
+
+  // Buffers the records of one Ready. Entries may start at or before the last index (replacing
+  // a suffix). Not durable until sync().
+  Status append(const std::vector<raft::Entry>& ents, const std::optional<raft::HardState>& hs);
+  Status sync();
+
+  uint64_t syncs() const { return syncs_; }
+  size_t segment_count() const { return segments_.size(); }
+
+ private:
+  LogStore(Disk& disk, LogStoreOptions opts) : disk_(disk), opts_(opts) {}
+  Status rotate();
+  Status recover(RecoveredLog* out);
+  Status replay_segment(const std::string& name, bool last, RecoveredLog* out, uint64_t* good_end);
+
+  Disk& disk_;
+  LogStoreOptions opts_;
+  std::vector<std::string> segments_;  // oldest first; back() is written to
+  uint64_t next_seq_ = 1;
+  uint64_t current_size_ = 0;
+  raft::HardState hs_;
+  uint64_t syncs_ = 0;
+};
+
+// Exposed for tests: encodings of one record.
+std::string encode_entry_record(const raft::Entry& e);
+std::string encode_hard_state_record(const raft::HardState& hs);
+std::string encode_segment_header();
+inline constexpr size_t kSegmentHeaderBytes = 16;
+inline constexpr size_t kRecordHeaderBytes = 36;
+inline constexpr uint64_t kMaxRecordPayload = 256ull << 20;
+
+}  // namespace rq::storage

@@ -1,0 +1,17 @@
+// Sending bytes to another node. Delivery is best effort: messages may be lost, delayed,
+// duplicated or reordered, and Raft copes. Inbound bytes are handed to the node by its driver.
+#pragma once
+
+#include <string>
+
+#include "core/types.h"
+
+namespace rq {
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void send(NodeId to, std::string bytes) = 0;
+};
+
+}  // namespace rq

@@ -1,0 +1,40 @@
+# Raft messages and log entries on the wire. Field numbers are forever: add, never renumber.
+@0xb997a0a64b608731;
+
+$import "/capnp/c++.capnp".namespace("rq::wire");
+
+enum EntryType {
+  normal @0;
+  noop @1;
+}
+
+struct Entry {
+  term @0 :UInt64;
+  index @1 :UInt64;
+  type @2 :EntryType;
+  data @3 :Data;
+}
+
+enum MessageType {
+  preVote @0;
+  preVoteResp @1;
+  vote @2;
+  voteResp @3;
+  app @4;
+  appResp @5;
+  heartbeat @6;
+  heartbeatResp @7;
+}
+
+struct Message {
+  type @0 :MessageType;
+  from @1 :UInt64;
+  to @2 :UInt64;
+  term @3 :UInt64;
+  logTerm @4 :UInt64;
+  index @5 :UInt64;
+  entries @6 :List(Entry);
+  commit @7 :UInt64;
+  reject @8 :Bool;
+  rejectHint @9 :UInt64;
+}

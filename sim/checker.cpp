@@ -1,0 +1,135 @@
+#include "sim/checker.h"
+
+#include <algorithm>
+
+#include "core/prng.h"
+#include "sim/trace.h"
+
+namespace rq::sim {
+
+uint64_t entry_hash(const raft::Entry& e) { return mix64(hash_bytes(e.data) ^ static_cast<uint64_t>(e.type)); }
+
+size_t Checker::KeyHash::operator()(const Key& k) const { return mix64(k.index * 0x9e3779b97f4a7c15ULL ^ k.term); }
+
+Checker::Checker(std::function<const raft::Raft*(NodeId)> raft_of, std::function<Duration()> now)
+    : raft_of_(std::move(raft_of)), now_(std::move(now)) {}
+
+void Checker::fail(const std::string& reason, NodeId n, const std::string& detail) {
+  if (violation_) return;
+  violation_ = Violation{reason, detail, n, now_()};
+}
+
+void Checker::on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term) {
+  uint64_t prev = prev_term.v;
+  for (const auto& e : ents) {
+    const Key k{e.index.v, e.term.v};
+    const Seen s{entry_hash(e), prev};
+    auto [it, inserted] = seen_.emplace(k, s);
+    if (!inserted && (it->second.hash != s.hash || it->second.prev_term != s.prev_term)) {
+      fail("log-matching", n,
+           "entry at index " + std::to_string(e.index.v) + " term " + std::to_string(e.term.v) +
+               " differs from another node's entry with the same index and term (or its predecessor does)");
+      return;
+    }
+    prev = e.term.v;
+  }
+}
+
+void Checker::on_leader(NodeId n, Term term) {
+  auto [it, inserted] = leaders_.emplace(term.v, n);
+  if (!inserted && it->second != n) {
+    fail("election-safety", n,
+         "node " + std::to_string(n.v) + " and node " + std::to_string(it->second.v) + " both leader in term " +
+             std::to_string(term.v));
+    return;
+  }
+  // Leader completeness (Raft §5.4): an entry committed in an earlier term is in the new leader's
+  // log. (An entry committed in a later term need not be: a paused candidate may win an old term
+  // after a newer leader committed more.)
+  const raft::Raft* r = raft_of_(n);
+  if (r == nullptr) return;
+  for (size_t k = 0; k < applied_.size(); ++k) {
+    if (applied_[k].known_committed_by >= term.v) continue;
+    const LogIndex idx(k + 1);
+    auto t = r->log().term(idx);
+    if (!t || t->v != applied_[k].term || entry_hash(r->log().at(idx)) != applied_[k].hash) {
+      fail("leader-completeness", n,
+           "leader of term " + std::to_string(term.v) + " lacks committed entry " + std::to_string(idx.v));
+      return;
+    }
+  }
+}
+
+void Checker::on_applied(NodeId n, const raft::Entry& e) {
+  uint64_t& last = last_applied_[n.v];
+  if (e.index.v != last + 1) {
+    fail("apply-order", n,
+         "applied index " + std::to_string(e.index.v) + " after " + std::to_string(last));
+    return;
+  }
+  last = e.index.v;
+  const raft::Raft* r = raft_of_(n);
+  const uint64_t term_now = r != nullptr ? r->term().v : UINT64_MAX;
+  const Applied a{e.term.v, entry_hash(e), term_now};
+  const size_t k = e.index.v - 1;
+  if (k < applied_.size()) {
+    if (applied_[k].term != a.term || applied_[k].hash != a.hash) {
+      fail("state-machine-safety", n,
+           "applied a different entry at index " + std::to_string(e.index.v) + " (term " + std::to_string(e.term.v) +
+               " vs " + std::to_string(applied_[k].term) + ")");
+    }
+    applied_[k].known_committed_by = std::min(applied_[k].known_committed_by, term_now);
+    return;
+  }
+  RQ_ASSERT_EQ(k, applied_.size());
+  applied_.push_back(a);
+}
+
+void Checker::on_send(NodeId n, const raft::HardState& hs) {
+  raft::HardState& e = exposed_[n.v];
+  e.term = hs.term;
+  e.vote = hs.vote;
+}
+
+void Checker::on_recovered(NodeId n, const raft::HardState& hs) {
+  last_applied_[n.v] = 0;
+  auto it = exposed_.find(n.v);
+  if (it == exposed_.end()) return;
+  const raft::HardState& e = it->second;
+  if (hs.term < e.term) {
+    fail("hard-state-regressed", n,
+         "restarted at term " + std::to_string(hs.term.v) + " after sending messages at term " +
+             std::to_string(e.term.v));
+  } else if (hs.term == e.term && e.vote.valid() && hs.vote != e.vote) {
+    fail("hard-state-regressed", n,
+         "restarted in term " + std::to_string(hs.term.v) + " with vote " + std::to_string(hs.vote.v) +
+             " after voting for " + std::to_string(e.vote.v));
+  }
+}
+
+void Checker::on_crash(NodeId n) { last_applied_[n.v] = 0; }
+
+void Checker::on_acknowledged(LogIndex index, Term term, const std::string& data) {
+  const uint64_t h = entry_hash(raft::Entry{term, index, raft::EntryType::kNormal, data});
+  const size_t k = index.v - 1;
+  if (k >= applied_.size() || applied_[k].term != term.v || applied_[k].hash != h) {
+    fail("lost-acknowledged-write", NodeId{}, "acknowledged entry " + std::to_string(index.v) + " was never applied");
+    return;
+  }
+  acked_.push_back(Acked{index.v, term.v, h});
+}
+
+void Checker::check_acknowledged_present(NodeId n) {
+  const raft::Raft* r = raft_of_(n);
+  if (r == nullptr) return;
+  for (const auto& a : acked_) {
+    const LogIndex idx(a.index);
+    auto t = r->log().term(idx);
+    if (!t || t->v != a.term || entry_hash(r->log().at(idx)) != a.hash) {
+      fail("lost-acknowledged-write", n, "acknowledged entry " + std::to_string(a.index) + " missing at the end");
+      return;
+    }
+  }
+}
+
+}  // namespace rq::sim

@@ -1,0 +1,91 @@
+// Raft's safety properties, checked as the run goes (Raft paper Figure 3, plus durability):
+//   election-safety       at most one leader per term
+//   log-matching          two logs with an entry of the same index and term agree on it and on
+//                         everything before it (checked on every entry any node persists)
+//   leader-completeness   a new leader's log holds every committed entry
+//   state-machine-safety  no two nodes apply different entries at one index
+//   apply-order           a node applies indexes in order, without gaps, within one incarnation
+//   hard-state-regressed  after a restart a node's term and vote are never behind what it
+//                         already told other nodes
+//   lost-acknowledged-write  every write acknowledged to a client survives, in every node that
+//                         is up at the end of the liveness phase
+// The first violation is kept with the node, the time and the details.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/raft/raft.h"
+
+namespace rq::sim {
+
+struct Violation {
+  std::string reason;  // the invariant's name
+  std::string detail;
+  NodeId node;
+  Duration at{};
+};
+
+class Checker {
+ public:
+  // `raft_of(id)` returns the live Raft of a node, or nullptr when it is down.
+  explicit Checker(std::function<const raft::Raft*(NodeId)> raft_of, std::function<Duration()> now);
+
+  void on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term);
+  void on_leader(NodeId n, Term term);
+  void on_applied(NodeId n, const raft::Entry& e);
+  void on_send(NodeId n, const raft::HardState& hs);
+  void on_recovered(NodeId n, const raft::HardState& hs);
+  void on_crash(NodeId n);
+  // A client was told that the entry (index, term) with this data committed.
+  void on_acknowledged(LogIndex index, Term term, const std::string& data);
+  // Every acknowledged entry must be in the node's log.
+  void check_acknowledged_present(NodeId n);
+
+  void fail(const std::string& reason, NodeId n, const std::string& detail);
+  bool failed() const { return violation_.has_value(); }
+  const std::optional<Violation>& violation() const { return violation_; }
+  uint64_t acknowledged() const { return acked_.size(); }
+
+ private:
+  struct Key {
+    uint64_t index, term;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  struct Seen {
+    uint64_t hash;
+    uint64_t prev_term;
+  };
+  struct Applied {
+    uint64_t term;
+    uint64_t hash;
+    // The lowest term any node was in when it applied this entry. The entry was committed by a
+    // leader of this term or an earlier one, so every leader of a later term must hold it.
+    uint64_t known_committed_by;
+  };
+  struct Acked {
+    uint64_t index, term, hash;
+  };
+
+  std::function<const raft::Raft*(NodeId)> raft_of_;
+  std::function<Duration()> now_;
+  std::unordered_map<Key, Seen, KeyHash> seen_;
+  std::map<uint64_t, NodeId> leaders_;       // term -> leader
+  std::vector<Applied> applied_;             // by index - 1
+  std::map<uint64_t, uint64_t> last_applied_;  // node -> last index applied this incarnation
+  std::map<uint64_t, raft::HardState> exposed_;  // node -> hard state when it last sent
+  std::vector<Acked> acked_;
+  std::optional<Violation> violation_;
+};
+
+uint64_t entry_hash(const raft::Entry& e);
+
+}  // namespace rq::sim

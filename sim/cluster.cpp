@@ -1,0 +1,576 @@
+#include "sim/cluster.h"
+
+#include <algorithm>
+#include <optional>
+
+namespace rq::sim {
+
+// ---- coverage ----------------------------------------------------------------------------
+
+void Coverage::add(const std::string& name, uint64_t v) {
+  for (auto& [n, c] : counters) {
+    if (n == name) {
+      c += v;
+      return;
+    }
+  }
+  counters.emplace_back(name, v);
+}
+
+uint64_t Coverage::get(const std::string& name) const {
+  for (const auto& [n, c] : counters) {
+    if (n == name) return c;
+  }
+  return 0;
+}
+
+std::string Coverage::format() const {
+  std::string out;
+  for (const auto& [n, c] : counters) {
+    if (!out.empty()) out += ' ';
+    out += n + "=" + std::to_string(c);
+  }
+  return out;
+}
+
+// ---- hosts -------------------------------------------------------------------------------
+
+class Simulation::HostTransport final : public Transport {
+ public:
+  HostTransport(Simulation& sim, Host& h) : sim_(sim), h_(h) {}
+  void send(NodeId to, std::string bytes) override;
+
+ private:
+  Simulation& sim_;
+  Host& h_;
+};
+
+// The simulator's state machine: an order-sensitive digest of everything applied.
+class Simulation::DigestMachine final : public StateMachine {
+ public:
+  void apply(const raft::Entry& e) override {
+    digest_ = mix64(digest_ ^ entry_hash(e));
+    ++applied_;
+  }
+  uint64_t digest() const { return digest_; }
+
+ private:
+  uint64_t digest_ = 0;
+  uint64_t applied_ = 0;
+};
+
+struct Simulation::Host {
+  NodeId id;
+  Prng prng{0};
+  std::unique_ptr<SimDisk> disk;
+  std::unique_ptr<SimClock> clock;
+  std::unique_ptr<HostTransport> transport;
+  std::unique_ptr<DigestMachine> sm;
+  std::unique_ptr<Node> node;
+  bool up = false;
+  uint64_t incarnation = 0;
+  bool in_dispatch = false;
+  Duration cursor{};
+  Duration busy_until{};
+};
+
+void Simulation::HostTransport::send(NodeId to, std::string bytes) {
+  if (to.v == 0 || to.v > sim_.hosts_.size()) return;
+  sim_.trace_.add(1, h_.id.v, to.v, hash_bytes(bytes));
+  sim_.net_->send(h_.id, to, std::move(bytes), sim_.host_now(h_));
+}
+
+// ---- setup -------------------------------------------------------------------------------
+
+Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
+    : opts_(opts), log_(log), verbose_(verbose), prng_(opts.seed) {
+  Prng root(opts.seed);
+  prng_ = root.split();
+  net_ = std::make_unique<Network>(q_, root.split(), opts_.net, opts_.nodes,
+                                   [this](NodeId f, NodeId t, const std::string& b) { deliver(f, t, b); });
+  checker_ = std::make_unique<Checker>([this](NodeId id) { return raft_of(id); }, [this] { return q_.now(); });
+  Prng workload_prng = root.split();
+  for (size_t k = 0; k < opts_.nodes; ++k) {
+    auto h = std::make_unique<Host>();
+    Host& hr = *h;
+    h->id = NodeId(k + 1);
+    h->prng = root.split();
+    h->disk = std::make_unique<SimDisk>(h->prng.split(), opts_.disk);
+    h->disk->set_latency_sink([this, &hr](Duration d) {
+      if (hr.in_dispatch) hr.cursor += d;
+    });
+    const int64_t drift =
+        opts_.drift_ppm_max == 0
+            ? 0
+            : static_cast<int64_t>(h->prng.below(static_cast<uint64_t>(2 * opts_.drift_ppm_max + 1))) -
+                  opts_.drift_ppm_max;
+    h->clock = std::make_unique<SimClock>(
+        [this, &hr] { return host_now(hr); },
+        [this, &hr](Duration at, std::function<void()> fn) {
+          const uint64_t inc = hr.incarnation;
+          q_.at(at, [this, &hr, inc, fn = std::move(fn)] { run_on(hr, inc, fn); });
+        },
+        drift);
+    h->transport = std::make_unique<HostTransport>(*this, hr);
+    hosts_.push_back(std::move(h));
+  }
+  workload_ = std::make_unique<Workload>(
+      q_, workload_prng, opts_.clients, opts_.nodes, opts_.client_think, opts_.client_timeout, *checker_,
+      [this](NodeId target, std::string data, Workload::Reply reply) {
+        const Duration hop = std::chrono::microseconds(100);
+        q_.after(hop, [this, target, data = std::move(data), reply = std::move(reply), hop]() mutable {
+          Host& h = host(target);
+          if (!h.up) return;
+          run_on(h, h.incarnation, [this, &h, data, reply, hop] {
+            const raft::ProposeResult r = h.node->propose(data);
+            q_.at(host_now(h) + hop, [reply, r] { reply(r); });
+          });
+        });
+      });
+}
+
+Simulation::~Simulation() = default;
+
+NodeConfig Simulation::node_config(NodeId id) const {
+  NodeConfig c;
+  c.raft.id = id;
+  for (size_t k = 1; k <= opts_.nodes; ++k) c.raft.voters.push_back(NodeId(k));
+  c.raft.election_ticks = opts_.election_ticks;
+  c.raft.heartbeat_ticks = opts_.heartbeat_ticks;
+  c.raft.max_inflight = opts_.max_inflight;
+  c.raft.max_msg_bytes = opts_.max_msg_bytes;
+  c.store.max_segment_bytes = opts_.segment_bytes;
+  c.tick_interval = opts_.tick;
+  return c;
+}
+
+const raft::Raft* Simulation::raft_of(NodeId id) const {
+  if (id.v == 0 || id.v > hosts_.size()) return nullptr;
+  const Host& h = *hosts_[id.v - 1];
+  if (!h.up || !h.node || !h.node->running()) return nullptr;
+  return &h.node->raft();
+}
+
+Duration Simulation::host_now(const Host& h) const { return h.in_dispatch ? h.cursor : q_.now(); }
+
+void Simulation::note(const std::string& line) {
+  if (verbose_ && log_ != nullptr) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(q_.now()).count();
+    std::fprintf(log_, "t=%lld.%06llds %s\n", static_cast<long long>(us / 1'000'000),
+                 static_cast<long long>(us % 1'000'000), line.c_str());
+  }
+}
+
+// ---- running code on a node --------------------------------------------------------------
+
+void Simulation::run_on(Host& h, uint64_t incarnation, std::function<void()> fn) {
+  if (!h.up || h.incarnation != incarnation) return;
+  if (q_.now() < h.busy_until) {
+    q_.at(h.busy_until, [this, &h, incarnation, fn = std::move(fn)] { run_on(h, incarnation, fn); });
+    return;
+  }
+  trace_.add(2, h.id.v, static_cast<uint64_t>(q_.now().count()));
+  h.in_dispatch = true;
+  h.cursor = q_.now();
+  fn();
+  h.in_dispatch = false;
+  h.busy_until = h.cursor;
+}
+
+void Simulation::deliver(NodeId from, NodeId to, const std::string& bytes) {
+  Host& h = host(to);
+  if (!h.up) return;
+  run_on(h, h.incarnation, [&h, bytes] {
+    if (h.node) h.node->receive(bytes);
+  });
+}
+
+void Simulation::start_node(Host& h) {
+  h.sm = std::make_unique<DigestMachine>();
+  h.node = std::make_unique<Node>(node_config(h.id), *h.clock, *h.transport, *h.disk, h.prng.split(), *h.sm, this);
+  h.up = true;
+  ++h.incarnation;
+  h.busy_until = std::max(h.busy_until, q_.now());
+  run_on(h, h.incarnation, [&h] { (void)h.node->start(); });
+}
+
+void Simulation::crash(Host& h, const char* why) {
+  if (!h.up) return;
+  RQ_ASSERT(!h.in_dispatch);
+  note("node=" + std::to_string(h.id.v) + " crash (" + why + ")");
+  trace_.add(3, h.id.v);
+  h.up = false;
+  h.node.reset();
+  h.sm.reset();
+  h.clock->clear_timers();
+  h.disk->crash();
+  ++h.incarnation;
+  ++crashes_;
+  checker_->on_crash(h.id);
+  workload_->on_crash(h.id);
+}
+
+void Simulation::restart(Host& h) {
+  if (h.up) return;
+  note("node=" + std::to_string(h.id.v) + " restart");
+  trace_.add(4, h.id.v);
+  ++restarts_;
+  start_node(h);
+}
+
+// ---- observer ----------------------------------------------------------------------------
+
+void Simulation::on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term) {
+  checker_->on_persisted(n, ents, prev_term);
+}
+
+void Simulation::on_soft_state(NodeId n, const raft::SoftState& ss, Term term) {
+  trace_.add(5, n.v, static_cast<uint64_t>(ss.role), term.v);
+  if (ss.role == raft::Role::kCandidate) ++elections_;
+  if (ss.role == raft::Role::kLeader) {
+    ++leaders_;
+    note("node=" + std::to_string(n.v) + " leader term=" + std::to_string(term.v));
+    checker_->on_leader(n, term);
+  }
+}
+
+void Simulation::on_applied(NodeId n, const raft::Entry& e) {
+  checker_->on_applied(n, e);
+  workload_->on_applied(n, e);
+}
+
+void Simulation::on_send(NodeId n, const raft::Message& m, const raft::HardState& hs) { checker_->on_send(n, hs); }
+
+void Simulation::on_recovered(NodeId n, const storage::RecoveredLog& rec) {
+  if (rec.torn_bytes > 0) ++recovered_torn_;
+  checker_->on_recovered(n, rec.hard_state);
+}
+
+void Simulation::on_fail_stop(NodeId n, const Error& why) {
+  ++fail_stops_;
+  note("node=" + std::to_string(n.v) + " fail-stop: " + why.message);
+  if (why.code == ErrorCode::kCorrupt) {
+    // The fault model never corrupts synced data, so the log must always be trusted.
+    checker_->fail("recovery-failed", n, why.message);
+    return;
+  }
+  // The process exits; its supervisor restarts it a little later.
+  Host& h = host(n);
+  const uint64_t inc = h.incarnation;
+  q_.after(Duration{0}, [this, &h, inc] {
+    if (h.incarnation != inc) return;
+    crash(h, "fail-stop");
+    const Duration down = opts_.tick * static_cast<int64_t>(1 + prng_.below(20));
+    q_.after(down, [this, &h] { restart(h); });
+  });
+}
+
+// ---- nemesis -----------------------------------------------------------------------------
+
+void Simulation::schedule_nemesis() {
+  const auto mean = static_cast<uint64_t>(opts_.nemesis_interval.count());
+  q_.after(Duration(static_cast<int64_t>(1 + prng_.below(2 * mean))), [this] {
+    if (liveness_) return;
+    nemesis_step();
+    schedule_nemesis();
+  });
+}
+
+void Simulation::partition_random() {
+  const size_t n = opts_.nodes;
+  net_->heal_all();
+  ++partitions_;
+  switch (prng_.below(5)) {
+    case 0: {  // isolate one node, both directions
+      const NodeId x(prng_.range(1, n));
+      for (size_t k = 1; k <= n; ++k) {
+        if (k == x.v) continue;
+        net_->set_link(x, NodeId(k), false);
+        net_->set_link(NodeId(k), x, false);
+      }
+      note("partition isolate " + std::to_string(x.v));
+      break;
+    }
+    case 1: {  // random halves
+      std::vector<bool> side(n + 1);
+      for (size_t k = 1; k <= n; ++k) side[k] = prng_.below(2) == 1;
+      for (size_t a = 1; a <= n; ++a) {
+        for (size_t b = 1; b <= n; ++b) {
+          if (side[a] != side[b]) net_->set_link(NodeId(a), NodeId(b), false);
+        }
+      }
+      note("partition halves");
+      break;
+    }
+    case 2: {  // asymmetric: one node can send but not receive (or the reverse)
+      const NodeId x(prng_.range(1, n));
+      const bool inbound = prng_.below(2) == 1;
+      for (size_t k = 1; k <= n; ++k) {
+        if (k == x.v) continue;
+        if (inbound) {
+          net_->set_link(NodeId(k), x, false);
+        } else {
+          net_->set_link(x, NodeId(k), false);
+        }
+      }
+      note("partition asymmetric " + std::to_string(x.v) + (inbound ? " deaf" : " mute"));
+      break;
+    }
+    case 3: {  // partial: random pairs cut, so A-B and B-C may be up while A-C is down
+      for (size_t a = 1; a <= n; ++a) {
+        for (size_t b = a + 1; b <= n; ++b) {
+          if (prng_.below(3) == 0) {
+            net_->set_link(NodeId(a), NodeId(b), false);
+            net_->set_link(NodeId(b), NodeId(a), false);
+          }
+        }
+      }
+      note("partition partial");
+      break;
+    }
+    default: {  // bridge: two groups connected only through one node
+      const NodeId bridge(prng_.range(1, n));
+      std::vector<bool> side(n + 1);
+      for (size_t k = 1; k <= n; ++k) side[k] = prng_.below(2) == 1;
+      for (size_t a = 1; a <= n; ++a) {
+        for (size_t b = 1; b <= n; ++b) {
+          if (a == bridge.v || b == bridge.v) continue;
+          if (side[a] != side[b]) net_->set_link(NodeId(a), NodeId(b), false);
+        }
+      }
+      note("partition bridge " + std::to_string(bridge.v));
+      break;
+    }
+  }
+}
+
+void Simulation::nemesis_step() {
+  const uint32_t weights[] = {opts_.w_partition, opts_.w_heal, opts_.w_crash, opts_.w_pause, opts_.w_clock_jump,
+                              opts_.w_clog};
+  uint64_t total = 0;
+  for (uint32_t w : weights) total += w;
+  if (total == 0) return;
+  uint64_t r = prng_.below(total);
+  size_t action = 0;
+  while (r >= weights[action]) r -= weights[action++];
+  Host& h = *hosts_[prng_.below(hosts_.size())];
+  trace_.add(6, action, h.id.v);
+  switch (action) {
+    case 0:
+      partition_random();
+      break;
+    case 1:
+      net_->heal_all();
+      ++heals_;
+      note("heal");
+      break;
+    case 2: {
+      // Sometimes power fails for several nodes at once: the case where unsynced writes on a
+      // majority are lost together.
+      const size_t count = prng_.below(4) == 0 ? prng_.range(1, opts_.nodes) : 1;
+      for (size_t k = 0; k < count; ++k) {
+        Host& victim = k == 0 ? h : *hosts_[prng_.below(hosts_.size())];
+        if (!victim.up) continue;
+        crash(victim, count > 1 ? "power loss" : "crash");
+        const auto down = static_cast<uint64_t>(opts_.down_max.count());
+        q_.after(Duration(static_cast<int64_t>(prng_.below(down + 1))), [this, &victim] {
+          if (!liveness_) restart(victim);
+        });
+      }
+      break;
+    }
+    case 3: {
+      if (!h.up) break;
+      const auto d = Duration(static_cast<int64_t>(prng_.below(static_cast<uint64_t>(opts_.pause_max.count()) + 1)));
+      h.busy_until = std::max(h.busy_until, q_.now() + d);
+      ++pauses_;
+      note("node=" + std::to_string(h.id.v) + " pause");
+      break;
+    }
+    case 4: {
+      const auto d =
+          Duration(static_cast<int64_t>(prng_.below(static_cast<uint64_t>(opts_.clock_jump_max.count()) + 1)));
+      h.clock->jump(d);
+      ++clock_jumps_;
+      note("node=" + std::to_string(h.id.v) + " clock jump");
+      break;
+    }
+    default: {
+      const NodeId to(prng_.range(1, opts_.nodes));
+      if (to == h.id) break;
+      const auto d = Duration(static_cast<int64_t>(prng_.below(static_cast<uint64_t>(opts_.pause_max.count()) + 1)));
+      net_->clog(h.id, to, q_.now() + d);
+      if (prng_.below(2) == 0) net_->clog(to, h.id, q_.now() + d);
+      ++clogs_;
+      break;
+    }
+  }
+}
+
+// ---- phases ------------------------------------------------------------------------------
+
+void Simulation::begin_liveness() {
+  liveness_ = true;
+  heal_at_ = q_.now();
+  // A random majority (or more) is healed; the rest stay cut off, or down.
+  std::vector<NodeId> all;
+  for (size_t k = 1; k <= opts_.nodes; ++k) all.push_back(NodeId(k));
+  for (size_t k = all.size(); k > 1; --k) std::swap(all[k - 1], all[prng_.below(k)]);
+  const size_t size = prng_.range(opts_.nodes / 2 + 1, opts_.nodes);
+  core_.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(size));
+  std::sort(core_.begin(), core_.end());
+  std::string names;
+  for (NodeId c : core_) names += " " + std::to_string(c.v);
+  note("liveness phase: healing" + names);
+
+  NetworkOptions no = opts_.net;
+  no.faults = false;
+  net_->set_options(no);
+  net_->heal_all();
+  for (size_t k = core_.size(); k < all.size(); ++k) {
+    for (size_t j = 1; j <= opts_.nodes; ++j) {
+      net_->set_link(all[k], NodeId(j), false);
+      net_->set_link(NodeId(j), all[k], false);
+    }
+  }
+  SimDiskOptions dopts = opts_.disk;
+  dopts.sync_fail_ppm = 0;
+  for (auto& h : hosts_) h->disk->set_options(dopts);
+  for (NodeId c : core_) {
+    Host& h = host(c);
+    h.busy_until = std::min(h.busy_until, q_.now());
+    if (!h.up) restart(h);
+  }
+  workload_->watch_fresh_acks(q_.now());
+  check_liveness();
+}
+
+void Simulation::check_liveness() {
+  if (done_ || checker_->failed()) return;
+  if (q_.now() - heal_at_ > opts_.liveness_bound) {
+    std::string why = workload_->first_fresh_ack() ? "healed majority did not converge" : "no write acknowledged";
+    why += " [";
+    for (NodeId c : core_) {
+      const raft::Raft* r = raft_of(c);
+      why += " n" + std::to_string(c.v) + ":";
+      if (r == nullptr) {
+        why += "down";
+        continue;
+      }
+      why += std::string(raft::to_string(r->role())) + "/t" + std::to_string(r->term().v) + "/c" +
+             std::to_string(r->log().committed().v) + "/l" + std::to_string(r->log().last_index().v);
+    }
+    why += " ]";
+    checker_->fail("liveness", NodeId{}, why + " within " +
+                                             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                opts_.liveness_bound)
+                                                                .count()) +
+                                             " ms of healing");
+    return;
+  }
+  if (workload_->first_fresh_ack()) {
+    // The healed majority made progress; now let it quiesce: converged when every healed node
+    // has applied everything the leader has, and all hold the same state.
+    workload_->stop();
+    const raft::Raft* leader = nullptr;
+    for (NodeId c : core_) {
+      if (const raft::Raft* r = raft_of(c); r != nullptr && r->role() == raft::Role::kLeader) leader = r;
+    }
+    bool converged = leader != nullptr && leader->log().committed() == leader->log().last_index();
+    for (NodeId c : core_) {
+      const raft::Raft* r = raft_of(c);
+      if (!converged || r == nullptr || r->log().applied() != leader->log().last_index()) converged = false;
+    }
+    if (converged) {
+      finish();
+      return;
+    }
+  }
+  q_.after(opts_.tick, [this] { check_liveness(); });
+}
+
+void Simulation::finish() {
+  std::optional<uint64_t> digest;
+  for (NodeId c : core_) {
+    checker_->check_acknowledged_present(c);
+    const Host& h = host(c);
+    if (digest && *digest != h.sm->digest()) {
+      checker_->fail("convergence", c, "state digest differs between healed nodes at the same applied index");
+    }
+    digest = h.sm->digest();
+  }
+  done_ = true;
+}
+
+// ---- run ---------------------------------------------------------------------------------
+
+RunResult Simulation::run() {
+  for (auto& h : hosts_) start_node(*h);
+  workload_->start();
+  schedule_nemesis();
+  q_.at(opts_.safety_duration, [this] { begin_liveness(); });
+
+  // Bounded, whatever happens: a livelock in the simulated system must not hang the sweep.
+  const uint64_t max_events = 50'000'000;
+  const Duration max_time = opts_.safety_duration + opts_.liveness_bound + std::chrono::seconds(10);
+  while (!done_ && !checker_->failed() && q_.executed() < max_events && q_.now() <= max_time && q_.run_next()) {
+  }
+  if (!done_ && !checker_->failed()) checker_->fail("liveness", NodeId{}, "run ended without converging");
+
+  RunResult r;
+  if (auto& v = checker_->violation()) {
+    r.pass = false;
+    r.reason = v->reason;
+    r.detail = v->detail;
+    r.node = v->node;
+    r.at = v->at;
+  }
+  const NetworkStats& ns = net_->stats();
+  const WorkloadStats& ws = workload_->stats();
+  SimDiskStats ds;
+  for (auto& h : hosts_) {
+    const SimDiskStats& s = h->disk->stats();
+    ds.torn_writes += s.torn_writes;
+    ds.writes_lost += s.writes_lost;
+    ds.sync_failures += s.sync_failures;
+    ds.syncs += s.syncs;
+    ds.names_reverted += s.names_reverted;
+  }
+  Coverage& c = r.coverage;
+  c.add("elections", elections_);
+  c.add("leaders", leaders_);
+  c.add("crashes", crashes_);
+  c.add("restarts", restarts_);
+  c.add("fail_stops", fail_stops_);
+  c.add("pauses", pauses_);
+  c.add("partitions", partitions_);
+  c.add("heals", heals_);
+  c.add("clock_jumps", clock_jumps_);
+  c.add("clogs", clogs_);
+  c.add("msgs_sent", ns.sent);
+  c.add("msgs_delivered", ns.delivered);
+  c.add("msgs_dropped", ns.dropped_loss + ns.dropped_partition);
+  c.add("msgs_duplicated", ns.duplicated);
+  c.add("msgs_replayed", ns.replayed);
+  c.add("syncs", ds.syncs);
+  c.add("sync_failures", ds.sync_failures);
+  c.add("writes_lost", ds.writes_lost);
+  c.add("torn_writes", ds.torn_writes);
+  c.add("torn_tails_recovered", recovered_torn_);
+  c.add("proposals", ws.proposals);
+  c.add("acks", ws.acks);
+  c.add("redirects", ws.redirects);
+  c.add("timeouts", ws.timeouts);
+  c.add("definite_failures", ws.definite_failures);
+  r.trace = trace_.value();
+  r.simulated = q_.now();
+  r.events = q_.executed();
+  return r;
+}
+
+RunResult run_seed(uint64_t seed, std::FILE* log, bool verbose) {
+  Simulation sim(draw_options(seed), log, verbose);
+  return sim.run();
+}
+
+}  // namespace rq::sim

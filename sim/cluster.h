@@ -1,0 +1,110 @@
+// One simulated run: a whole cluster of the real core (Node + Raft + LogStore) on simulated
+// clocks, network and disks, a nemesis injecting faults, clients, and the checker watching.
+//   safety phase:   faults per the seed's options for `safety_duration`
+//   liveness phase: a random majority is healed (restarted, reconnected, resumed, no more
+//                   faults); it must elect a leader and acknowledge a new write within
+//                   `liveness_bound`; then every healed node must hold every acknowledged write.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/node.h"
+#include "sim/checker.h"
+#include "sim/event_queue.h"
+#include "sim/network.h"
+#include "sim/sim_clock.h"
+#include "sim/sim_disk.h"
+#include "sim/swarm.h"
+#include "sim/trace.h"
+#include "sim/workload.h"
+
+namespace rq::sim {
+
+// Counters that prove the faults and the interesting protocol events happened.
+struct Coverage {
+  std::vector<std::pair<std::string, uint64_t>> counters;
+  void add(const std::string& name, uint64_t v);
+  uint64_t get(const std::string& name) const;
+  std::string format() const;  // "name=value ..." in a fixed order
+};
+
+struct RunResult {
+  bool pass = true;
+  std::string reason;
+  std::string detail;
+  NodeId node;
+  Duration at{};
+  Coverage coverage;
+  uint64_t trace = 0;
+  Duration simulated{};
+  uint64_t events = 0;
+};
+
+class Simulation final : public NodeObserver {
+ public:
+  // `log` receives progress lines when verbose (nullptr: silent).
+  Simulation(const Options& opts, std::FILE* log, bool verbose);
+  ~Simulation() override;
+
+  RunResult run();
+
+ private:
+  class HostTransport;
+  class DigestMachine;
+  struct Host;
+
+  // Running code "on" a node: dropped when the node is down or restarted since, deferred while
+  // it is busy (syncing, paused).
+  void run_on(Host& h, uint64_t incarnation, std::function<void()> fn);
+  void deliver(NodeId from, NodeId to, const std::string& bytes);
+  Duration host_now(const Host& h) const;
+
+  void start_node(Host& h);
+  void crash(Host& h, const char* why);
+  void restart(Host& h);
+  void schedule_nemesis();
+  void nemesis_step();
+  void partition_random();
+  void begin_liveness();
+  void check_liveness();
+  void finish();
+  void note(const std::string& line);
+  Host& host(NodeId id) { return *hosts_[id.v - 1]; }
+  const raft::Raft* raft_of(NodeId id) const;
+  NodeConfig node_config(NodeId id) const;
+
+  // NodeObserver
+  void on_persisted(NodeId, const std::vector<raft::Entry>&, Term prev_term) override;
+  void on_soft_state(NodeId, const raft::SoftState&, Term) override;
+  void on_applied(NodeId, const raft::Entry&) override;
+  void on_send(NodeId, const raft::Message&, const raft::HardState& hs) override;
+  void on_recovered(NodeId, const storage::RecoveredLog&) override;
+  void on_fail_stop(NodeId, const Error& why) override;
+
+  Options opts_;
+  std::FILE* log_;
+  bool verbose_;
+  EventQueue q_;
+  Prng prng_;          // nemesis
+  Trace trace_;
+  std::unique_ptr<Network> net_;
+  std::unique_ptr<Checker> checker_;
+  std::unique_ptr<Workload> workload_;
+  std::vector<std::unique_ptr<Host>> hosts_;
+
+  bool liveness_ = false;
+  bool done_ = false;
+  Duration heal_at_{};
+  std::vector<NodeId> core_;
+  uint64_t elections_ = 0, leaders_ = 0, crashes_ = 0, restarts_ = 0, fail_stops_ = 0, pauses_ = 0;
+  uint64_t partitions_ = 0, heals_ = 0, clock_jumps_ = 0, clogs_ = 0, recovered_torn_ = 0;
+};
+
+RunResult run_seed(uint64_t seed, std::FILE* log, bool verbose);
+
+}  // namespace rq::sim

@@ -1,0 +1,85 @@
+#include "sim/network.h"
+
+#include <algorithm>
+
+namespace rq::sim {
+
+static constexpr size_t kHistory = 64;
+
+Network::Network(EventQueue& q, Prng prng, NetworkOptions opts, size_t nodes, Deliver deliver)
+    : q_(q),
+      prng_(prng),
+      opts_(opts),
+      n_(nodes),
+      deliver_(std::move(deliver)),
+      up_((nodes + 1) * (nodes + 1), true),
+      clog_until_((nodes + 1) * (nodes + 1), Duration{0}) {}
+
+size_t Network::link(NodeId from, NodeId to) const {
+  RQ_ASSERT_LE(from.v, n_);
+  RQ_ASSERT_LE(to.v, n_);
+  return from.v * (n_ + 1) + to.v;
+}
+
+void Network::set_link(NodeId from, NodeId to, bool up) { up_[link(from, to)] = up; }
+bool Network::link_up(NodeId from, NodeId to) const { return up_[link(from, to)]; }
+
+void Network::heal_all() {
+  std::fill(up_.begin(), up_.end(), true);
+  std::fill(clog_until_.begin(), clog_until_.end(), Duration{0});
+}
+
+void Network::clog(NodeId from, NodeId to, Duration until) { clog_until_[link(from, to)] = until; }
+
+Duration Network::draw_latency() {
+  auto spread = static_cast<uint64_t>(opts_.latency_spread.count());
+  if (prng_.chance_ppm(opts_.tail_ppm)) spread *= 10;
+  return opts_.latency_min + Duration(static_cast<int64_t>(spread == 0 ? 0 : prng_.below(spread + 1)));
+}
+
+void Network::send(NodeId from, NodeId to, std::string bytes, Duration depart) {
+  ++stats_.sent;
+  if (!link_up(from, to)) {
+    ++stats_.dropped_partition;
+    return;
+  }
+  if (opts_.faults && prng_.chance_ppm(opts_.loss_ppm)) {
+    ++stats_.dropped_loss;
+    return;
+  }
+  if (opts_.faults && prng_.chance_ppm(opts_.replay_ppm) && !history_.empty()) {
+    // An old packet from anywhere in the recent past shows up again (a retransmitting switch).
+    const Past& p = history_[prng_.below(history_.size())];
+    ++stats_.replayed;
+    schedule(p.from, p.to, p.bytes, depart + draw_latency());
+  }
+  if (opts_.faults && prng_.chance_ppm(opts_.dup_ppm)) {
+    ++stats_.duplicated;
+    schedule(from, to, bytes, depart + draw_latency());
+  }
+  if (opts_.replay_ppm > 0) {
+    history_.push_back(Past{from, to, bytes});
+    if (history_.size() > kHistory) history_.pop_front();
+  }
+  schedule(from, to, std::move(bytes), depart + draw_latency());
+}
+
+void Network::schedule(NodeId from, NodeId to, std::string bytes, Duration at) {
+  const Duration clogged = clog_until_[link(from, to)];
+  if (clogged > at) {
+    ++stats_.clogged;
+    // Held in the clogged link and released in order, a little apart.
+    at = clogged + Duration(static_cast<int64_t>(prng_.below(1000)));
+  }
+  q_.at(at, [this, from, to, b = std::move(bytes)] {
+    // A link cut while the packet was in flight loses it too.
+    if (!link_up(from, to)) {
+      ++stats_.dropped_partition;
+      return;
+    }
+    ++stats_.delivered;
+    deliver_(from, to, b);
+  });
+}
+
+}  // namespace rq::sim

@@ -1,0 +1,105 @@
+// rqsim: runs the deterministic cluster simulation.
+//   rqsim --seed N [--verbose]        one seed; options first, result line last
+//   rqsim --seeds A-B [--jobs J] [--print-all] [--stop-on-fail]
+// Exit: 0 all passed, 1 a violation, 2 bad usage.
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "sim/cluster.h"
+#include "sim/sweep.h"
+
+namespace {
+
+int usage(const char* why) {
+  if (why != nullptr) std::fprintf(stderr, "rqsim: %s\n", why);
+  std::fprintf(stderr,
+               "usage: rqsim --seed N [--verbose]\n"
+               "       rqsim --seeds A-B [--jobs J] [--print-all] [--stop-on-fail]\n");
+  return 2;
+}
+
+bool parse_u64(const char* s, uint64_t* out) {
+  if (s == nullptr || *s == '\0') return false;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(s, &end, 10);
+  if (errno != 0 || *end != '\0' || s[0] == '-') return false;
+  *out = v;
+  return true;
+}
+
+int run_single(uint64_t seed, bool verbose) {
+  const rq::sim::Options opts = rq::sim::draw_options(seed);
+  std::printf("%s\n", opts.describe().c_str());
+  std::fflush(stdout);
+  rq::sim::Simulation sim(opts, stdout, verbose);
+  const rq::sim::RunResult r = sim.run();
+  const auto sim_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.simulated).count();
+  if (!r.pass) {
+    const auto at_us = std::chrono::duration_cast<std::chrono::microseconds>(r.at).count();
+    std::printf("violation: %s node=%" PRIu64 " at=%lld.%06llds: %s\n", r.reason.c_str(), r.node.v,
+                static_cast<long long>(at_us / 1'000'000), static_cast<long long>(at_us % 1'000'000),
+                r.detail.c_str());
+  }
+  std::printf("simulated_ms=%lld events=%" PRIu64 "\n", static_cast<long long>(sim_ms), r.events);
+  char trace[32];
+  std::snprintf(trace, sizeof trace, "%016" PRIx64, r.trace);
+  std::string line = "seed=" + std::to_string(seed) + " result=" + (r.pass ? "pass" : "fail");
+  if (!r.pass) line += " reason=" + r.reason;
+  line += " " + r.coverage.format() + " trace=" + trace;
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  return r.pass ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool have_seed = false, have_seeds = false, verbose = false;
+  uint64_t seed = 0;
+  rq::sim::SweepOptions sw;
+  sw.self = argv[0];
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        usage((std::string(name) + " needs a value").c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--seed") {
+      if (!parse_u64(value("--seed"), &seed)) return usage("--seed wants a non-negative integer");
+      have_seed = true;
+    } else if (a == "--seeds") {
+      const std::string v = value("--seeds");
+      const size_t dash = v.find('-');
+      if (dash == std::string::npos || !parse_u64(v.substr(0, dash).c_str(), &sw.first) ||
+          !parse_u64(v.substr(dash + 1).c_str(), &sw.last) || sw.first > sw.last) {
+        return usage("--seeds wants A-B with A <= B");
+      }
+      have_seeds = true;
+    } else if (a == "--jobs") {
+      uint64_t j = 0;
+      if (!parse_u64(value("--jobs"), &j) || j == 0 || j > 64) return usage("--jobs wants 1..64");
+      sw.jobs = static_cast<int>(j);
+    } else if (a == "--verbose" || a == "-v") {
+      verbose = true;
+    } else if (a == "--print-all") {
+      sw.print_all = true;
+    } else if (a == "--stop-on-fail") {
+      sw.stop_on_fail = true;
+    } else if (a == "--help" || a == "-h") {
+      usage(nullptr);
+      return 0;
+    } else {
+      return usage(("unknown argument: " + a).c_str());
+    }
+  }
+  if (have_seed == have_seeds) return usage("give exactly one of --seed and --seeds");
+  if (have_seed) return run_single(seed, verbose);
+  return rq::sim::sweep(sw) == 0 ? 0 : 1;
+}

@@ -1,0 +1,163 @@
+#include "sim/sim_disk.h"
+
+#include <algorithm>
+#include <set>
+
+namespace rq::sim {
+
+static Error not_found(const std::string& name) { return make_error(ErrorCode::kNotFound, "no such file: " + name); }
+
+SimDisk::SimDisk(Prng prng, SimDiskOptions opts) : prng_(prng), opts_(opts) {}
+
+SimDisk::Inode* SimDisk::find(const std::string& name) {
+  auto it = names_.find(name);
+  if (it == names_.end()) return nullptr;
+  return &inodes_.at(it->second);
+}
+
+void SimDisk::apply(std::string& content, const Op& op) {
+  if (op.is_truncate) {
+    content.resize(op.offset, '\0');
+    return;
+  }
+  if (content.size() < op.offset + op.bytes.size()) content.resize(op.offset + op.bytes.size(), '\0');
+  content.replace(op.offset, op.bytes.size(), op.bytes);
+}
+
+Result<std::vector<std::string>> SimDisk::list() {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : names_) out.push_back(name);
+  return out;
+}
+
+Result<uint64_t> SimDisk::size(const std::string& name) {
+  Inode* f = find(name);
+  if (f == nullptr) return not_found(name);
+  return static_cast<uint64_t>(f->current.size());
+}
+
+Status SimDisk::create(const std::string& name) {
+  if (names_.count(name) != 0) return make_error(ErrorCode::kExists, "file exists: " + name);
+  const InodeId id = next_inode_++;
+  inodes_.emplace(id, Inode{});
+  names_.emplace(name, id);
+  return ok_status();
+}
+
+Result<std::string> SimDisk::read(const std::string& name, uint64_t offset, uint64_t len) {
+  Inode* f = find(name);
+  if (f == nullptr) return not_found(name);
+  if (offset >= f->current.size()) return std::string();
+  return f->current.substr(offset, len);
+}
+
+Status SimDisk::append(const std::string& name, std::string_view bytes) {
+  Inode* f = find(name);
+  if (f == nullptr) return not_found(name);
+  return write(name, f->current.size(), bytes);
+}
+
+Status SimDisk::write(const std::string& name, uint64_t offset, std::string_view bytes) {
+  Inode* f = find(name);
+  if (f == nullptr) return not_found(name);
+  Op op{false, offset, std::string(bytes)};
+  apply(f->current, op);
+  f->pending.push_back(std::move(op));
+  return ok_status();
+}
+
+Status SimDisk::truncate(const std::string& name, uint64_t size) {
+  Inode* f = find(name);
+  if (f == nullptr) return not_found(name);
+  Op op{true, size, {}};
+  apply(f->current, op);
+  f->pending.push_back(std::move(op));
+  return ok_status();
+}
+
+Status SimDisk::rename(const std::string& from, const std::string& to) {
+  auto it = names_.find(from);
+  if (it == names_.end()) return not_found(from);
+  const InodeId id = it->second;
+  names_.erase(it);
+  names_[to] = id;
+  return ok_status();
+}
+
+Status SimDisk::remove(const std::string& name) {
+  if (names_.erase(name) == 0) return not_found(name);
+  return ok_status();
+}
+
+Status SimDisk::sync(const std::string& name) {
+  Inode* f = find(name);
+  if (f == nullptr) return not_found(name);
+  ++stats_.syncs;
+  if (latency_sink_ && opts_.sync_latency_max.count() > 0) {
+    const auto lo = static_cast<uint64_t>(opts_.sync_latency_min.count());
+    const auto hi = static_cast<uint64_t>(opts_.sync_latency_max.count());
+    latency_sink_(Duration(static_cast<int64_t>(prng_.range(lo, std::max(lo, hi)))));
+  }
+  if (prng_.chance_ppm(opts_.sync_fail_ppm)) {
+    ++stats_.sync_failures;
+    return make_error(ErrorCode::kIo, "injected fsync failure on " + name);
+  }
+  f->durable = f->current;
+  f->pending.clear();
+  return ok_status();
+}
+
+Status SimDisk::sync_dir() {
+  durable_names_ = names_;
+  return ok_status();
+}
+
+void SimDisk::crash() {
+  ++stats_.crashes;
+  for (auto& [id, f] : inodes_) {
+    if (f.pending.empty()) continue;
+    // In-order persistence: a prefix of the unsynced writes survives, the next may be torn.
+    size_t keep = 0;
+    if (!prng_.chance_ppm(opts_.lose_all_ppm)) keep = prng_.below(f.pending.size() + 1);
+    std::string content = f.durable;
+    for (size_t k = 0; k < keep; ++k) apply(content, f.pending[k]);
+    if (keep < f.pending.size()) {
+      stats_.writes_lost += f.pending.size() - keep;
+      const Op& next = f.pending[keep];
+      if (!next.is_truncate && !next.bytes.empty() && prng_.chance_ppm(opts_.torn_ppm)) {
+        ++stats_.torn_writes;
+        Op torn{false, next.offset, next.bytes.substr(0, prng_.below(next.bytes.size()))};
+        // The torn sector may end in garbage rather than the intended bytes.
+        if (!torn.bytes.empty() && prng_.chance_ppm(500'000)) {
+          torn.bytes.back() = static_cast<char>(prng_.below(256));
+        }
+        apply(content, torn);
+      }
+    }
+    f.durable = content;
+    f.current = std::move(content);
+    f.pending.clear();
+  }
+  if (names_ != durable_names_) ++stats_.names_reverted;
+  names_ = durable_names_;
+  // Inodes no longer named anywhere are gone.
+  std::set<InodeId> live;
+  for (const auto& [_, id] : names_) live.insert(id);
+  for (auto it = inodes_.begin(); it != inodes_.end();) {
+    it = live.count(it->first) != 0 ? std::next(it) : inodes_.erase(it);
+  }
+}
+
+void SimDisk::wipe() {
+  names_.clear();
+  durable_names_.clear();
+  inodes_.clear();
+}
+
+std::string SimDisk::durable_contents(const std::string& name) const {
+  auto it = durable_names_.find(name);
+  if (it == durable_names_.end()) return {};
+  return inodes_.at(it->second).durable;
+}
+
+}  // namespace rq::sim

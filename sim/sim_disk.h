@@ -1,0 +1,99 @@
+// A simulated directory that keeps what is durable apart from what is merely written.
+// (rocksdb test_util/fault_injection_test_fs.h; foundationdb AsyncFileNonDurable)
+//
+// Each file has durable bytes plus the writes made since its last sync, in order. A crash keeps
+// a prefix of those writes (possibly none), and may tear the first write it drops (a prefix of
+// that write's bytes reaches the platter, the rest does not). Names created, renamed or removed
+// since the last sync_dir() revert to their durable state. A sync can be made to fail; the data
+// then stays non-durable, and the node is expected to stop.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/disk.h"
+#include "core/prng.h"
+#include "core/types.h"
+
+namespace rq::sim {
+
+struct SimDiskOptions {
+  // On crash: chance that all unsynced writes of a file are lost; otherwise a random prefix
+  // survives.
+  uint32_t lose_all_ppm = 500'000;
+  // On crash: chance that the first dropped write is torn (a prefix of it survives).
+  uint32_t torn_ppm = 300'000;
+  // Chance that a sync fails.
+  uint32_t sync_fail_ppm = 0;
+  // Time a sync takes (added to the node's busy time).
+  Duration sync_latency_min{0};
+  Duration sync_latency_max{0};
+};
+
+struct SimDiskStats {
+  uint64_t syncs = 0;
+  uint64_t sync_failures = 0;
+  uint64_t crashes = 0;
+  uint64_t writes_lost = 0;  // unsynced writes dropped by crashes
+  uint64_t torn_writes = 0;
+  uint64_t names_reverted = 0;  // directory entries undone by crashes
+};
+
+class SimDisk final : public Disk {
+ public:
+  SimDisk(Prng prng, SimDiskOptions opts);
+
+  Result<std::vector<std::string>> list() override;
+  Result<uint64_t> size(const std::string& name) override;
+  Status create(const std::string& name) override;
+  Result<std::string> read(const std::string& name, uint64_t offset, uint64_t len) override;
+  Status append(const std::string& name, std::string_view bytes) override;
+  Status write(const std::string& name, uint64_t offset, std::string_view bytes) override;
+  Status truncate(const std::string& name, uint64_t size) override;
+  Status rename(const std::string& from, const std::string& to) override;
+  Status remove(const std::string& name) override;
+  Status sync(const std::string& name) override;
+  Status sync_dir() override;
+
+  // Power loss: applies the crash model to every file and name.
+  void crash();
+  // Removes everything, durable or not (a replaced machine).
+  void wipe();
+
+  void set_options(const SimDiskOptions& o) { opts_ = o; }
+  // Called with the time each sync takes, so the host can stay busy for it.
+  void set_latency_sink(std::function<void(Duration)> sink) { latency_sink_ = std::move(sink); }
+  const SimDiskStats& stats() const { return stats_; }
+  // The bytes a crash right now could not lose (for tests).
+  std::string durable_contents(const std::string& name) const;
+
+ private:
+  struct Op {
+    bool is_truncate = false;
+    uint64_t offset = 0;  // write offset, or new size for a truncate
+    std::string bytes;
+  };
+  struct Inode {
+    std::string durable;
+    std::string current;
+    std::vector<Op> pending;
+  };
+  using InodeId = uint64_t;
+
+  Inode* find(const std::string& name);
+  static void apply(std::string& content, const Op& op);
+
+  Prng prng_;
+  SimDiskOptions opts_;
+  std::map<std::string, InodeId> names_;
+  std::map<std::string, InodeId> durable_names_;
+  std::map<InodeId, Inode> inodes_;
+  InodeId next_inode_ = 1;
+  std::function<void(Duration)> latency_sink_;
+  SimDiskStats stats_;
+};
+
+}  // namespace rq::sim

@@ -1,0 +1,57 @@
+// Swarm testing: every seed draws its own cluster size, timings and fault mix, so a sweep covers
+// many configurations instead of one tuned to pass. (tigerbeetle vopr options_swarm; "Swarm
+// Testing", Groce et al. 2012). The options are printed first and replay exactly from the seed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "sim/network.h"
+#include "sim/sim_disk.h"
+
+namespace rq::sim {
+
+struct Options {
+  uint64_t seed = 0;
+  size_t nodes = 3;
+
+  // Raft timing.
+  Duration tick = std::chrono::milliseconds(50);
+  int election_ticks = 10;
+  int heartbeat_ticks = 2;
+  size_t max_inflight = 64;
+  uint64_t max_msg_bytes = 64 << 10;
+  uint64_t segment_bytes = 1 << 20;
+
+  NetworkOptions net;
+  SimDiskOptions disk;
+  int64_t drift_ppm_max = 0;
+
+  // Fault schedule (the nemesis): an action every `nemesis_interval` on average, drawn by weight.
+  Duration nemesis_interval = std::chrono::seconds(1);
+  uint32_t w_partition = 0;
+  uint32_t w_heal = 0;
+  uint32_t w_crash = 0;
+  uint32_t w_pause = 0;
+  uint32_t w_clock_jump = 0;
+  uint32_t w_clog = 0;
+  Duration down_max = std::chrono::seconds(3);   // how long a crashed node stays down
+  Duration pause_max = std::chrono::seconds(2);
+  Duration clock_jump_max = std::chrono::seconds(1);
+
+  // Workload.
+  size_t clients = 3;
+  Duration client_think = std::chrono::milliseconds(20);
+  Duration client_timeout = std::chrono::seconds(2);
+
+  // Phases: faults for `safety_duration`, then a healed majority must commit within
+  // `liveness_bound`.
+  Duration safety_duration = std::chrono::seconds(20);
+  Duration liveness_bound = std::chrono::seconds(30);
+
+  std::string describe() const;
+};
+
+Options draw_options(uint64_t seed);
+
+}  // namespace rq::sim
