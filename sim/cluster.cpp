@@ -116,15 +116,12 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
   }
   workload_ = std::make_unique<Workload>(
       q_, workload_prng, opts_.clients, opts_.nodes, opts_.client_think, opts_.client_timeout, *checker_,
-      [this](NodeId target, std::string data, Workload::Reply reply) {
+      [this](NodeId target, std::string data, Workload::AtNode at_node) {
         const Duration hop = std::chrono::microseconds(100);
-        q_.after(hop, [this, target, data = std::move(data), reply = std::move(reply), hop]() mutable {
+        q_.after(hop, [this, target, data = std::move(data), at_node = std::move(at_node)]() mutable {
           Host& h = host(target);
           if (!h.up) return;
-          run_on(h, h.incarnation, [this, &h, data, reply, hop] {
-            const raft::ProposeResult r = h.node->propose(data);
-            q_.at(host_now(h) + hop, [reply, r] { reply(r); });
-          });
+          run_on(h, h.incarnation, [&h, data, at_node] { at_node(h.node->propose(data)); });
         });
       });
 }
@@ -344,9 +341,20 @@ void Simulation::partition_random() {
   }
 }
 
+Simulation::Host* Simulation::current_leader() {
+  Host* best = nullptr;
+  for (auto& h : hosts_) {
+    const raft::Raft* r = raft_of(h->id);
+    if (r == nullptr || r->role() != raft::Role::kLeader) continue;
+    if (best == nullptr || r->term() > best->node->raft().term()) best = h.get();
+  }
+  return best;
+}
+
 void Simulation::nemesis_step() {
-  const uint32_t weights[] = {opts_.w_partition, opts_.w_heal, opts_.w_crash, opts_.w_pause, opts_.w_clock_jump,
-                              opts_.w_clog};
+  const uint32_t weights[] = {opts_.w_partition,  opts_.w_heal,        opts_.w_crash,
+                              opts_.w_pause,      opts_.w_clock_jump,  opts_.w_clog,
+                              opts_.w_kill_leader, opts_.w_isolate_leader};
   uint64_t total = 0;
   for (uint32_t w : weights) total += w;
   if (total == 0) return;
@@ -393,6 +401,34 @@ void Simulation::nemesis_step() {
       h.clock->jump(d);
       ++clock_jumps_;
       note("node=" + std::to_string(h.id.v) + " clock jump");
+      break;
+    }
+    case 6: {
+      Host* l = current_leader();
+      if (l == nullptr) break;
+      crash(*l, "kill leader");
+      // Back soon: the churn of Figure 8 needs old leaders to return with their tails.
+      const auto down = static_cast<uint64_t>((opts_.tick * opts_.election_ticks * 2).count());
+      q_.after(Duration(static_cast<int64_t>(prng_.below(down + 1))), [this, l] {
+        if (!liveness_) restart(*l);
+      });
+      break;
+    }
+    case 7: {
+      Host* l = current_leader();
+      if (l == nullptr) break;
+      net_->heal_all();
+      ++partitions_;
+      // Cut the leader off (sometimes only its outbound side), with one follower at most.
+      const NodeId buddy(prng_.range(1, opts_.nodes));
+      const bool outbound_only = prng_.below(3) == 0;
+      for (size_t k = 1; k <= opts_.nodes; ++k) {
+        const NodeId other(k);
+        if (other == l->id || (other == buddy && opts_.nodes >= 5)) continue;
+        net_->set_link(l->id, other, false);
+        if (!outbound_only) net_->set_link(other, l->id, false);
+      }
+      note("partition isolate leader " + std::to_string(l->id.v));
       break;
     }
     default: {

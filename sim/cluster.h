@@ -70,6 +70,7 @@ class Simulation final : public NodeObserver {
   void schedule_nemesis();
   void nemesis_step();
   void partition_random();
+  Host* current_leader();
   void begin_liveness();
   void check_liveness();
   void finish();

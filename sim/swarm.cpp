@@ -63,11 +63,15 @@ Options draw_options(uint64_t seed) {
   o.clock_jump_max = election * static_cast<int64_t>(p.range(1, 3));
 
   o.clients = p.range(1, 5);
+  // Drawn last so the options above keep their values for existing seeds.
   o.client_think = milliseconds(pick(p, {0, 5, 20, 100}));
   o.client_timeout = election * 4;
 
   o.safety_duration = milliseconds(p.range(5'000, 30'000));
   o.liveness_bound = std::max<Duration>(std::chrono::seconds(15), election * 2 * 15);
+  o.w_kill_leader = pick(p, {0u, 0u, 2u, 6u});
+  o.w_isolate_leader = pick(p, {0u, 0u, 2u, 6u});
+  if (p.below(4) == 0) o.clients = p.range(6, 16);
   return o;
 }
 
@@ -78,7 +82,7 @@ std::string Options::describe() const {
       "seed=%llu nodes=%zu tick_ms=%lld election_ticks=%d heartbeat_ticks=%d max_inflight=%zu max_msg_bytes=%llu "
       "segment_bytes=%llu latency_us=%lld+%lld tail_ppm=%u loss_ppm=%u dup_ppm=%u replay_ppm=%u "
       "disk_lose_all_ppm=%u torn_ppm=%u sync_fail_ppm=%u sync_us=%lld-%lld drift_ppm_max=%lld "
-      "nemesis_ms=%lld w_partition=%u w_heal=%u w_crash=%u w_pause=%u w_clock_jump=%u w_clog=%u down_max_ms=%lld "
+      "nemesis_ms=%lld w_partition=%u w_heal=%u w_crash=%u w_pause=%u w_clock_jump=%u w_clog=%u w_kill_leader=%u w_isolate_leader=%u down_max_ms=%lld "
       "pause_max_ms=%lld clock_jump_max_ms=%lld clients=%zu think_ms=%lld client_timeout_ms=%lld safety_ms=%lld "
       "liveness_bound_ms=%lld",
       static_cast<unsigned long long>(seed), nodes, static_cast<long long>(ms(tick)), election_ticks, heartbeat_ticks,
@@ -87,7 +91,7 @@ std::string Options::describe() const {
       net.loss_ppm, net.dup_ppm, net.replay_ppm, disk.lose_all_ppm, disk.torn_ppm, disk.sync_fail_ppm,
       static_cast<long long>(us(disk.sync_latency_min)), static_cast<long long>(us(disk.sync_latency_max)),
       static_cast<long long>(drift_ppm_max), static_cast<long long>(ms(nemesis_interval)), w_partition, w_heal,
-      w_crash, w_pause, w_clock_jump, w_clog, static_cast<long long>(ms(down_max)),
+      w_crash, w_pause, w_clock_jump, w_clog, w_kill_leader, w_isolate_leader, static_cast<long long>(ms(down_max)),
       static_cast<long long>(ms(pause_max)), static_cast<long long>(ms(clock_jump_max)), clients,
       static_cast<long long>(ms(client_think)), static_cast<long long>(ms(client_timeout)),
       static_cast<long long>(ms(safety_duration)), static_cast<long long>(ms(liveness_bound)));

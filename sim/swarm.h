@@ -35,6 +35,8 @@ struct Options {
   uint32_t w_pause = 0;
   uint32_t w_clock_jump = 0;
   uint32_t w_clog = 0;
+  uint32_t w_kill_leader = 0;     // crash whoever leads now (MIT's Figure 8 churn)
+  uint32_t w_isolate_leader = 0;  // cut the leader off, leaving it with an uncommitted tail
   Duration down_max = std::chrono::seconds(3);   // how long a crashed node stays down
   Duration pause_max = std::chrono::seconds(2);
   Duration clock_jump_max = std::chrono::seconds(1);

@@ -52,12 +52,15 @@ void Workload::issue(size_t c) {
     me.belief = random_node();
     issue(c);
   });
-  submit_(target, cl.value, [this, c, attempt, target](raft::ProposeResult r) { on_reply(c, attempt, target, r); });
+  submit_(target, cl.value, [this, c, attempt, target](raft::ProposeResult r) { on_proposed(c, attempt, target, r); });
 }
 
-void Workload::on_reply(size_t c, uint64_t attempt, NodeId target, const raft::ProposeResult& r) {
+// Runs on the node, synchronously with the proposal: the node starts waiting for the entry at
+// once (a client learns the outcome only when it is applied, or when the node says no).
+void Workload::on_proposed(size_t c, uint64_t attempt, NodeId target, const raft::ProposeResult& r) {
   Client& cl = clients_[c];
   if (cl.attempt != attempt) return;
+  const Duration hop = std::chrono::microseconds(100);
   switch (r.status) {
     case raft::ProposeStatus::kOk:
       cl.belief = target;
@@ -67,11 +70,11 @@ void Workload::on_reply(size_t c, uint64_t attempt, NodeId target, const raft::P
       ++stats_.redirects;
       cl.belief = r.leader.valid() && r.leader != target ? r.leader : random_node();
       ++cl.attempt;
-      retry_later(c, think_ + std::chrono::milliseconds(1));
+      retry_later(c, hop + think_ + std::chrono::milliseconds(1));
       break;
     case raft::ProposeStatus::kDropped:
       ++cl.attempt;
-      retry_later(c, think_ + std::chrono::milliseconds(10));
+      retry_later(c, hop + think_ + std::chrono::milliseconds(10));
       break;
   }
 }

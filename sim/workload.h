@@ -29,10 +29,11 @@ struct WorkloadStats {
 
 class Workload {
  public:
-  using Reply = std::function<void(raft::ProposeResult)>;
-  // Delivers `data` to node `target` (after client latency) and calls `reply` with its answer
-  // (after latency again), unless the node is down.
-  using Submit = std::function<void(NodeId target, std::string data, Reply reply)>;
+  using AtNode = std::function<void(raft::ProposeResult)>;
+  // Delivers `data` to node `target` (after client latency), proposes it there, and calls
+  // `at_node` with the answer right there, as the server side of a request would; nothing
+  // happens when the node is down.
+  using Submit = std::function<void(NodeId target, std::string data, AtNode at_node)>;
 
   Workload(EventQueue& q, Prng prng, size_t clients, size_t nodes, Duration think, Duration timeout,
            Checker& checker, Submit submit);
@@ -67,7 +68,7 @@ class Workload {
 
   void issue(size_t c);
   void retry_later(size_t c, Duration after);
-  void on_reply(size_t c, uint64_t attempt, NodeId target, const raft::ProposeResult& r);
+  void on_proposed(size_t c, uint64_t attempt, NodeId target, const raft::ProposeResult& r);
   void next_value(size_t c);
   NodeId random_node();
 

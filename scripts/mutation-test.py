@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Mutation test of the simulator: plant classic one-line Raft bugs and check rqsim catches each.
+
+Each mutation (from ../shared/spec/testing.md) is applied to a scratch copy of the repository, only
+`rqsim` is rebuilt there (ccache with CCACHE_BASEDIR keeps rebuilds cheap), and a sweep runs until
+the first failing seed. A mutation that survives the whole sweep means the simulator is missing a
+fault or an oracle.
+
+    scripts/mutation-test.py                 # every mutation, seeds 1-1000
+    scripts/mutation-test.py M1 M4 --seeds 2000
+    scripts/mutation-test.py --list
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# id, file, exact text to replace (must occur once), replacement, description
+MUTATIONS = [
+    ("M1", "core/raft/raft.cpp",
+     "if (mci > log_.committed() && log_.term(mci) == term_) {",
+     "if (mci > log_.committed()) {",
+     "leader commits by counting replicas of an old-term entry (Figure 8)"),
+    ("M2", "core/storage/log_store.cpp",
+     "return encode_record(kKindHardState, 0, hs.term.v, hs.vote.v, hs.commit.v, {});",
+     "return encode_record(kKindHardState, 0, hs.term.v, 0, hs.commit.v, {});",
+     "votedFor kept in memory only (never reaches the disk)"),
+    ("M3", "core/raft/raft.cpp",
+     "if (hs != prev_hs_) rd.hard_state = hs;",
+     "if (hs.vote != prev_hs_.vote || hs.commit != prev_hs_.commit) rd.hard_state = hs;",
+     "currentTerm not persisted on a term change alone"),
+    ("M4", "core/raft/raft_log.cpp",
+     "const LogIndex ci = find_conflict(ents);",
+     "const LogIndex ci = ents.empty() ? LogIndex{0} : ents.front().index;",
+     "follower truncates after prevLogIndex unconditionally, not only on conflict"),
+    ("M5", "core/raft/raft_log.cpp",
+     "commit_to(std::min(leader_commit, last_new));",
+     "commit_to(std::min(leader_commit, last_index()));",
+     "follower commits min(leaderCommit, lastIndex) instead of min(leaderCommit, last new entry)"),
+    ("M6", "core/raft/raft_log.cpp",
+     "return lterm > last_term() || (lterm == last_term() && last >= last_index());",
+     "return last >= last_index();",
+     "vote granted comparing only the last index, not the last term"),
+    ("M14", "core/raft/raft.cpp",
+     "case MessageType::kAppResp:  // acknowledges appended entries (Raft §5.3; thesis §10.2.1)\n      return true;",
+     "case MessageType::kAppResp:  // acknowledges appended entries (Raft §5.3; thesis §10.2.1)\n      return false;",
+     "follower acknowledges AppendEntries before the entries are synced"),
+    ("M16", "core/raft/raft.cpp",
+     "if (!pr.maybe_update(m.index)) return;",
+     "if (!pr.maybe_update(log_.last_index())) return;",
+     "leader sets matchIndex to its last index instead of what the reply acknowledged"),
+]
+
+
+def run(cmd, cwd, env=None, capture=True):
+    return subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=capture)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("ids", nargs="*", help="mutation ids (default: all)")
+    ap.add_argument("--seeds", type=int, default=1000, help="sweep seeds 1..N (default 1000)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--scratch", default="/tmp/sqlraft-mutants")
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args()
+
+    if args.list:
+        for mid, f, _, _, desc in MUTATIONS:
+            print(f"{mid:4} {f:28} {desc}")
+        return 0
+    chosen = [m for m in MUTATIONS if not args.ids or m[0] in args.ids]
+    unknown = set(args.ids) - {m[0] for m in MUTATIONS}
+    if unknown:
+        print("unknown mutation ids: " + " ".join(sorted(unknown)), file=sys.stderr)
+        return 2
+
+    src = os.path.join(args.scratch, "src")
+    build = os.path.join(args.scratch, "build")
+    os.makedirs(args.scratch, exist_ok=True)
+    files = run(["git", "ls-files", "-co", "--exclude-standard"], ROOT).stdout.split()
+    if os.path.exists(src):
+        shutil.rmtree(src)
+    for f in files:
+        dst = os.path.join(src, f)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy2(os.path.join(ROOT, f), dst)
+
+    env = dict(os.environ, CCACHE_BASEDIR=args.scratch, CCACHE_NOHASHDIR="1")
+    r = run(["cmake", "-S", src, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release"], ROOT, env)
+    if r.returncode != 0:
+        print(r.stdout + r.stderr, file=sys.stderr)
+        return 2
+
+    results = []
+    for mid, f, old, new, desc in chosen:
+        path = os.path.join(src, f)
+        original = open(os.path.join(ROOT, f)).read()
+        if original.count(old) != 1:
+            print(f"{mid}: the text to mutate occurs {original.count(old)} times in {f}; update the table",
+                  file=sys.stderr)
+            return 2
+        open(path, "w").write(original.replace(old, new))
+        t0 = time.time()
+        b = run(["ninja", "-C", build, "rqsim"], ROOT, env)
+        if b.returncode != 0:
+            print(b.stdout[-3000:] + b.stderr[-3000:], file=sys.stderr)
+            open(path, "w").write(original)
+            return 2
+        sweep = run([os.path.join(build, "bin", "rqsim"), "--seeds", f"1-{args.seeds}", "--jobs", str(args.jobs),
+                     "--stop-on-fail"], ROOT, env)
+        open(path, "w").write(original)
+        caught = [l for l in sweep.stdout.splitlines() if " result=fail " in l and "replay:" in l]
+        secs = time.time() - t0
+        if caught:
+            first = min(caught, key=lambda l: int(l.split()[0].split("=")[1]))
+            seed = first.split()[0].split("=")[1]
+            reason = first.split("reason=")[1].split()[0]
+            line = f"{mid:4} caught  seed={seed:>5} reason={reason:28} ({secs:.0f}s) {desc}"
+        else:
+            line = f"{mid:4} SURVIVED {args.seeds} seeds ({secs:.0f}s) {desc}"
+        print(line, flush=True)
+        results.append((mid, bool(caught)))
+
+    # Restore the scratch tree's build to the unmutated code for the next run.
+    run(["ninja", "-C", build, "rqsim"], ROOT, env)
+    survived = [m for m, c in results if not c]
+    print(f"mutations={len(results)} caught={len(results) - len(survived)} survived={len(survived)}"
+          + (" (" + " ".join(survived) + ")" if survived else ""))
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
