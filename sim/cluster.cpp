@@ -1,6 +1,7 @@
 #include "sim/cluster.h"
 
 #include <algorithm>
+#include <deque>
 #include <optional>
 
 namespace rq::sim {
@@ -72,6 +73,9 @@ struct Simulation::Host {
   bool in_dispatch = false;
   Duration cursor{};
   Duration busy_until{};
+  // Work that arrived while the node was busy, in arrival order (its socket buffers).
+  std::deque<std::pair<uint64_t, std::function<void()>>> inbox;
+  bool wakeup_scheduled = false;
 };
 
 void Simulation::HostTransport::send(NodeId to, std::string bytes) {
@@ -162,16 +166,39 @@ void Simulation::note(const std::string& line) {
 
 void Simulation::run_on(Host& h, uint64_t incarnation, std::function<void()> fn) {
   if (!h.up || h.incarnation != incarnation) return;
-  if (q_.now() < h.busy_until) {
-    q_.at(h.busy_until, [this, &h, incarnation, fn = std::move(fn)] { run_on(h, incarnation, fn); });
+  if (q_.now() < h.busy_until || !h.inbox.empty()) {
+    h.inbox.emplace_back(incarnation, std::move(fn));
+    ensure_wakeup(h);
     return;
   }
+  execute(h, fn);
+}
+
+void Simulation::execute(Host& h, const std::function<void()>& fn) {
   trace_.add(2, h.id.v, static_cast<uint64_t>(q_.now().count()));
   h.in_dispatch = true;
   h.cursor = q_.now();
   fn();
   h.in_dispatch = false;
   h.busy_until = h.cursor;
+}
+
+void Simulation::ensure_wakeup(Host& h) {
+  if (h.wakeup_scheduled) return;
+  h.wakeup_scheduled = true;
+  q_.at(std::max(h.busy_until, q_.now()), [this, &h] {
+    h.wakeup_scheduled = false;
+    drain(h);
+  });
+}
+
+void Simulation::drain(Host& h) {
+  while (!h.inbox.empty() && q_.now() >= h.busy_until) {
+    auto [inc, fn] = std::move(h.inbox.front());
+    h.inbox.pop_front();
+    if (h.up && h.incarnation == inc) execute(h, fn);
+  }
+  if (!h.inbox.empty()) ensure_wakeup(h);
 }
 
 void Simulation::deliver(NodeId from, NodeId to, const std::string& bytes) {
@@ -197,6 +224,7 @@ void Simulation::crash(Host& h, const char* why) {
   note("node=" + std::to_string(h.id.v) + " crash (" + why + ")");
   trace_.add(3, h.id.v);
   h.up = false;
+  h.inbox.clear();
   h.node.reset();
   h.sm.reset();
   h.clock->clear_timers();
@@ -236,11 +264,13 @@ void Simulation::on_applied(NodeId n, const raft::Entry& e) {
   workload_->on_applied(n, e);
 }
 
-void Simulation::on_send(NodeId n, const raft::Message& m, const raft::HardState& hs) { checker_->on_send(n, hs); }
+void Simulation::on_send(NodeId n, const raft::Message& m, const raft::HardState& hs) {
+  if (const raft::Raft* r = raft_of(n)) checker_->on_send(n, m, hs, *r);
+}
 
 void Simulation::on_recovered(NodeId n, const storage::RecoveredLog& rec) {
   if (rec.torn_bytes > 0) ++recovered_torn_;
-  checker_->on_recovered(n, rec.hard_state);
+  checker_->on_recovered(n, rec.hard_state, rec.entries);
 }
 
 void Simulation::on_fail_stop(NodeId n, const Error& why) {
@@ -547,11 +577,17 @@ RunResult Simulation::run() {
   q_.at(opts_.safety_duration, [this] { begin_liveness(); });
 
   // Bounded, whatever happens: a livelock in the simulated system must not hang the sweep.
-  const uint64_t max_events = 50'000'000;
+  const uint64_t max_events = 5'000'000;
   const Duration max_time = opts_.safety_duration + opts_.liveness_bound + std::chrono::seconds(10);
   while (!done_ && !checker_->failed() && q_.executed() < max_events && q_.now() <= max_time && q_.run_next()) {
   }
-  if (!done_ && !checker_->failed()) checker_->fail("liveness", NodeId{}, "run ended without converging");
+  if (!done_ && !checker_->failed()) {
+    if (q_.executed() >= max_events) {
+      checker_->fail("event-limit", NodeId{}, "more than " + std::to_string(max_events) + " events: a message storm?");
+    } else {
+      checker_->fail("liveness", NodeId{}, "run ended without converging");
+    }
+  }
 
   RunResult r;
   if (auto& v = checker_->violation()) {

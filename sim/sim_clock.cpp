@@ -1,5 +1,7 @@
 #include "sim/sim_clock.h"
 
+#include <algorithm>
+
 namespace rq::sim {
 
 SimClock::SimClock(std::function<Duration()> global_now, std::function<void(Duration, std::function<void()>)> post,
@@ -49,7 +51,12 @@ void SimClock::fire(TimerId id, uint64_t gen) {
   auto it = timers_.find(id);
   if (it == timers_.end() || it->second.gen != gen) return;  // cancelled or re-posted
   if (now() < it->second.deadline) {
-    post_timer(id);  // rounding put us a hair early
+    // Rounding put us a hair early: try again a nanosecond later (time must move, or this
+    // would spin at one instant).
+    Timer& t = it->second;
+    t.gen = next_gen_++;
+    const uint64_t g = t.gen;
+    post_(std::max(global_at(t.deadline), global_now_() + Duration(1)), [this, id, g] { fire(id, g); });
     return;
   }
   auto fn = std::move(it->second.fn);
