@@ -85,31 +85,14 @@ void Checker::on_applied(NodeId n, const raft::Entry& e) {
   applied_.push_back(a);
 }
 
-void Checker::on_send(NodeId n, const raft::Message& m, const raft::HardState& hs, const raft::Raft& r) {
+void Checker::on_departed(NodeId n, const raft::HardState& hs) {
   raft::HardState& e = exposed_[n.v];
   e.term = hs.term;
   e.vote = hs.vote;
-  if (m.type == raft::MessageType::kAppResp && !m.reject && m.index.v > 0) {
-    const auto t = r.log().term(m.index);
-    if (!t) return;
-    auto& a = acked_entry_[n.v];
-    a = std::max(a, std::make_pair(t->v, m.index.v));
-  }
 }
 
-void Checker::on_recovered(NodeId n, const raft::HardState& hs, const std::vector<raft::Entry>& log) {
+void Checker::on_recovered(NodeId n, const raft::HardState& hs) {
   last_applied_[n.v] = 0;
-  if (auto a = acked_entry_.find(n.v); a != acked_entry_.end()) {
-    const auto last = log.empty() ? std::make_pair(uint64_t{0}, uint64_t{0})
-                                  : std::make_pair(log.back().term.v, log.back().index.v);
-    if (last < a->second) {
-      fail("ack-not-durable", n,
-           "restarted with last entry (term " + std::to_string(last.first) + ", index " + std::to_string(last.second) +
-               ") behind the acknowledged (term " + std::to_string(a->second.first) + ", index " +
-               std::to_string(a->second.second) + ")");
-      return;
-    }
-  }
   auto it = exposed_.find(n.v);
   if (it == exposed_.end()) return;
   const raft::HardState& e = it->second;

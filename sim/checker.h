@@ -7,9 +7,6 @@
 //   apply-order           a node applies indexes in order, without gaps, within one incarnation
 //   hard-state-regressed  after a restart a node's term and vote are never behind what it
 //                         already told other nodes
-//   ack-not-durable       after a restart a node's log is at least as up to date as the last
-//                         entry it acknowledged to a leader (entries only ever give way to
-//                         entries of later terms)
 //   lost-acknowledged-write  every write acknowledged to a client survives, in every node that
 //                         is up at the end of the liveness phase
 // The first violation is kept with the node, the time and the details.
@@ -42,8 +39,9 @@ class Checker {
   void on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term);
   void on_leader(NodeId n, Term term);
   void on_applied(NodeId n, const raft::Entry& e);
-  void on_send(NodeId n, const raft::Message& m, const raft::HardState& hs, const raft::Raft& r);
-  void on_recovered(NodeId n, const raft::HardState& hs, const std::vector<raft::Entry>& log);
+  // A packet left node n while its hard state was `hs`.
+  void on_departed(NodeId n, const raft::HardState& hs);
+  void on_recovered(NodeId n, const raft::HardState& hs);
   void on_crash(NodeId n);
   // A client was told that the entry (index, term) with this data committed.
   void on_acknowledged(LogIndex index, Term term, const std::string& data);
@@ -85,7 +83,6 @@ class Checker {
   std::vector<Applied> applied_;             // by index - 1
   std::map<uint64_t, uint64_t> last_applied_;  // node -> last index applied this incarnation
   std::map<uint64_t, raft::HardState> exposed_;  // node -> hard state when it last sent
-  std::map<uint64_t, std::pair<uint64_t, uint64_t>> acked_entry_;  // node -> (term, index) acked
   std::vector<Acked> acked_;
   std::optional<Violation> violation_;
 };

@@ -81,7 +81,23 @@ struct Simulation::Host {
 void Simulation::HostTransport::send(NodeId to, std::string bytes) {
   if (to.v == 0 || to.v > sim_.hosts_.size()) return;
   sim_.trace_.add(1, h_.id.v, to.v, hash_bytes(bytes));
-  sim_.net_->send(h_.id, to, std::move(bytes), sim_.host_now(h_));
+  const Duration depart = sim_.host_now(h_);
+  const raft::HardState hs = sim_.sending_hs_;
+  if (depart <= sim_.q_.now()) {
+    sim_.checker_->on_departed(h_.id, hs);
+    sim_.net_->send(h_.id, to, std::move(bytes), depart);
+    return;
+  }
+  // The node is still busy (syncing) until `depart`: the packet leaves then, unless the node
+  // crashed in the meantime.
+  const uint64_t inc = h_.incarnation;
+  Host& h = h_;
+  Simulation& sim = sim_;
+  sim_.q_.at(depart, [&sim, &h, inc, to, hs, depart, b = std::move(bytes)]() mutable {
+    if (!h.up || h.incarnation != inc) return;
+    sim.checker_->on_departed(h.id, hs);
+    sim.net_->send(h.id, to, std::move(b), depart);
+  });
 }
 
 // ---- setup -------------------------------------------------------------------------------
@@ -100,8 +116,11 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
     h->id = NodeId(k + 1);
     h->prng = root.split();
     h->disk = std::make_unique<SimDisk>(h->prng.split(), opts_.disk);
-    h->disk->set_latency_sink([this, &hr](Duration d) {
-      if (hr.in_dispatch) hr.cursor += d;
+    h->disk->set_now([this] { return q_.now(); });
+    h->disk->set_busy([this, &hr](Duration d) {
+      if (!hr.in_dispatch) return q_.now();
+      hr.cursor += d;
+      return hr.cursor;
     });
     const int64_t drift =
         opts_.drift_ppm_max == 0
@@ -228,7 +247,7 @@ void Simulation::crash(Host& h, const char* why) {
   h.node.reset();
   h.sm.reset();
   h.clock->clear_timers();
-  h.disk->crash();
+  h.disk->crash(q_.now());
   ++h.incarnation;
   ++crashes_;
   checker_->on_crash(h.id);
@@ -265,12 +284,21 @@ void Simulation::on_applied(NodeId n, const raft::Entry& e) {
 }
 
 void Simulation::on_send(NodeId n, const raft::Message& m, const raft::HardState& hs) {
-  if (const raft::Raft* r = raft_of(n)) checker_->on_send(n, m, hs, *r);
+  // Remembered for the transport, which records the exposure when the packet really leaves.
+  sending_hs_ = hs;
 }
 
 void Simulation::on_recovered(NodeId n, const storage::RecoveredLog& rec) {
   if (rec.torn_bytes > 0) ++recovered_torn_;
-  checker_->on_recovered(n, rec.hard_state, rec.entries);
+  if (verbose_) {
+    const std::string last = rec.entries.empty() ? "none"
+                                                  : std::to_string(rec.entries.back().index.v) + "/t" +
+                                                        std::to_string(rec.entries.back().term.v);
+    note("node=" + std::to_string(n.v) + " recovered term=" + std::to_string(rec.hard_state.term.v) + " vote=" +
+         std::to_string(rec.hard_state.vote.v) + " commit=" + std::to_string(rec.hard_state.commit.v) +
+         " last=" + last + " segments=" + std::to_string(rec.segments) + " torn_bytes=" + std::to_string(rec.torn_bytes));
+  }
+  checker_->on_recovered(n, rec.hard_state);
 }
 
 void Simulation::on_fail_stop(NodeId n, const Error& why) {

@@ -105,6 +105,7 @@ class Simulation final : public NodeObserver {
   bool done_ = false;
   Duration heal_at_{};
   std::vector<NodeId> core_;
+  raft::HardState sending_hs_;  // the sender's hard state for the packet being sent
   uint64_t elections_ = 0, leaders_ = 0, crashes_ = 0, restarts_ = 0, fail_stops_ = 0, pauses_ = 0;
   uint64_t partitions_ = 0, heals_ = 0, clock_jumps_ = 0, clogs_ = 0, recovered_torn_ = 0;
 };

@@ -93,29 +93,64 @@ Status SimDisk::sync(const std::string& name) {
   Inode* f = find(name);
   if (f == nullptr) return not_found(name);
   ++stats_.syncs;
-  if (latency_sink_ && opts_.sync_latency_max.count() > 0) {
+  Duration latency{0};
+  if (opts_.sync_latency_max.count() > 0) {
     const auto lo = static_cast<uint64_t>(opts_.sync_latency_min.count());
     const auto hi = static_cast<uint64_t>(opts_.sync_latency_max.count());
-    latency_sink_(Duration(static_cast<int64_t>(prng_.range(lo, std::max(lo, hi)))));
+    latency = Duration(static_cast<int64_t>(prng_.range(lo, std::max(lo, hi))));
   }
+  const Duration done = busy_ ? busy_(latency) : Duration{0};
   if (prng_.chance_ppm(opts_.sync_fail_ppm)) {
     ++stats_.sync_failures;
     return make_error(ErrorCode::kIo, "injected fsync failure on " + name);
   }
-  f->durable = f->current;
-  f->pending.clear();
+  if (done.count() == 0) {
+    f->durable = f->current;
+    f->pending.clear();
+    return ok_status();
+  }
+  for (Op& op : f->pending) op.durable_at = std::min(op.durable_at, done);
+  if (now_) fold(*f, now_());
   return ok_status();
+}
+
+void SimDisk::fold(Inode& f, Duration upto) {
+  size_t synced = 0;
+  while (synced < f.pending.size() && f.pending[synced].durable_at <= upto) apply(f.durable, f.pending[synced++]);
+  f.pending.erase(f.pending.begin(), f.pending.begin() + static_cast<std::ptrdiff_t>(synced));
 }
 
 Status SimDisk::sync_dir() {
-  durable_names_ = names_;
+  // Completes when the node's earlier syncs have (the node waits for each in turn).
+  const Duration done = busy_ ? busy_(Duration{0}) : Duration{0};
+  if (done.count() == 0) {
+    durable_names_ = names_;
+    dir_syncs_.clear();
+  } else {
+    dir_syncs_.emplace_back(done, names_);
+  }
+  if (now_) {
+    const Duration now = now_();
+    size_t k = 0;
+    while (k < dir_syncs_.size() && dir_syncs_[k].first <= now) durable_names_ = dir_syncs_[k++].second;
+    dir_syncs_.erase(dir_syncs_.begin(), dir_syncs_.begin() + static_cast<std::ptrdiff_t>(k));
+  }
   return ok_status();
 }
 
-void SimDisk::crash() {
+void SimDisk::crash(Duration at) {
   ++stats_.crashes;
+  for (auto& [done, names] : dir_syncs_) {
+    if (done <= at) durable_names_ = std::move(names);
+  }
+  dir_syncs_.clear();
   for (auto& [id, f] : inodes_) {
-    if (f.pending.empty()) continue;
+    // Writes whose sync completed before the crash are durable.
+    fold(f, at);
+    if (f.pending.empty()) {
+      f.current = f.durable;
+      continue;
+    }
     // In-order persistence: a prefix of the unsynced writes survives, the next may be torn.
     size_t keep = 0;
     if (!prng_.chance_ppm(opts_.lose_all_ppm)) keep = prng_.below(f.pending.size() + 1);
@@ -151,13 +186,20 @@ void SimDisk::crash() {
 void SimDisk::wipe() {
   names_.clear();
   durable_names_.clear();
+  dir_syncs_.clear();
   inodes_.clear();
 }
 
 std::string SimDisk::durable_contents(const std::string& name) const {
   auto it = durable_names_.find(name);
   if (it == durable_names_.end()) return {};
-  return inodes_.at(it->second).durable;
+  const Inode& f = inodes_.at(it->second);
+  std::string content = f.durable;
+  for (const Op& op : f.pending) {
+    if (op.durable_at == Duration::max()) break;
+    apply(content, op);
+  }
+  return content;
 }
 
 }  // namespace rq::sim

@@ -1,11 +1,13 @@
 // A simulated directory that keeps what is durable apart from what is merely written.
 // (rocksdb test_util/fault_injection_test_fs.h; foundationdb AsyncFileNonDurable)
 //
-// Each file has durable bytes plus the writes made since its last sync, in order. A crash keeps
-// a prefix of those writes (possibly none), and may tear the first write it drops (a prefix of
-// that write's bytes reaches the platter, the rest does not). Names created, renamed or removed
-// since the last sync_dir() revert to their durable state. A sync can be made to fail; the data
-// then stays non-durable, and the node is expected to stop.
+// Each file has durable bytes plus the writes made since, in order. A sync takes time (the
+// node is busy meanwhile) and covers the writes before it only once it completes: a crash in the
+// middle of a sync loses them like any unsynced write. A crash keeps a prefix of the writes that
+// are not durable (possibly none), and may tear the first write it drops (a prefix of that
+// write's bytes reaches the platter, the rest does not). Names created, renamed or removed since
+// the last sync_dir() revert to their durable state. A sync can be made to fail; the data then
+// stays non-durable, and the node is expected to stop.
 #pragma once
 
 #include <cstdint>
@@ -58,14 +60,17 @@ class SimDisk final : public Disk {
   Status sync(const std::string& name) override;
   Status sync_dir() override;
 
-  // Power loss: applies the crash model to every file and name.
-  void crash();
+  // Power loss at simulated time `at`: applies the crash model to every file and name.
+  void crash(Duration at);
   // Removes everything, durable or not (a replaced machine).
   void wipe();
 
   void set_options(const SimDiskOptions& o) { opts_ = o; }
-  // Called with the time each sync takes, so the host can stay busy for it.
-  void set_latency_sink(std::function<void(Duration)> sink) { latency_sink_ = std::move(sink); }
+  // Called with the time each sync takes; keeps the host busy for it and returns the simulated
+  // time at which the sync completes.
+  void set_busy(std::function<Duration(Duration)> busy) { busy_ = std::move(busy); }
+  // Simulated time now, so completed syncs can be folded into the durable state.
+  void set_now(std::function<Duration()> now) { now_ = std::move(now); }
   const SimDiskStats& stats() const { return stats_; }
   // The bytes a crash right now could not lose (for tests).
   std::string durable_contents(const std::string& name) const;
@@ -75,6 +80,8 @@ class SimDisk final : public Disk {
     bool is_truncate = false;
     uint64_t offset = 0;  // write offset, or new size for a truncate
     std::string bytes;
+    // When the sync covering this write completes; max() while no sync covers it.
+    Duration durable_at = Duration::max();
   };
   struct Inode {
     std::string durable;
@@ -90,9 +97,13 @@ class SimDisk final : public Disk {
   SimDiskOptions opts_;
   std::map<std::string, InodeId> names_;
   std::map<std::string, InodeId> durable_names_;
+  // Directory syncs still completing: (completion time, names as of the sync).
+  std::vector<std::pair<Duration, std::map<std::string, InodeId>>> dir_syncs_;
   std::map<InodeId, Inode> inodes_;
   InodeId next_inode_ = 1;
-  std::function<void(Duration)> latency_sink_;
+  std::function<Duration(Duration)> busy_;
+  std::function<Duration()> now_;
+  void fold(Inode& f, Duration upto);
   SimDiskStats stats_;
 };
 

@@ -72,6 +72,14 @@ Options draw_options(uint64_t seed) {
   o.w_kill_leader = pick(p, {0u, 0u, 2u, 6u});
   o.w_isolate_leader = pick(p, {0u, 0u, 2u, 6u});
   if (p.below(4) == 0) o.clients = p.range(6, 16);
+  if (p.below(5) == 0) {
+    // Leader churn (MIT 6.824's Figure 8 test): leaders die within moments of winning, come back
+    // fast, and tiny messages leave every log half-replicated.
+    o.nemesis_interval = election / 4;
+    o.w_kill_leader = 20;
+    o.down_max = election;
+    o.max_msg_bytes = 64;
+  }
   return o;
 }
 
