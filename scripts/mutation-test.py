@@ -12,7 +12,6 @@ fault or an oracle.
 """
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -83,12 +82,15 @@ def main():
     build = os.path.join(args.scratch, "build")
     os.makedirs(args.scratch, exist_ok=True)
     files = run(["git", "ls-files", "-co", "--exclude-standard"], ROOT).stdout.split()
-    if os.path.exists(src):
-        shutil.rmtree(src)
+    # Sync the scratch tree: rewrite only files whose bytes differ, so their mtime moves forward
+    # and ninja rebuilds exactly what changed (copying mtimes could leave stale objects behind).
     for f in files:
         dst = os.path.join(src, f)
+        data = open(os.path.join(ROOT, f), "rb").read()
+        if os.path.exists(dst) and open(dst, "rb").read() == data:
+            continue
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copy2(os.path.join(ROOT, f), dst)
+        open(dst, "wb").write(data)
 
     env = dict(os.environ, CCACHE_BASEDIR=args.scratch, CCACHE_NOHASHDIR="1")
     r = run(["cmake", "-S", src, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release"], ROOT, env)

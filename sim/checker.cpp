@@ -19,7 +19,27 @@ void Checker::fail(const std::string& reason, NodeId n, const std::string& detai
   violation_ = Violation{reason, detail, n, now_()};
 }
 
+void Checker::on_ack_departed(NodeId n, Term term, LogIndex index, Term entry_term) {
+  AckedToLeader& a = acked_to_leader_[n.v];
+  if (term.v > a.term || (term.v == a.term && index.v > a.index)) a = AckedToLeader{term.v, index.v, entry_term.v};
+}
+
 void Checker::on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term) {
+  if (auto a = acked_to_leader_.find(n.v); a != acked_to_leader_.end() && !ents.empty()) {
+    // The leader of a term only ever appends, so in that term nothing acknowledged to it is
+    // ever replaced.
+    const raft::Raft* r = raft_of_(n);
+    const AckedToLeader& ack = a->second;
+    if (r != nullptr && r->term().v == ack.term && ents.front().index.v <= ack.index) {
+      const auto t = r->log().term(LogIndex(ack.index));
+      if (!t || t->v != ack.entry_term) {
+        fail("ack-retracted", n,
+             "dropped entry " + std::to_string(ack.index) + " that it acknowledged to the leader of term " +
+                 std::to_string(ack.term));
+        return;
+      }
+    }
+  }
   uint64_t prev = prev_term.v;
   for (const auto& e : ents) {
     const Key k{e.index.v, e.term.v};
@@ -91,8 +111,17 @@ void Checker::on_departed(NodeId n, const raft::HardState& hs) {
   e.vote = hs.vote;
 }
 
-void Checker::on_recovered(NodeId n, const raft::HardState& hs) {
+void Checker::on_recovered(NodeId n, const raft::HardState& hs, const std::vector<raft::Entry>& log) {
   last_applied_[n.v] = 0;
+  if (auto a = acked_to_leader_.find(n.v); a != acked_to_leader_.end() && a->second.term == hs.term.v) {
+    const AckedToLeader& ack = a->second;
+    if (ack.index > log.size() || log[ack.index - 1].term.v != ack.entry_term) {
+      fail("ack-retracted", n,
+           "restarted in term " + std::to_string(ack.term) + " without entry " + std::to_string(ack.index) +
+               " that it acknowledged to that term's leader");
+      return;
+    }
+  }
   auto it = exposed_.find(n.v);
   if (it == exposed_.end()) return;
   const raft::HardState& e = it->second;

@@ -7,6 +7,9 @@
 //   apply-order           a node applies indexes in order, without gaps, within one incarnation
 //   hard-state-regressed  after a restart a node's term and vote are never behind what it
 //                         already told other nodes
+//   ack-retracted         within one term, a follower never drops an entry it acknowledged to
+//                         that term's leader (who counted it toward a majority), not even by
+//                         crashing
 //   lost-acknowledged-write  every write acknowledged to a client survives, in every node that
 //                         is up at the end of the liveness phase
 // The first violation is kept with the node, the time and the details.
@@ -41,7 +44,9 @@ class Checker {
   void on_applied(NodeId n, const raft::Entry& e);
   // A packet left node n while its hard state was `hs`.
   void on_departed(NodeId n, const raft::HardState& hs);
-  void on_recovered(NodeId n, const raft::HardState& hs);
+  // Node n told the leader of `term` that it holds the entry (index, entry_term).
+  void on_ack_departed(NodeId n, Term term, LogIndex index, Term entry_term);
+  void on_recovered(NodeId n, const raft::HardState& hs, const std::vector<raft::Entry>& log);
   void on_crash(NodeId n);
   // A client was told that the entry (index, term) with this data committed.
   void on_acknowledged(LogIndex index, Term term, const std::string& data);
@@ -84,6 +89,10 @@ class Checker {
   std::map<uint64_t, uint64_t> last_applied_;  // node -> last index applied this incarnation
   std::map<uint64_t, raft::HardState> exposed_;  // node -> hard state when it last sent
   std::vector<Acked> acked_;
+  struct AckedToLeader {
+    uint64_t term = 0, index = 0, entry_term = 0;
+  };
+  std::map<uint64_t, AckedToLeader> acked_to_leader_;  // node -> highest ack in its latest term
   std::optional<Violation> violation_;
 };
 

@@ -83,8 +83,15 @@ void Simulation::HostTransport::send(NodeId to, std::string bytes) {
   sim_.trace_.add(1, h_.id.v, to.v, hash_bytes(bytes));
   const Duration depart = sim_.host_now(h_);
   const raft::HardState hs = sim_.sending_hs_;
+  const bool ack = sim_.sending_ack_;
+  const LogIndex ack_index = sim_.sending_ack_index_;
+  const Term ack_term = sim_.sending_ack_entry_term_;
+  auto record = [&sim = sim_, id = h_.id, hs, ack, ack_index, ack_term] {
+    sim.checker_->on_departed(id, hs);
+    if (ack) sim.checker_->on_ack_departed(id, hs.term, ack_index, ack_term);
+  };
   if (depart <= sim_.q_.now()) {
-    sim_.checker_->on_departed(h_.id, hs);
+    record();
     sim_.net_->send(h_.id, to, std::move(bytes), depart);
     return;
   }
@@ -93,9 +100,9 @@ void Simulation::HostTransport::send(NodeId to, std::string bytes) {
   const uint64_t inc = h_.incarnation;
   Host& h = h_;
   Simulation& sim = sim_;
-  sim_.q_.at(depart, [&sim, &h, inc, to, hs, depart, b = std::move(bytes)]() mutable {
+  sim_.q_.at(depart, [&sim, &h, inc, to, record, depart, b = std::move(bytes)]() mutable {
     if (!h.up || h.incarnation != inc) return;
-    sim.checker_->on_departed(h.id, hs);
+    record();
     sim.net_->send(h.id, to, std::move(b), depart);
   });
 }
@@ -286,6 +293,16 @@ void Simulation::on_applied(NodeId n, const raft::Entry& e) {
 void Simulation::on_send(NodeId n, const raft::Message& m, const raft::HardState& hs) {
   // Remembered for the transport, which records the exposure when the packet really leaves.
   sending_hs_ = hs;
+  sending_ack_ = false;
+  if (m.type == raft::MessageType::kAppResp && !m.reject && m.index.v > 0 && m.term == hs.term) {
+    if (const raft::Raft* r = raft_of(n)) {
+      if (auto t = r->log().term(m.index)) {
+        sending_ack_ = true;
+        sending_ack_index_ = m.index;
+        sending_ack_entry_term_ = *t;
+      }
+    }
+  }
 }
 
 void Simulation::on_recovered(NodeId n, const storage::RecoveredLog& rec) {
@@ -298,7 +315,7 @@ void Simulation::on_recovered(NodeId n, const storage::RecoveredLog& rec) {
          std::to_string(rec.hard_state.vote.v) + " commit=" + std::to_string(rec.hard_state.commit.v) +
          " last=" + last + " segments=" + std::to_string(rec.segments) + " torn_bytes=" + std::to_string(rec.torn_bytes));
   }
-  checker_->on_recovered(n, rec.hard_state);
+  checker_->on_recovered(n, rec.hard_state, rec.entries);
 }
 
 void Simulation::on_fail_stop(NodeId n, const Error& why) {

@@ -105,7 +105,11 @@ class Simulation final : public NodeObserver {
   bool done_ = false;
   Duration heal_at_{};
   std::vector<NodeId> core_;
-  raft::HardState sending_hs_;  // the sender's hard state for the packet being sent
+  // What the packet being sent says about its sender, recorded by the checker when it leaves.
+  raft::HardState sending_hs_;
+  bool sending_ack_ = false;
+  LogIndex sending_ack_index_;
+  Term sending_ack_entry_term_;
   uint64_t elections_ = 0, leaders_ = 0, crashes_ = 0, restarts_ = 0, fail_stops_ = 0, pauses_ = 0;
   uint64_t partitions_ = 0, heals_ = 0, clock_jumps_ = 0, clogs_ = 0, recovered_torn_ = 0;
 };
