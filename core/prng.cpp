@@ -4,18 +4,6 @@
 
 namespace rq {
 
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-uint64_t mix64(uint64_t x) {
-  uint64_t s = x;
-  return splitmix64(s);
-}
-
 Prng::Prng(uint64_t seed) {
   uint64_t st = seed;
   for (auto& w : s_) w = splitmix64(st);

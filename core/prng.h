@@ -27,7 +27,15 @@ class Prng {
 };
 
 // splitmix64 step, also useful as a cheap integer hash.
-uint64_t splitmix64(uint64_t& state);
-uint64_t mix64(uint64_t x);
+inline uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+inline uint64_t mix64(uint64_t x) {
+  uint64_t s = x;
+  return splitmix64(s);
+}
 
 }  // namespace rq

@@ -114,7 +114,7 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
   Prng root(opts.seed);
   prng_ = root.split();
   net_ = std::make_unique<Network>(q_, root.split(), opts_.net, opts_.nodes,
-                                   [this](NodeId f, NodeId t, const std::string& b) { deliver(f, t, b); });
+                                   [this](NodeId f, NodeId t, std::string b) { deliver(f, t, std::move(b)); });
   checker_ = std::make_unique<Checker>([this](NodeId id) { return raft_of(id); }, [this] { return q_.now(); });
   Prng workload_prng = root.split();
   for (size_t k = 0; k < opts_.nodes; ++k) {
@@ -227,10 +227,10 @@ void Simulation::drain(Host& h) {
   if (!h.inbox.empty()) ensure_wakeup(h);
 }
 
-void Simulation::deliver(NodeId from, NodeId to, const std::string& bytes) {
+void Simulation::deliver(NodeId from, NodeId to, std::string bytes) {
   Host& h = host(to);
   if (!h.up) return;
-  run_on(h, h.incarnation, [&h, bytes] {
+  run_on(h, h.incarnation, [&h, bytes = std::move(bytes)] {
     if (h.node) h.node->receive(bytes);
   });
 }

@@ -64,7 +64,7 @@ class Simulation final : public NodeObserver {
   void execute(Host& h, const std::function<void()>& fn);
   void drain(Host& h);
   void ensure_wakeup(Host& h);
-  void deliver(NodeId from, NodeId to, const std::string& bytes);
+  void deliver(NodeId from, NodeId to, std::string bytes);
   Duration host_now(const Host& h) const;
 
   void start_node(Host& h);

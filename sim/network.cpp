@@ -71,14 +71,14 @@ void Network::schedule(NodeId from, NodeId to, std::string bytes, Duration at) {
     // Held in the clogged link and released in order, a little apart.
     at = clogged + Duration(static_cast<int64_t>(prng_.below(1000)));
   }
-  q_.at(at, [this, from, to, b = std::move(bytes)] {
+  q_.at(at, [this, from, to, b = std::move(bytes)]() mutable {
     // A link cut while the packet was in flight loses it too.
     if (!link_up(from, to)) {
       ++stats_.dropped_partition;
       return;
     }
     ++stats_.delivered;
-    deliver_(from, to, b);
+    deliver_(from, to, std::move(b));
   });
 }
 

@@ -37,7 +37,7 @@ struct NetworkStats {
 class Network {
  public:
   // deliver(from, to, bytes) is called at arrival time.
-  using Deliver = std::function<void(NodeId, NodeId, const std::string&)>;
+  using Deliver = std::function<void(NodeId, NodeId, std::string)>;
 
   Network(EventQueue& q, Prng prng, NetworkOptions opts, size_t nodes, Deliver deliver);
 

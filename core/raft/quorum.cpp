@@ -13,9 +13,15 @@ LogIndex majority_index(const std::vector<NodeId>& voters, const std::map<NodeId
     auto it = acked.find(v);
     idx.push_back(it == acked.end() ? LogIndex{0} : it->second);
   }
-  std::sort(idx.begin(), idx.end(), std::greater<>());
-  // With the acks sorted high to low, the q-th highest (q = majority) is held by q voters.
-  return idx[majority_of(voters.size()) - 1];
+  return majority_index(idx);
+}
+
+LogIndex majority_index(std::vector<LogIndex>& acks) {
+  if (acks.empty()) return LogIndex{0};
+  // The q-th highest ack (q = majority) is held by q voters.
+  const size_t k = majority_of(acks.size()) - 1;
+  std::nth_element(acks.begin(), acks.begin() + static_cast<std::ptrdiff_t>(k), acks.end(), std::greater<>());
+  return acks[k];
 }
 
 VoteResult tally_votes(const std::vector<NodeId>& voters, const std::map<NodeId, bool>& votes) {

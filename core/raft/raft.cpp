@@ -448,9 +448,12 @@ void Raft::on_heartbeat_response(const Message& m) {
 }
 
 bool Raft::maybe_commit() {
-  std::map<NodeId, LogIndex> acked;
-  for (const auto& [id, pr] : prs_) acked.emplace(id, pr.match);
-  const LogIndex mci = majority_index(cfg_.voters, acked);
+  acks_scratch_.clear();
+  for (NodeId v : cfg_.voters) {
+    auto it = prs_.find(v);
+    acks_scratch_.push_back(it == prs_.end() ? LogIndex{0} : it->second.match);
+  }
+  const LogIndex mci = majority_index(acks_scratch_);
   // Raft §5.4.2 (Figure 8): only entries of the current term are committed by counting replicas;
   // older entries are committed indirectly by the Log Matching Property.
   if (mci > log_.committed() && log_.term(mci) == term_) {

@@ -156,6 +156,7 @@ class Raft {
   int randomized_election_timeout_ = 0;
 
   std::vector<Message> msgs_;
+  std::vector<LogIndex> acks_scratch_;  // reused by maybe_commit
   HardState prev_hs_;
   SoftState prev_ss_;
 };

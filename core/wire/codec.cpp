@@ -11,8 +11,48 @@
 
 namespace rq::wire {
 
+namespace {
+
+// Cap'n Proto's standard stream framing (segment table, then segments), written straight into
+// the string we return: one allocation and one copy instead of messageToFlatArray's two.
+std::string flatten(capnp::MessageBuilder& builder) {
+  auto segments = builder.getSegmentsForOutput();
+  const size_t table_words = (segments.size() + 2) / 2;  // u32 count-1, u32 sizes, padded
+  size_t words = table_words;
+  for (auto seg : segments) words += seg.size();
+  std::string out(words * sizeof(capnp::word), '\0');
+  auto put32 = [&out](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) out[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  put32(0, static_cast<uint32_t>(segments.size() - 1));
+  for (size_t k = 0; k < segments.size(); ++k) put32(4 + 4 * k, static_cast<uint32_t>(segments[k].size()));
+  size_t at = table_words * sizeof(capnp::word);
+  for (auto seg : segments) {
+    std::memcpy(out.data() + at, seg.begin(), seg.size() * sizeof(capnp::word));
+    at += seg.size() * sizeof(capnp::word);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string encode(const raft::Message& m) {
-  capnp::MallocMessageBuilder builder;
+  // The first segment lives on the stack when it fits (heartbeats, votes, acks), sized to the
+  // message otherwise: Cap'n Proto's default first segment is 1024 zeroed words.
+  size_t hint = 16;
+  for (const auto& e : m.entries) hint += 6 + e.data.size() / sizeof(capnp::word);
+  constexpr size_t kStackWords = 64;
+  capnp::word stack[kStackWords];
+  std::vector<capnp::word> heap;
+  kj::ArrayPtr<capnp::word> first;
+  if (hint <= kStackWords) {
+    std::memset(stack, 0, sizeof stack);
+    first = kj::ArrayPtr<capnp::word>(stack, kStackWords);
+  } else {
+    heap.resize(hint);  // value-initialised: zeroed, as the builder requires
+    first = kj::ArrayPtr<capnp::word>(heap.data(), heap.size());
+  }
+  capnp::MallocMessageBuilder builder(first, capnp::AllocationStrategy::GROW_HEURISTICALLY);
   auto w = builder.initRoot<Message>();
   w.setType(static_cast<MessageType>(m.type));
   w.setFrom(m.from.v);
@@ -34,9 +74,7 @@ std::string encode(const raft::Message& m) {
       we.setData(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(e.data.data()), e.data.size()));
     }
   }
-  auto words = capnp::messageToFlatArray(builder);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  return flatten(builder);
 }
 
 static Error invalid(std::string what) { return make_error(ErrorCode::kInvalid, std::move(what)); }
@@ -46,13 +84,19 @@ Result<raft::Message> decode(std::string_view bytes) {
     return invalid("raft message: length " + std::to_string(bytes.size()) + " is not a whole number of words");
   }
   if (bytes.size() > kMaxMessageBytes) return invalid("raft message: too large");
-  // FlatArrayMessageReader needs word alignment; copy into an aligned buffer.
-  std::vector<capnp::word> words(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.data(), bytes.data(), bytes.size());
+  // FlatArrayMessageReader needs word alignment; copy only when the bytes are not aligned.
+  const size_t nwords = bytes.size() / sizeof(capnp::word);
+  std::vector<capnp::word> copy;
+  const capnp::word* base = reinterpret_cast<const capnp::word*>(bytes.data());
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) != 0) {
+    copy.resize(nwords);
+    std::memcpy(copy.data(), bytes.data(), bytes.size());
+    base = copy.data();
+  }
   try {
     capnp::ReaderOptions opts;
-    opts.traversalLimitInWords = words.size() * 2 + 1024;
-    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(words.data(), words.size()), opts);
+    opts.traversalLimitInWords = nwords * 2 + 1024;
+    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(base, nwords), opts);
     auto r = reader.getRoot<Message>();
     const auto type = static_cast<uint16_t>(r.getType());
     if (type >= raft::kMessageTypeCount) return invalid("raft message: unknown type " + std::to_string(type));
