@@ -22,7 +22,9 @@ Node::~Node() { stop(); }
 Status Node::start() {
   RQ_ASSERT(raft_ == nullptr);
   storage::RecoveredLog rec;
-  auto store = storage::LogStore::open(disk_, cfg_.store, &rec);
+  storage::LogStoreOptions sopts = cfg_.store;
+  if (sopts.salt_seed == 0) sopts.salt_seed = prng_.next_u64() | 1;
+  auto store = storage::LogStore::open(disk_, sopts, &rec);
   if (!store) {
     fail_stop(Error{store.error().code, "cannot recover the log: " + store.error().message});
     return store.error();

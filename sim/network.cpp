@@ -68,7 +68,8 @@ void Network::schedule(NodeId from, NodeId to, std::string bytes, Duration at) {
   const Duration clogged = clog_until_[link(from, to)];
   if (clogged > at) {
     ++stats_.clogged;
-    // Held in the clogged link and released in order, a little apart.
+    // Held in the clogged link and released together when it clears, in no particular order
+    // (a reordering fault of its own).
     at = clogged + Duration(static_cast<int64_t>(prng_.below(1000)));
   }
   q_.at(at, [this, from, to, b = std::move(bytes)]() mutable {

@@ -195,8 +195,10 @@ std::string SimDisk::durable_contents(const std::string& name) const {
   if (it == durable_names_.end()) return {};
   const Inode& f = inodes_.at(it->second);
   std::string content = f.durable;
+  // Only syncs that have completed by now count; one still in flight can be lost.
+  const Duration now = now_ ? now_() : Duration::max();
   for (const Op& op : f.pending) {
-    if (op.durable_at == Duration::max()) break;
+    if (op.durable_at == Duration::max() || op.durable_at > now) break;
     apply(content, op);
   }
   return content;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/prng.h"
 #include "core/storage/crc32c.h"
 
 namespace rq::storage {
@@ -12,7 +13,7 @@ namespace rq::storage {
 namespace {
 
 constexpr char kMagic[8] = {'R', 'Q', 'W', 'A', 'L', 'S', 'E', 'G'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 constexpr uint8_t kKindEntry = 1;
 constexpr uint8_t kKindHardState = 2;
 
@@ -59,7 +60,13 @@ bool parse_segment_name(const std::string& name, uint64_t* seq) {
   return true;
 }
 
-std::string encode_record(uint8_t kind, uint8_t etype, uint64_t a, uint64_t b, uint64_t c,
+uint32_t record_crc(uint64_t salt, std::string_view covered) {
+  std::string s;
+  put64(s, salt);
+  return crc32c_extend(crc32c(s), covered);
+}
+
+std::string encode_record(uint64_t salt, uint8_t kind, uint8_t etype, uint64_t a, uint64_t b, uint64_t c,
                           std::string_view payload) {
   std::string r;
   r.reserve(round8(kRecordHeaderBytes + payload.size()));
@@ -74,7 +81,7 @@ std::string encode_record(uint8_t kind, uint8_t etype, uint64_t a, uint64_t b, u
   put64(r, c);
   r.append(payload);
   r.resize(round8(r.size()), '\0');
-  const uint32_t crc = crc32c(std::string_view(r).substr(4));
+  const uint32_t crc = record_crc(salt, std::string_view(r).substr(4));
   for (int i = 0; i < 4; ++i) r[i] = static_cast<char>((crc >> (8 * i)) & 0xff);
   return r;
 }
@@ -89,7 +96,7 @@ struct Record {
   size_t end = 0;
 };
 
-Parse parse_record(std::string_view buf, size_t p, Record* out) {
+Parse parse_record(std::string_view buf, size_t p, uint64_t salt, Record* out) {
   if (buf.size() - p < kRecordHeaderBytes) return Parse::kShort;
   const char* h = buf.data() + p;
   const uint32_t crc = get32(h);
@@ -97,7 +104,7 @@ Parse parse_record(std::string_view buf, size_t p, Record* out) {
   if (len > kMaxRecordPayload) return Parse::kBad;
   const uint64_t total = round8(kRecordHeaderBytes + len);
   if (buf.size() - p < total) return Parse::kShort;
-  if (crc32c(buf.substr(p + 4, total - 4)) != crc) return Parse::kBad;
+  if (record_crc(salt, buf.substr(p + 4, total - 4)) != crc) return Parse::kBad;
   out->kind = static_cast<uint8_t>(h[8]);
   out->etype = static_cast<uint8_t>(h[9]);
   if (out->kind != kKindEntry && out->kind != kKindHardState) return Parse::kBad;
@@ -117,20 +124,29 @@ Error corrupt(const std::string& seg, uint64_t off, const std::string& what) {
 
 }  // namespace
 
-std::string encode_entry_record(const raft::Entry& e) {
-  return encode_record(kKindEntry, static_cast<uint8_t>(e.type), e.index.v, e.term.v, 0, e.data);
+std::string encode_entry_record(const raft::Entry& e, uint64_t salt) {
+  return encode_record(salt, kKindEntry, static_cast<uint8_t>(e.type), e.index.v, e.term.v, 0, e.data);
 }
 
-std::string encode_hard_state_record(const raft::HardState& hs) {
-  return encode_record(kKindHardState, 0, hs.term.v, hs.vote.v, hs.commit.v, {});
+std::string encode_hard_state_record(const raft::HardState& hs, uint64_t salt) {
+  return encode_record(salt, kKindHardState, 0, hs.term.v, hs.vote.v, hs.commit.v, {});
 }
 
-std::string encode_segment_header() {
+static uint32_t header_crc(std::string_view magic_version, uint64_t salt) {
+  std::string s(magic_version);
+  put64(s, salt);
+  return crc32c(s);
+}
+
+std::string encode_segment_header(uint64_t salt) {
   std::string h(kMagic, sizeof kMagic);
   put32(h, kVersion);
-  put32(h, crc32c(h));
+  put32(h, header_crc(h, salt));
+  put64(h, salt);
   return h;
 }
+
+uint64_t LogStore::salt_for(uint64_t seq) const { return opts_.salt_seed == 0 ? 0 : mix64(opts_.salt_seed ^ seq); }
 
 Result<std::unique_ptr<LogStore>> LogStore::open(Disk& disk, LogStoreOptions opts, RecoveredLog* out) {
   std::unique_ptr<LogStore> s(new LogStore(disk, opts));
@@ -175,7 +191,9 @@ Status LogStore::recover(RecoveredLog* out) {
   hs_ = out->hard_state;
   if (segs.empty()) {
     next_seq_ = 1;
-    return rotate();
+    Status st = rotate();
+    out->segments = segments_.size();
+    return st;
   }
   next_seq_ = segs.back().first + 1;
   return ok_status();
@@ -187,20 +205,23 @@ Status LogStore::replay_segment(const std::string& name, bool last, RecoveredLog
   auto data = disk_.read(name, 0, *size);
   if (!data) return data.error();
   const std::string_view buf = *data;
-  const std::string header = encode_segment_header();
-  if (buf.size() < kSegmentHeaderBytes || buf.substr(0, kSegmentHeaderBytes) != header) {
+  if (buf.size() < kSegmentHeaderBytes || buf.substr(0, sizeof kMagic) != std::string_view(kMagic, sizeof kMagic) ||
+      get32(buf.data() + 8) != kVersion ||
+      get32(buf.data() + 12) != header_crc(buf.substr(0, 12), get64(buf.data() + 16))) {
     return corrupt(name, 0, "bad segment header");
   }
+  const uint64_t salt = get64(buf.data() + 16);
+  if (last) current_salt_ = salt;
   size_t p = kSegmentHeaderBytes;
   while (p < buf.size()) {
     Record r;
-    const Parse res = parse_record(buf, p, &r);
+    const Parse res = parse_record(buf, p, salt, &r);
     if (res != Parse::kOk) {
       if (!last) return corrupt(name, p, "bad record in a sealed segment");
       // Torn tail, or corruption with good data after it?
       for (size_t q = p + 8; q + kRecordHeaderBytes <= buf.size(); q += 8) {
         Record later;
-        if (parse_record(buf, q, &later) == Parse::kOk) {
+        if (parse_record(buf, q, salt, &later) == Parse::kOk) {
           return corrupt(name, p, "bad record followed by a valid record at offset " + std::to_string(q));
         }
       }
@@ -237,10 +258,12 @@ Status LogStore::rotate() {
     // recovery would find a torn record in a sealed segment.
     if (Status st = disk_.sync(segments_.back()); !st) return st;
   }
-  const std::string name = segment_name(next_seq_++);
+  const uint64_t seq = next_seq_++;
+  const std::string name = segment_name(seq);
   if (Status st = disk_.create(name); !st) return st;
-  std::string buf = encode_segment_header();
-  buf += encode_hard_state_record(hs_);
+  current_salt_ = salt_for(seq);
+  std::string buf = encode_segment_header(current_salt_);
+  buf += encode_hard_state_record(hs_, current_salt_);
   if (Status st = disk_.append(name, buf); !st) return st;
   if (Status st = disk_.sync(name); !st) return st;
   if (Status st = disk_.sync_dir(); !st) return st;
@@ -257,10 +280,10 @@ Status LogStore::append(const std::vector<raft::Entry>& ents, const std::optiona
   std::string buf;
   for (size_t k = 0; k < ents.size(); ++k) {
     if (k > 0) RQ_ASSERT_EQ(ents[k].index, ents[k - 1].index + 1);
-    buf += encode_entry_record(ents[k]);
+    buf += encode_entry_record(ents[k], current_salt_);
   }
   if (hs) {
-    buf += encode_hard_state_record(*hs);
+    buf += encode_hard_state_record(*hs, current_salt_);
     hs_ = *hs;
   }
   if (Status st = disk_.append(segments_.back(), buf); !st) return st;

@@ -1,10 +1,13 @@
 // The durable Raft log: segment files of checksummed records holding entries and hard state in
 // one stream, so one sync per Ready covers both.
 //
-// Layout: files `wal-<16 hex digits>.log`, numbered in creation order. Each starts with a 16-byte
-// header (magic, version, CRC32C). Records are 8-byte aligned:
-//   u32 crc32c (over every byte after it, padding included) | u32 payload length | u8 kind |
-//   u8 entry type | u16 zero | u64 a | u64 b | u64 c | payload | zero padding to 8 bytes
+// Layout: files `wal-<16 hex digits>.log`, numbered in creation order. Each starts with a 24-byte
+// header: magic, u32 version, u32 CRC32C of the header, u64 salt. Records are 8-byte aligned:
+//   u32 crc32c (of the salt, then every byte after the checksum, padding included) |
+//   u32 payload length | u8 kind | u8 entry type | u16 zero | u64 a | u64 b | u64 c | payload |
+//   zero padding to 8 bytes
+// The salt is drawn per segment from the node's random stream: client data inside an entry can
+// never pass for a record of the log (which would make a torn tail look like corruption).
 // kind 1 = entry (a = index, b = term), kind 2 = hard state (a = term, b = vote, c = commit).
 // Replay applies records in order: an entry at an index already present replaces that entry and
 // everything after it (a follower's truncation on conflict), the last hard state wins. A new
@@ -30,6 +33,8 @@ namespace rq::storage {
 
 struct LogStoreOptions {
   uint64_t max_segment_bytes = 64 << 20;
+  // Seeds the per-segment salts; 0 gives salt 0 (tests that craft records by hand).
+  uint64_t salt_seed = 0;
 };
 
 struct RecoveredLog {
@@ -57,21 +62,23 @@ class LogStore {
   Status rotate();
   Status recover(RecoveredLog* out);
   Status replay_segment(const std::string& name, bool last, RecoveredLog* out, uint64_t* good_end);
+  uint64_t salt_for(uint64_t seq) const;
 
   Disk& disk_;
   LogStoreOptions opts_;
   std::vector<std::string> segments_;  // oldest first; back() is written to
   uint64_t next_seq_ = 1;
   uint64_t current_size_ = 0;
+  uint64_t current_salt_ = 0;
   raft::HardState hs_;
   uint64_t syncs_ = 0;
 };
 
-// Exposed for tests: encodings of one record.
-std::string encode_entry_record(const raft::Entry& e);
-std::string encode_hard_state_record(const raft::HardState& hs);
-std::string encode_segment_header();
-inline constexpr size_t kSegmentHeaderBytes = 16;
+// Exposed for tests: encodings of one record, and of a segment header.
+std::string encode_entry_record(const raft::Entry& e, uint64_t salt = 0);
+std::string encode_hard_state_record(const raft::HardState& hs, uint64_t salt = 0);
+std::string encode_segment_header(uint64_t salt = 0);
+inline constexpr size_t kSegmentHeaderBytes = 24;
 inline constexpr size_t kRecordHeaderBytes = 36;
 inline constexpr uint64_t kMaxRecordPayload = 256ull << 20;
 

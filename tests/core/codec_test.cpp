@@ -17,7 +17,6 @@ namespace rq::wire {
 namespace {
 
 using raft::Entry;
-using raft::EntryType;
 
 std::string all_byte_values() {
   std::string s;
@@ -37,9 +36,9 @@ raft::Message sample(raft::MessageType type) {
   m.reject = true;
   m.reject_hint = LogIndex(7);
   m.entries = {
-      Entry{Term(3), LogIndex(11), EntryType::kNormal, ""},
-      Entry{Term(4), LogIndex(12), EntryType::kNoop, std::string("a\0b\0", 4)},
-      Entry{Term(5), LogIndex(13), EntryType::kNormal, all_byte_values()},
+      Entry{Term(3), LogIndex(11), raft::EntryType::kNormal, ""},
+      Entry{Term(4), LogIndex(12), raft::EntryType::kNoop, std::string("a\0b\0", 4)},
+      Entry{Term(5), LogIndex(13), raft::EntryType::kNormal, all_byte_values()},
   };
   return m;
 }
@@ -51,7 +50,7 @@ bool well_formed(const raft::Message& m) {
     const Entry& e = m.entries[k];
     if (e.index != m.index + (k + 1)) return false;
     if (e.term > m.term || e.term < (k == 0 ? m.log_term : m.entries[k - 1].term)) return false;
-    if (static_cast<uint8_t>(e.type) > static_cast<uint8_t>(EntryType::kNoop)) return false;
+    if (static_cast<uint8_t>(e.type) > static_cast<uint8_t>(raft::EntryType::kNoop)) return false;
   }
   return true;
 }
@@ -94,11 +93,68 @@ TEST(Codec, RoundTrip_ManyAndLargeEntries) {
   m.term = Term(9);
   m.log_term = Term(1);
   m.index = LogIndex(1000);
-  for (uint64_t k = 1; k <= 5000; ++k) m.entries.push_back(Entry{Term(1 + k / 1000), m.index + k, EntryType::kNormal, "x"});
+  for (uint64_t k = 1; k <= 5000; ++k)
+    m.entries.push_back(Entry{Term(1 + k / 1000), m.index + k, raft::EntryType::kNormal, "x"});
   m.entries.back().data = std::string(1 << 20, '\0');
   auto r = decode(encode(m));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(*r, m);
+}
+
+TEST(Codec, Decode_UnalignedInput_SameMessage) {
+  const raft::Message m = sample(raft::MessageType::kApp);
+  const std::string encoded = encode(m);
+  for (size_t shift = 1; shift < 8; ++shift) {
+    SCOPED_TRACE(shift);
+    const std::string buf = std::string(shift, '#') + encoded;
+    const std::string_view view = std::string_view(buf).substr(shift);
+    ASSERT_NE(reinterpret_cast<uintptr_t>(view.data()) % alignof(capnp::word), 0u);
+    auto r = decode(view);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(*r, m);
+  }
+}
+
+// encode() writes one segment, but a peer's encoder may split a message across several.
+TEST(Codec, Decode_MultiSegmentMessage_IsAccepted) {
+  capnp::MallocMessageBuilder builder(8, capnp::AllocationStrategy::FIXED_SIZE);
+  auto w = builder.initRoot<Message>();
+  w.setType(MessageType::APP);
+  w.setFrom(4);
+  w.setTerm(2);
+  w.setIndex(5);
+  auto ents = w.initEntries(3);
+  for (unsigned k = 0; k < 3; ++k) {
+    ents[k].setIndex(6 + k);
+    ents[k].setTerm(2);
+    ents[k].setData(capnp::Data::Reader(reinterpret_cast<const kj::byte*>("payload"), 7));
+  }
+  ASSERT_GT(builder.getSegmentsForOutput().size(), 1u);
+  auto r = decode(flat(builder));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->entries.size(), 3u);
+  EXPECT_EQ(r->from, NodeId(4));
+  EXPECT_EQ(r->entries[2].index, LogIndex(8));
+  EXPECT_EQ(r->entries[2].data, "payload");
+}
+
+TEST(Codec, Encode_MatchesCapnpStandardFraming) {
+  for (size_t entries : {0, 1, 40}) {
+    raft::Message m = sample(raft::MessageType::kApp);
+    m.entries.clear();
+    for (size_t k = 0; k < entries; ++k) {
+      m.entries.push_back(
+          Entry{Term(4), m.index + (k + 1), raft::EntryType::kNormal, std::string(k * 9, 'd')});
+    }
+    const std::string bytes = encode(m);
+    ASSERT_EQ(bytes.size() % 8, 0u);
+    std::vector<capnp::word> words(bytes.size() / 8);
+    std::memcpy(words.data(), bytes.data(), bytes.size());
+    capnp::FlatArrayMessageReader reader(
+        kj::ArrayPtr<const capnp::word>(words.data(), words.size()));
+    EXPECT_EQ(reader.getEnd(), words.data() + words.size()) << "trailing bytes after the message";
+    EXPECT_EQ(reader.getRoot<Message>().getEntries().size(), entries);
+  }
 }
 
 rc::Gen<raft::Message> valid_message() {
@@ -119,7 +175,7 @@ rc::Gen<raft::Message> valid_message() {
       Entry e;
       e.term = Term(*rc::gen::inRange<uint64_t>(prev.v, m.term.v + 1));
       e.index = m.index + static_cast<uint64_t>(k + 1);
-      e.type = *rc::gen::element(EntryType::kNormal, EntryType::kNoop);
+      e.type = *rc::gen::element(raft::EntryType::kNormal, raft::EntryType::kNoop);
       e.data = *rc::gen::arbitrary<std::string>();
       prev = e.term;
       m.entries.push_back(std::move(e));
@@ -178,9 +234,13 @@ TEST(Codec, LengthNotWholeWords_IsRejected) {
   }
 }
 
-TEST(Codec, Empty_IsRejected) { expect_invalid(""); }
+TEST(Codec, Empty_IsRejected) {
+  expect_invalid("");
+}
 
-TEST(Codec, TooLarge_IsRejected) { expect_invalid(std::string(kMaxMessageBytes + 8, '\0')); }
+TEST(Codec, TooLarge_IsRejected) {
+  expect_invalid(std::string(kMaxMessageBytes + 8, '\0'));
+}
 
 TEST(Codec, NoSender_IsRejected) {
   raft::Message m = sample(raft::MessageType::kVote);
@@ -237,7 +297,7 @@ TEST(Codec, UnknownEntryType_IsRejected) {
   auto ents = w.initEntries(1);
   ents[0].setIndex(1);
   ents[0].setTerm(1);
-  ents[0].setType(static_cast<EntryType>(2));
+  ents[0].setType(static_cast<wire::EntryType>(2));
   expect_invalid(flat(builder));
 }
 

@@ -24,13 +24,18 @@ TEST(Crc32c, KnownVectors) {
   EXPECT_EQ(crc32c(descending), 0x113FDB5Cu);
 }
 
-TEST(Crc32c, Extend_FromZeroIsPlainCrc) {
+TEST(Crc32c, Extend_FromZero_IsPlainCrc) {
   EXPECT_EQ(crc32c_extend(0, "123456789"), 0xE3069283u);
+  EXPECT_EQ(crc32c_extend(0, ""), 0u);
+}
+
+TEST(Crc32c, Extend_ContinuesACrc) {
   EXPECT_EQ(crc32c_extend(crc32c("1234"), "56789"), 0xE3069283u);
   EXPECT_EQ(crc32c_extend(crc32c("123456789"), ""), 0xE3069283u);
 }
 
-RC_GTEST_PROP(Crc32c, Extend_EqualsCrcOfConcatenation, (const std::string& a, const std::string& b)) {
+RC_GTEST_PROP(Crc32c, Extend_EqualsCrcOfConcatenation,
+              (const std::string& a, const std::string& b)) {
   RC_ASSERT(crc32c_extend(crc32c(a), b) == crc32c(a + b));
 }
 

@@ -32,7 +32,8 @@ HardState hard_state(uint64_t term, uint64_t vote, uint64_t commit) {
 // Entries whose payloads vary in length, so records need different amounts of padding.
 std::vector<Entry> entries(uint64_t first, uint64_t last, uint64_t term) {
   std::vector<Entry> out;
-  for (uint64_t i = first; i <= last; ++i) out.push_back(entry(i, term, std::string(i % 13, static_cast<char>('a' + i % 26))));
+  for (uint64_t i = first; i <= last; ++i)
+    out.push_back(entry(i, term, std::string(i % 13, static_cast<char>('a' + i % 26))));
   return out;
 }
 
@@ -54,7 +55,9 @@ Opened open_log(Disk& disk, LogStoreOptions opts = {}) {
   return o;
 }
 
-std::vector<std::string> files(SimDisk& disk) { return disk.list().value(); }
+std::vector<std::string> files(SimDisk& disk) {
+  return disk.list().value();
+}
 
 std::string contents(SimDisk& disk, const std::string& name) {
   return disk.read(name, 0, disk.size(name).value()).value();
@@ -116,7 +119,8 @@ TEST_F(LogStoreTest, Open_EmptyDisk_CreatesDurableSegment) {
 
   disk_.crash(Duration{0});
   ASSERT_EQ(files(disk_), std::vector<std::string>{kFirstSegment});
-  EXPECT_EQ(contents(disk_, kFirstSegment), encode_segment_header() + encode_hard_state_record(HardState{}));
+  EXPECT_EQ(contents(disk_, kFirstSegment),
+            encode_segment_header() + encode_hard_state_record(HardState{}));
 }
 
 TEST_F(LogStoreTest, AppendSyncReopen_RecoversEntriesAndHardState) {
@@ -197,7 +201,8 @@ TEST_F(LogStoreTest, Rotation_SpreadsOverSegmentsAndRecoversAcrossThem) {
   ASSERT_EQ(names.size(), 7u);
   // Every append rotates first, so a segment begins with the hard state of the append before it.
   for (size_t k = 0; k < names.size(); ++k) {
-    const std::string start = encode_segment_header() + encode_hard_state_record(k < 2 ? HardState{} : written[k - 2]);
+    const std::string start =
+        encode_segment_header() + encode_hard_state_record(k < 2 ? HardState{} : written[k - 2]);
     EXPECT_EQ(disk_.read(names[k], 0, start.size()).value(), start) << names[k];
   }
 
@@ -256,7 +261,8 @@ TEST_F(LogStoreTest, Crash_LoseAll_RecoversExactlyTheSyncedLog) {
 
 // Rounds of random appends, some synced, each ended by a crash. Only appends (no suffix
 // replacement), so whatever survives must extend what was synced.
-void check_crash_recovery(uint64_t seed, SimDiskOptions disk_opts, LogStoreOptions store_opts, int crashes) {
+void check_crash_recovery(uint64_t seed, SimDiskOptions disk_opts, LogStoreOptions store_opts,
+                          int crashes) {
   SimDisk disk(Prng(seed), disk_opts);
   Prng prng(seed ^ 0x9e3779b97f4a7c15ull);
   std::vector<Entry> durable;
@@ -268,7 +274,8 @@ void check_crash_recovery(uint64_t seed, SimDiskOptions disk_opts, LogStoreOptio
     RC_ASSERT(store.ok());
     RC_ASSERT(rec.entries.size() >= durable.size());
     for (size_t i = 0; i < durable.size(); ++i) RC_ASSERT(rec.entries[i] == durable[i]);
-    RC_ASSERT(std::find(possible_hs.begin(), possible_hs.end(), rec.hard_state) != possible_hs.end());
+    RC_ASSERT(std::find(possible_hs.begin(), possible_hs.end(), rec.hard_state) !=
+              possible_hs.end());
     if (round == crashes) break;
 
     std::vector<Entry> log = rec.entries;
@@ -282,12 +289,14 @@ void check_crash_recovery(uint64_t seed, SimDiskOptions disk_opts, LogStoreOptio
       for (uint64_t k = 0; k < n; ++k) {
         const uint64_t index = log.size() + 1;
         const uint64_t term = (log.empty() ? 1 : log.back().term.v) + prng.below(2);
-        log.push_back(entry(index, term, std::string(prng.below(40), static_cast<char>('A' + index % 26))));
+        log.push_back(
+            entry(index, term, std::string(prng.below(40), static_cast<char>('A' + index % 26))));
         batch.push_back(log.back());
       }
       std::optional<HardState> new_hs;
       if (prng.chance_ppm(500'000)) {
-        hs = hard_state(hs.term.v + prng.below(2), prng.below(4), hs.commit.v + prng.below(log.size() - hs.commit.v + 1));
+        hs = hard_state(hs.term.v + prng.below(2), prng.below(4),
+                        hs.commit.v + prng.below(log.size() - hs.commit.v + 1));
         new_hs = hs;
         possible_hs.push_back(hs);
       }
@@ -349,7 +358,8 @@ class LogStoreTornTest : public LogStoreTest {
  protected:
   // Three entries, synced; returns the offset where the last record starts.
   uint64_t write_three() {
-    write_synced({entry(1, 1, "one"), entry(2, 1, "two"), entry(3, 1, std::string(50, 'z'))}, std::nullopt);
+    write_synced({entry(1, 1, "one"), entry(2, 1, "two"), entry(3, 1, std::string(50, 'z'))},
+                 std::nullopt);
     const uint64_t size = disk_.size(kFirstSegment).value();
     return size - encode_entry_record(entry(3, 1, std::string(50, 'z'))).size();
   }
@@ -368,7 +378,8 @@ class LogStoreTornTest : public LogStoreTest {
     }
     disk_.crash(Duration{0});
     RecoveredLog again = reopen_ok();
-    EXPECT_EQ(again.entries, (std::vector<Entry>{entry(1, 1, "one"), entry(2, 1, "two"), entry(3, 2, "three")}));
+    EXPECT_EQ(again.entries,
+              (std::vector<Entry>{entry(1, 1, "one"), entry(2, 1, "two"), entry(3, 2, "three")}));
     EXPECT_EQ(again.torn_bytes, 0u);
   }
 };
@@ -394,6 +405,28 @@ TEST_F(LogStoreTornTest, TornTail_FlippedByteInLastRecord_IsTruncatedAndAppendab
   const uint64_t size = disk_.size(kFirstSegment).value();
   flip_byte(disk_, kFirstSegment, last_start + kRecordHeaderBytes + 10);
   expect_recovers_first_two_then_appends(last_start, size - last_start);
+}
+
+// Entry payloads are client bytes: one holding an encoded record at an aligned offset must not
+// make the torn tail of an unsynced append look like corruption. Salted segments see to that.
+TEST_F(LogStoreTest, TornTail_PayloadHoldingAnEncodedRecord_IsStillATornTail) {
+  const std::string inner = encode_entry_record(entry(2, 1, "fake"));
+  const Entry tricky = entry(2, 1, std::string(4, '\0') + inner + std::string(64, 'z'));
+  const LogStoreOptions salted{.salt_seed = 0x5eed};
+  {
+    Opened o = open_log(disk_, salted);
+    ASSERT_TRUE(o.store.ok());
+    ASSERT_TRUE((*o.store)->append({entry(1, 1, "one")}, std::nullopt).ok());
+    ASSERT_TRUE((*o.store)->sync().ok());
+    ASSERT_TRUE((*o.store)->append({tricky}, std::nullopt).ok());
+  }
+  // The crash kept a prefix of the unsynced append that ends after the embedded record.
+  ASSERT_TRUE(disk_.truncate(kFirstSegment, disk_.size(kFirstSegment).value() - 16).ok());
+  ASSERT_TRUE(disk_.sync(kFirstSegment).ok());
+
+  RecoveredLog rec = reopen_ok();
+  EXPECT_EQ(rec.entries, std::vector<Entry>{entry(1, 1, "one")});
+  EXPECT_GT(rec.torn_bytes, 0u);
 }
 
 TEST_F(LogStoreTest, FlippedByteFollowedByValidRecords_IsCorrupt) {
@@ -505,25 +538,29 @@ TEST_F(LogStoreTest, EntryIndexZero_IsCorrupt) {
 }
 
 TEST_F(LogStoreTest, EntryTermGoingBackwards_IsCorrupt) {
-  write_segment(disk_, kFirstSegment, encode_entry_record(entry(1, 3)) + encode_entry_record(entry(2, 2)));
+  write_segment(disk_, kFirstSegment,
+                encode_entry_record(entry(1, 3)) + encode_entry_record(entry(2, 2)));
   expect_corrupt();
 }
 
 TEST_F(LogStoreTest, EntryReplacingCommittedEntry_IsCorrupt) {
   write_segment(disk_, kFirstSegment,
                 encode_entry_record(entry(1, 1)) + encode_entry_record(entry(2, 1)) +
-                    encode_hard_state_record(hard_state(1, 0, 2)) + encode_entry_record(entry(2, 2)));
+                    encode_hard_state_record(hard_state(1, 0, 2)) +
+                    encode_entry_record(entry(2, 2)));
   expect_corrupt();
 }
 
 TEST_F(LogStoreTest, CommitBeyondLastEntry_IsCorrupt) {
-  write_segment(disk_, kFirstSegment, encode_entry_record(entry(1, 1)) + encode_hard_state_record(hard_state(1, 0, 2)));
+  write_segment(disk_, kFirstSegment,
+                encode_entry_record(entry(1, 1)) + encode_hard_state_record(hard_state(1, 0, 2)));
   expect_corrupt();
 }
 
 TEST_F(LogStoreTest, HandWrittenSegment_IsReadBack) {
   write_segment(disk_, kFirstSegment,
-                encode_entry_record(entry(1, 1, "a")) + encode_hard_state_record(hard_state(1, 0, 1)) +
+                encode_entry_record(entry(1, 1, "a")) +
+                    encode_hard_state_record(hard_state(1, 0, 1)) +
                     encode_entry_record(entry(2, 2, "b")));
   RecoveredLog rec = reopen_ok();
   EXPECT_EQ(rec.entries, (std::vector<Entry>{entry(1, 1, "a"), entry(2, 2, "b")}));

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "core/storage/log_store.h"
+#include "core/wire/codec.h"
 #include "sim/event_queue.h"
 #include "sim/sim_clock.h"
 #include "sim/sim_disk.h"

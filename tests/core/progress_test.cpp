@@ -168,12 +168,12 @@ TEST(Progress, MaybeDecrTo_Probe_NextIsMaxOfMinRejectedHintAndMatchPlusOne) {
     uint64_t match, next, rejected, hint, want_next;
   };
   const Case cases[] = {
-      {0, 10, 9, 3, 4},    // hint + 1
-      {0, 10, 9, 20, 9},   // hint past rejected: rejected
-      {0, 10, 9, 0, 1},    // hint 0: probe from the start
-      {5, 10, 9, 2, 6},    // never below match + 1
-      {5, 10, 9, 8, 9},    // hint + 1 == rejected
-      {0, 1, 0, 0, 1},     // rejected 0: stays at 1
+      {0, 10, 9, 3, 4},   // hint + 1
+      {0, 10, 9, 20, 9},  // hint past rejected: rejected
+      {0, 10, 9, 0, 1},   // hint 0: probe from the start
+      {5, 10, 9, 2, 6},   // never below match + 1
+      {5, 10, 9, 8, 9},   // hint + 1 == rejected
+      {0, 1, 0, 0, 1},    // rejected 0: stays at 1
   };
   for (const Case& c : cases) {
     Progress pr(LogIndex{c.next}, 4);

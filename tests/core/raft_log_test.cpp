@@ -170,7 +170,8 @@ TEST(RaftLog, MaybeAppend_LowerLeaderCommitNeverDecreasesCommit) {
 TEST(RaftLogDeathTest, MaybeAppend_ConflictAtCommittedIndexAborts) {
   RaftLog log = stable_log({1, 1, 1});
   log.commit_to(LogIndex{2});
-  EXPECT_DEATH(log.maybe_append(LogIndex{1}, Term{1}, LogIndex{0}, {ent(2, 2)}), "assertion failed");
+  EXPECT_DEATH(log.maybe_append(LogIndex{1}, Term{1}, LogIndex{0}, {ent(2, 2)}),
+               "assertion failed");
 }
 
 // ---- find_conflict / find_conflict_by_term ------------------------------------------------
@@ -419,17 +420,16 @@ RC_GTEST_PROP(RaftLog, Property_AppendsAndTruncationsAgreeWithVectorModel, ()) {
         const bool matches = prev <= m.last() && m.term_at(prev) == prev_term;
         if (matches && conflict != 0 && conflict <= m.committed) break;  // Raft never sends this
         const auto leader_commit = *rc::gen::inRange<uint64_t>(0, prev + n + 3);
-        const auto got =
-            log.maybe_append(LogIndex{prev}, Term{prev_term}, LogIndex{leader_commit},
-                             entries_from(prev + 1, ts));
+        const auto got = log.maybe_append(LogIndex{prev}, Term{prev_term}, LogIndex{leader_commit},
+                                          entries_from(prev + 1, ts));
         if (!matches) {
           RC_ASSERT(got == std::nullopt);
           break;
         }
         RC_ASSERT(got == LogIndex{prev + n});
         if (conflict != 0) {
-          m.truncate_append(conflict, std::vector<uint64_t>(ts.begin() + (conflict - prev - 1),
-                                                            ts.end()));
+          m.truncate_append(conflict,
+                            std::vector<uint64_t>(ts.begin() + (conflict - prev - 1), ts.end()));
         }
         m.committed = std::max(m.committed, std::min(leader_commit, prev + n));
         break;
@@ -443,7 +443,7 @@ RC_GTEST_PROP(RaftLog, Property_AppendsAndTruncationsAgreeWithVectorModel, ()) {
       case 4: {  // a write completes, possibly for entries since replaced
         const auto i = *rc::gen::inRange<uint64_t>(0, m.last() + 2);
         const uint64_t t = *rc::gen::inRange(0, 4) != 0 ? m.term_at(std::min(i, m.last()))
-                                                         : *rc::gen::inRange<uint64_t>(0, 9);
+                                                        : *rc::gen::inRange<uint64_t>(0, 9);
         log.stable_to(LogIndex{i}, Term{t});
         if (i <= m.last() && m.term_at(i) == t) m.stable = std::max(m.stable, i);
         break;
