@@ -49,8 +49,8 @@ MUTATIONS = [
      "case MessageType::kAppResp:  // acknowledges appended entries (Raft §5.3; thesis §10.2.1)\n      return false;",
      "follower acknowledges AppendEntries before the entries are synced"),
     ("M16", "core/raft/raft.cpp",
-     "if (!pr.maybe_update(m.index)) return;",
-     "if (!pr.maybe_update(log_.last_index())) return;",
+     "if (!pr.maybe_update(m.index) && !probe_answered) return;",
+     "if (!pr.maybe_update(log_.last_index()) && !probe_answered) return;",
      "leader sets matchIndex to its last index instead of what the reply acknowledged"),
 ]
 

@@ -425,7 +425,9 @@ void Raft::on_append_response(const Message& m) {
     return;
   }
   if (m.index > log_.last_index()) return;  // acknowledges entries we never had: ignore
-  if (!pr.maybe_update(m.index)) return;
+  // In probe state an ack equal to match still answers our probe (etcd does the same).
+  const bool probe_answered = pr.state == ProgressState::kProbe && m.index == pr.match;
+  if (!pr.maybe_update(m.index) && !probe_answered) return;
   if (pr.state == ProgressState::kProbe) {
     pr.become_replicate();
   } else {
