@@ -7,6 +7,26 @@
 
 namespace rq {
 
+// Hands the state machine's snapshot bytes to the node's file; safe to use after the node is gone.
+class Node::Sink final : public SnapshotSink {
+ public:
+  Sink(Node* node, std::weak_ptr<int> alive) : node_(node), alive_(std::move(alive)) {}
+  Status write(std::string_view bytes) override {
+    if (alive_.expired() || !node_->local_snapshot_) return make_error(ErrorCode::kInvalid, "snapshot abandoned");
+    return node_->snapshots_->write(*node_->local_snapshot_, bytes);
+  }
+  void finish(Status st) override {
+    if (done_ || alive_.expired()) return;
+    done_ = true;
+    node_->on_snapshot_written(std::move(st));
+  }
+
+ private:
+  Node* node_;
+  std::weak_ptr<int> alive_;
+  bool done_ = false;
+};
+
 Node::Node(NodeConfig cfg, Clock& clock, Transport& transport, Disk& disk, Prng prng, StateMachine& sm,
            NodeObserver* observer)
     : cfg_(std::move(cfg)),
@@ -17,23 +37,47 @@ Node::Node(NodeConfig cfg, Clock& clock, Transport& transport, Disk& disk, Prng 
       sm_(sm),
       observer_(observer != nullptr ? observer : &null_observer_) {}
 
-Node::~Node() { stop(); }
+Node::~Node() {
+  alive_.reset();
+  stop();
+}
 
-Status Node::start() {
+Status Node::start(std::optional<raft::Membership> bootstrap) {
   RQ_ASSERT(raft_ == nullptr);
+  snapshots_ = std::make_unique<storage::SnapshotStore>(disk_);
+  size_t skipped = 0;
+  auto snap = snapshots_->open(&skipped);
+  if (!snap) {
+    fail_stop(Error{snap.error().code, "cannot open snapshots: " + snap.error().message});
+    return snap.error();
+  }
+  stats_.snapshots_skipped = skipped;
+  const LogIndex floor = *snap ? (*snap)->index : LogIndex{0};
+  const Term floor_term = *snap ? (*snap)->term : Term{0};
   storage::RecoveredLog rec;
   storage::LogStoreOptions sopts = cfg_.store;
   if (sopts.salt_seed == 0) sopts.salt_seed = prng_.next_u64() | 1;
-  auto store = storage::LogStore::open(disk_, sopts, &rec);
+  auto store = storage::LogStore::open(disk_, sopts, &rec, floor, floor_term);
   if (!store) {
     fail_stop(Error{store.error().code, "cannot recover the log: " + store.error().message});
     return store.error();
   }
   store_ = std::move(store.value());
-  observer_->on_recovered(id(), rec);
-  // The state machine here is rebuilt by re-applying the log from the start.
-  raft_ = std::make_unique<raft::Raft>(cfg_.raft, prng_.split(), rec.hard_state, std::move(rec.entries),
-                                       LogIndex{0});
+  if (*snap) {
+    const raft::SnapshotMeta& meta = **snap;
+    Status st = sm_.restore([this, &meta](uint64_t off, uint64_t len) { return snapshots_->read(meta, off, len); },
+                            meta.size);
+    if (!st) {
+      fail_stop(Error{ErrorCode::kCorrupt, "cannot restore snapshot: " + st.error().message});
+      return st.error();
+    }
+    last_snapshot_index_ = meta.index;
+  }
+  observer_->on_recovered(id(), rec, *snap);
+  raft::RaftStorage st{rec.hard_state, *snap, std::move(rec.entries), floor};
+  raft_ = std::make_unique<raft::Raft>(cfg_.raft, prng_.split(), std::move(st));
+  const bool fresh = !*snap && raft_->log().last_index().v == 0 && raft_->term().v == 0;
+  if (bootstrap && fresh) raft_->bootstrap(*bootstrap);
   last_tick_ = clock_.now();
   arm_tick();
   process();
@@ -101,19 +145,90 @@ raft::ProposeResult Node::propose(std::string data) {
   return r;
 }
 
+raft::ProposeResult Node::propose_conf_change(const raft::ConfChange& cc) {
+  if (!running()) return raft::ProposeResult{};
+  auto r = raft_->propose_conf_change(cc);
+  process();
+  return r;
+}
+
+bool Node::transfer_leadership(NodeId to) {
+  if (!running()) return false;
+  const bool ok = raft_->transfer_leadership(to);
+  process();
+  return ok;
+}
+
 void Node::campaign() {
   if (!running()) return;
   raft_->campaign();
   process();
 }
 
+void Node::request_snapshot() {
+  force_snapshot_ = true;
+  if (running() && !processing_) maybe_start_snapshot();
+}
+
 void Node::send_all(std::vector<raft::Message>& msgs) {
   const raft::HardState hs = raft_->hard_state();
   for (auto& m : msgs) {
+    if (m.type == raft::MessageType::kSnap && m.chunk_len > 0) {
+      // Raft names the bytes; they come out of the snapshot file here.
+      auto chunk = snapshots_->read(m.snapshot, m.offset, m.chunk_len);
+      if (!chunk) continue;  // that snapshot is gone: the leader moves to a newer one
+      m.chunk = std::move(*chunk);
+    }
     observer_->on_send(id(), m, hs);
     ++stats_.messages_sent;
     transport_.send(m.to, wire::encode(m));
   }
+}
+
+bool Node::install_snapshot(const raft::SnapshotMeta& meta) {
+  // The snapshot file is durable already; record that the log now starts after it, then load it.
+  if (Status st = store_->reset(meta.index, meta.term); !st) {
+    fail_stop(Error{st.error().code, "log write failed: " + st.error().message});
+    return false;
+  }
+  Status st = sm_.restore([this, &meta](uint64_t off, uint64_t len) { return snapshots_->read(meta, off, len); },
+                          meta.size);
+  if (!st) {
+    fail_stop(Error{ErrorCode::kCorrupt, "cannot restore received snapshot: " + st.error().message});
+    return false;
+  }
+  last_snapshot_index_ = std::max(last_snapshot_index_, meta.index);
+  ++stats_.snapshots_installed;
+  observer_->on_snapshot_installed(id(), meta);
+  return true;
+}
+
+bool Node::write_chunks(std::vector<raft::SnapshotChunk>& chunks, std::vector<Finished>* finished) {
+  for (auto& c : chunks) {
+    if (c.offset == 0) {
+      if (incoming_) snapshots_->abandon(*incoming_);
+      auto w = snapshots_->begin(c.meta.index, c.meta.term);
+      if (!w) {
+        fail_stop(Error{w.error().code, "snapshot write failed: " + w.error().message});
+        return false;
+      }
+      incoming_ = std::move(*w);
+    }
+    if (!incoming_ || incoming_->index != c.meta.index || incoming_->term != c.meta.term) continue;
+    if (Status st = snapshots_->write(*incoming_, c.data); !st) {
+      fail_stop(Error{st.error().code, "snapshot write failed: " + st.error().message});
+      return false;
+    }
+    if (!c.last) continue;
+    auto meta = snapshots_->finish(*incoming_, c.meta.membership, &c.meta);
+    incoming_.reset();
+    if (!meta && meta.error().code != ErrorCode::kCorrupt) {
+      fail_stop(Error{meta.error().code, "snapshot write failed: " + meta.error().message});
+      return false;
+    }
+    finished->push_back(Finished{c.meta, meta.ok()});
+  }
+  return true;
 }
 
 void Node::process() {
@@ -125,6 +240,7 @@ void Node::process() {
     if (rd.soft_state) observer_->on_soft_state(id(), *rd.soft_state, raft_->term());
     // The leader's appends may go out while its own disk write is in flight (thesis §10.2.1).
     send_all(rd.messages);
+    if (rd.snapshot && !install_snapshot(*rd.snapshot)) break;
     if (Status st = store_->append(rd.entries, rd.hard_state); !st) {
       fail_stop(Error{st.error().code, "log write failed: " + st.error().message});
       break;
@@ -148,9 +264,60 @@ void Node::process() {
       ++stats_.entries_applied;
       observer_->on_applied(id(), e);
     }
+    std::vector<Finished> finished;
+    if (!write_chunks(rd.snapshot_chunks, &finished)) break;
     raft_->advance(rd);
+    for (const auto& f : finished) {
+      if (f.ok) last_snapshot_index_ = std::max(last_snapshot_index_, f.meta.index);
+      raft_->snapshot_received(f.meta, f.ok);
+    }
+    maybe_start_snapshot();
   }
   processing_ = false;
+}
+
+void Node::maybe_start_snapshot() {
+  if (local_snapshot_ || !running()) return;
+  const LogIndex applied = raft_->log().applied();
+  if (applied <= last_snapshot_index_) return;
+  if (!force_snapshot_ && distance(applied, last_snapshot_index_) < cfg_.snapshot_threshold) return;
+  force_snapshot_ = false;
+  const auto term = raft_->log().term(applied);
+  RQ_ASSERT(term.has_value());
+  auto w = snapshots_->begin(applied, *term);
+  if (!w) {
+    fail_stop(Error{w.error().code, "snapshot write failed: " + w.error().message});
+    return;
+  }
+  local_snapshot_ = std::move(*w);
+  local_snapshot_membership_ = raft_->membership_at(applied);
+  sm_.snapshot(std::make_shared<Sink>(this, alive_));
+}
+
+void Node::on_snapshot_written(Status st) {
+  if (!local_snapshot_ || failed_) return;
+  storage::SnapshotStore::Writer w = std::move(*local_snapshot_);
+  local_snapshot_.reset();
+  if (!st) {
+    snapshots_->abandon(w);
+    return;
+  }
+  auto meta = snapshots_->finish(w, local_snapshot_membership_);
+  if (!meta) {
+    fail_stop(Error{meta.error().code, "snapshot write failed: " + meta.error().message});
+    return;
+  }
+  raft_->snapshot_written(*meta);
+  last_snapshot_index_ = std::max(last_snapshot_index_, meta->index);
+  ++stats_.snapshots_taken;
+  observer_->on_snapshot_taken(id(), *meta);
+  // Only now that the snapshot is durable does the log lose what it covers, minus a tail kept for
+  // followers that are only a little behind.
+  const LogIndex keep_from = meta->index - std::min<uint64_t>(cfg_.trailing_logs, meta->index.v);
+  raft_->compact(keep_from);
+  Status c = store_->compact(raft_->log().floor_index());
+  if (c) c = snapshots_->retain(cfg_.snapshots_retained);
+  if (!c) fail_stop(Error{c.error().code, "compaction failed: " + c.error().message});
 }
 
 void Node::fail_stop(Error why) {

@@ -1,12 +1,16 @@
 // The driver: one loop, written once, that runs Raft against a Clock, a Transport, a Disk and a
 // StateMachine. The simulator and the real server both use it unchanged (etcd-io/raft doc.go):
-//   ready -> send what may leave now -> persist -> sync when required -> send the rest -> apply
-//   -> advance
-// A failed write or sync, or a log that cannot be recovered, stops the node (fail-stop): it never
-// carries on with state it cannot trust.
+//   ready -> send what may leave now -> install a received snapshot -> persist -> sync when
+//   required -> send the rest -> apply -> write incoming snapshot chunks -> advance
+// It also owns snapshots: it asks the state machine for one every `snapshot_threshold` applied
+// entries, seals it on disk, then compacts the log (keeping `trailing_logs` entries); it streams
+// snapshot chunks out of the file when Raft asks, and writes incoming ones to a file.
+// A failed write or sync, or a log or snapshot that cannot be trusted, stops the node
+// (fail-stop): it never carries on with state it cannot trust.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +20,7 @@
 #include "core/raft/raft.h"
 #include "core/state_machine.h"
 #include "core/storage/log_store.h"
+#include "core/storage/snapshot_store.h"
 #include "core/transport.h"
 
 namespace rq {
@@ -30,7 +35,10 @@ class NodeObserver {
   virtual void on_applied(NodeId, const raft::Entry&) {}
   // A message is leaving; `hs` is the sender's hard state at that moment.
   virtual void on_send(NodeId, const raft::Message&, const raft::HardState& hs) {}
-  virtual void on_recovered(NodeId, const storage::RecoveredLog&) {}
+  virtual void on_recovered(NodeId, const storage::RecoveredLog&, const std::optional<raft::SnapshotMeta>&) {}
+  // A local snapshot was sealed on disk; a received one was installed in the state machine.
+  virtual void on_snapshot_taken(NodeId, const raft::SnapshotMeta&) {}
+  virtual void on_snapshot_installed(NodeId, const raft::SnapshotMeta&) {}
   // `why.code` tells an I/O failure (kIo) from data that cannot be trusted (kCorrupt).
   virtual void on_fail_stop(NodeId, const Error& why) {}
 };
@@ -41,6 +49,10 @@ struct NodeConfig {
   Duration tick_interval = std::chrono::milliseconds(100);
   // After a stall (a paused process, a clock jump) at most this many ticks run at once.
   int max_ticks_per_wakeup = 64;
+  // rqlite's defaults: a snapshot every 8192 applied entries, keeping 1.25x that in the log.
+  uint64_t snapshot_threshold = 8192;
+  uint64_t trailing_logs = 10240;
+  size_t snapshots_retained = 2;
 };
 
 struct NodeStats {
@@ -50,6 +62,9 @@ struct NodeStats {
   uint64_t readies = 0;
   uint64_t syncs = 0;
   uint64_t entries_applied = 0;
+  uint64_t snapshots_taken = 0;
+  uint64_t snapshots_installed = 0;
+  uint64_t snapshots_skipped = 0;  // damaged snapshot files passed over at start
 };
 
 class Node {
@@ -60,13 +75,18 @@ class Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Recovers from disk and starts ticking. An error here is a fail-stop too.
-  Status start();
+  // Recovers from disk and starts ticking. A brand-new node given `bootstrap` founds a cluster
+  // with that membership. An error here is a fail-stop too.
+  Status start(std::optional<raft::Membership> bootstrap = std::nullopt);
   void stop();
 
   void receive(std::string_view bytes);
   raft::ProposeResult propose(std::string data);
+  raft::ProposeResult propose_conf_change(const raft::ConfChange& cc);
+  bool transfer_leadership(NodeId to);
   void campaign();
+  // Take a snapshot as soon as possible, whatever the threshold.
+  void request_snapshot();
 
   bool running() const { return raft_ != nullptr && !failed_; }
   bool failed() const { return failed_; }
@@ -76,10 +96,20 @@ class Node {
   NodeId id() const { return cfg_.raft.id; }
 
  private:
+  class Sink;
+  struct Finished {
+    raft::SnapshotMeta meta;
+    bool ok;
+  };
+
   void arm_tick();
   void on_tick();
   void process();
   void send_all(std::vector<raft::Message>& msgs);
+  bool install_snapshot(const raft::SnapshotMeta& meta);
+  bool write_chunks(std::vector<raft::SnapshotChunk>& chunks, std::vector<Finished>* finished);
+  void maybe_start_snapshot();
+  void on_snapshot_written(Status st);
   void fail_stop(Error why);
 
   NodeConfig cfg_;
@@ -92,6 +122,7 @@ class Node {
   NodeObserver null_observer_;
 
   std::unique_ptr<storage::LogStore> store_;
+  std::unique_ptr<storage::SnapshotStore> snapshots_;
   std::unique_ptr<raft::Raft> raft_;
   TimerId tick_timer_ = 0;
   bool tick_armed_ = false;
@@ -100,6 +131,14 @@ class Node {
   bool processing_ = false;
   std::string failure_;
   NodeStats stats_;
+
+  // Snapshots.
+  LogIndex last_snapshot_index_;
+  bool force_snapshot_ = false;
+  std::optional<storage::SnapshotStore::Writer> local_snapshot_;  // being written by the state machine
+  raft::Membership local_snapshot_membership_;
+  std::optional<storage::SnapshotStore::Writer> incoming_;  // being received from the leader
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // sinks outliving the node check this
 };
 
 }  // namespace rq

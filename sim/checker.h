@@ -5,6 +5,9 @@
 //   leader-completeness   a new leader's log holds every committed entry
 //   state-machine-safety  no two nodes apply different entries at one index
 //   apply-order           a node applies indexes in order, without gaps, within one incarnation
+//                         (after a snapshot restore, from the snapshot's index)
+//   state-digest          replicas at the same applied index hold the same state (digest of the
+//                         state machine's logical contents), snapshots restored included
 //   hard-state-regressed  after a restart a node's term and vote are never behind what it
 //                         already told other nodes
 //   ack-retracted         within one term, a follower never drops an entry it acknowledged to
@@ -42,11 +45,17 @@ class Checker {
   void on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term);
   void on_leader(NodeId n, Term term);
   void on_applied(NodeId n, const raft::Entry& e);
+  // Node n's state machine, having applied everything up to `index`, has this digest.
+  void on_digest(NodeId n, LogIndex index, uint64_t digest);
+  // Node n's state machine was restored from a snapshot at `index`.
+  void on_restored(NodeId n, LogIndex index);
   // A packet left node n while its hard state was `hs`.
   void on_departed(NodeId n, const raft::HardState& hs);
   // Node n told the leader of `term` that it holds the entry (index, entry_term).
   void on_ack_departed(NodeId n, Term term, LogIndex index, Term entry_term);
-  void on_recovered(NodeId n, const raft::HardState& hs, const std::vector<raft::Entry>& log);
+  // Node n restarted with this hard state and log (entries after `floor`, its snapshot's index).
+  void on_recovered(NodeId n, const raft::HardState& hs, const std::vector<raft::Entry>& log,
+                    LogIndex floor = LogIndex{0});
   void on_crash(NodeId n);
   // A client was told that the entry (index, term) with this data committed.
   void on_acknowledged(LogIndex index, Term term, const std::string& data);
@@ -87,6 +96,7 @@ class Checker {
   std::map<uint64_t, NodeId> leaders_;       // term -> leader
   std::vector<Applied> applied_;             // by index - 1
   std::map<uint64_t, uint64_t> last_applied_;  // node -> last index applied this incarnation
+  std::unordered_map<uint64_t, uint64_t> digests_;  // applied index -> state digest
   std::map<uint64_t, raft::HardState> exposed_;  // node -> hard state when it last sent
   std::vector<Acked> acked_;
   struct AckedToLeader {

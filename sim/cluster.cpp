@@ -1,5 +1,7 @@
 #include "sim/cluster.h"
 
+#include "sim/sim_machine.h"
+
 #include <algorithm>
 #include <deque>
 #include <optional>
@@ -46,27 +48,13 @@ class Simulation::HostTransport final : public Transport {
   Host& h_;
 };
 
-// The simulator's state machine: an order-sensitive digest of everything applied.
-class Simulation::DigestMachine final : public StateMachine {
- public:
-  void apply(const raft::Entry& e) override {
-    digest_ = mix64(digest_ ^ entry_hash(e));
-    ++applied_;
-  }
-  uint64_t digest() const { return digest_; }
-
- private:
-  uint64_t digest_ = 0;
-  uint64_t applied_ = 0;
-};
-
 struct Simulation::Host {
   NodeId id;
   Prng prng{0};
   std::unique_ptr<SimDisk> disk;
   std::unique_ptr<SimClock> clock;
   std::unique_ptr<HostTransport> transport;
-  std::unique_ptr<DigestMachine> sm;
+  std::unique_ptr<SimMachine> sm;
   std::unique_ptr<Node> node;
   bool up = false;
   uint64_t incarnation = 0;
@@ -117,6 +105,9 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
                                    [this](NodeId f, NodeId t, std::string b) { deliver(f, t, std::move(b)); });
   checker_ = std::make_unique<Checker>([this](NodeId id) { return raft_of(id); }, [this] { return q_.now(); });
   Prng workload_prng = root.split();
+  std::vector<raft::Member> members;
+  for (size_t k = 1; k <= opts_.nodes; ++k) members.push_back(raft::Member{NodeId(k), "n" + std::to_string(k), true});
+  initial_membership_ = raft::Membership(std::move(members));
   for (size_t k = 0; k < opts_.nodes; ++k) {
     auto h = std::make_unique<Host>();
     Host& hr = *h;
@@ -161,13 +152,16 @@ Simulation::~Simulation() = default;
 NodeConfig Simulation::node_config(NodeId id) const {
   NodeConfig c;
   c.raft.id = id;
-  for (size_t k = 1; k <= opts_.nodes; ++k) c.raft.voters.push_back(NodeId(k));
   c.raft.election_ticks = opts_.election_ticks;
   c.raft.heartbeat_ticks = opts_.heartbeat_ticks;
   c.raft.max_inflight = opts_.max_inflight;
   c.raft.max_msg_bytes = opts_.max_msg_bytes;
+  c.raft.snapshot_chunk_bytes = opts_.snapshot_chunk_bytes;
+  c.raft.snapshot_chunks_in_flight = opts_.snapshot_chunks_in_flight;
   c.store.max_segment_bytes = opts_.segment_bytes;
   c.tick_interval = opts_.tick;
+  c.snapshot_threshold = opts_.snapshot_threshold;
+  c.trailing_logs = opts_.trailing_logs;
   return c;
 }
 
@@ -236,12 +230,20 @@ void Simulation::deliver(NodeId from, NodeId to, std::string bytes) {
 }
 
 void Simulation::start_node(Host& h) {
-  h.sm = std::make_unique<DigestMachine>();
-  h.node = std::make_unique<Node>(node_config(h.id), *h.clock, *h.transport, *h.disk, h.prng.split(), *h.sm, this);
   h.up = true;
   ++h.incarnation;
+  const uint64_t inc = h.incarnation;
+  // The state machine finishes snapshots piece by piece, later, on the node (gone if it crashes).
+  h.sm = std::make_unique<SimMachine>(
+      [this, &h, inc](std::function<void()> fn) {
+        const auto delay = static_cast<uint64_t>(opts_.snapshot_piece_delay.count());
+        const Duration at = host_now(h) + Duration(static_cast<int64_t>(delay == 0 ? 0 : h.prng.below(delay + 1)));
+        q_.at(at, [this, &h, inc, fn = std::move(fn)] { run_on(h, inc, fn); });
+      },
+      opts_.snapshot_piece_bytes);
+  h.node = std::make_unique<Node>(node_config(h.id), *h.clock, *h.transport, *h.disk, h.prng.split(), *h.sm, this);
   h.busy_until = std::max(h.busy_until, q_.now());
-  run_on(h, h.incarnation, [&h] { (void)h.node->start(); });
+  run_on(h, h.incarnation, [this, &h] { (void)h.node->start(initial_membership_); });
 }
 
 void Simulation::crash(Host& h, const char* why) {
@@ -287,7 +289,23 @@ void Simulation::on_soft_state(NodeId n, const raft::SoftState& ss, Term term) {
 
 void Simulation::on_applied(NodeId n, const raft::Entry& e) {
   checker_->on_applied(n, e);
+  checker_->on_digest(n, e.index, host(n).sm->digest());
   workload_->on_applied(n, e);
+}
+
+void Simulation::on_snapshot_taken(NodeId n, const raft::SnapshotMeta& meta) {
+  ++snapshots_taken_;
+  trace_.add(7, n.v, meta.index.v, meta.crc);
+  note("node=" + std::to_string(n.v) + " snapshot taken index=" + std::to_string(meta.index.v) +
+       " bytes=" + std::to_string(meta.size));
+}
+
+void Simulation::on_snapshot_installed(NodeId n, const raft::SnapshotMeta& meta) {
+  ++snapshots_installed_;
+  trace_.add(8, n.v, meta.index.v, meta.crc);
+  note("node=" + std::to_string(n.v) + " snapshot installed index=" + std::to_string(meta.index.v));
+  checker_->on_restored(n, meta.index);
+  checker_->on_digest(n, meta.index, host(n).sm->digest());
 }
 
 void Simulation::on_send(NodeId n, const raft::Message& m, const raft::HardState& hs) {
@@ -305,7 +323,8 @@ void Simulation::on_send(NodeId n, const raft::Message& m, const raft::HardState
   }
 }
 
-void Simulation::on_recovered(NodeId n, const storage::RecoveredLog& rec) {
+void Simulation::on_recovered(NodeId n, const storage::RecoveredLog& rec,
+                              const std::optional<raft::SnapshotMeta>& snap) {
   if (rec.torn_bytes > 0) ++recovered_torn_;
   if (verbose_) {
     const std::string last = rec.entries.empty() ? "none"
@@ -315,7 +334,9 @@ void Simulation::on_recovered(NodeId n, const storage::RecoveredLog& rec) {
          std::to_string(rec.hard_state.vote.v) + " commit=" + std::to_string(rec.hard_state.commit.v) +
          " last=" + last + " segments=" + std::to_string(rec.segments) + " torn_bytes=" + std::to_string(rec.torn_bytes));
   }
-  checker_->on_recovered(n, rec.hard_state, rec.entries);
+  const LogIndex floor = snap ? snap->index : LogIndex{0};
+  checker_->on_recovered(n, rec.hard_state, rec.entries, floor);
+  if (snap) checker_->on_digest(n, snap->index, host(n).sm->digest());
 }
 
 void Simulation::on_fail_stop(NodeId n, const Error& why) {
@@ -329,7 +350,8 @@ void Simulation::on_fail_stop(NodeId n, const Error& why) {
   // The process exits; its supervisor restarts it a little later.
   Host& h = host(n);
   const uint64_t inc = h.incarnation;
-  q_.after(Duration{0}, [this, &h, inc] {
+  // The process dies when the failing call returns, after whatever it had already waited for.
+  q_.at(host_now(h), [this, &h, inc] {
     if (h.incarnation != inc) return;
     crash(h, "fail-stop");
     const Duration down = opts_.tick * static_cast<int64_t>(1 + prng_.below(20));
@@ -674,6 +696,8 @@ RunResult Simulation::run() {
   c.add("writes_lost", ds.writes_lost);
   c.add("torn_writes", ds.torn_writes);
   c.add("torn_tails_recovered", recovered_torn_);
+  c.add("snapshots_taken", snapshots_taken_);
+  c.add("snapshots_installed", snapshots_installed_);
   c.add("proposals", ws.proposals);
   c.add("acks", ws.acks);
   c.add("redirects", ws.redirects);

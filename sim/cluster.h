@@ -55,7 +55,6 @@ class Simulation final : public NodeObserver {
 
  private:
   class HostTransport;
-  class DigestMachine;
   struct Host;
 
   // Running code "on" a node: dropped when the node is down or restarted since, deferred while
@@ -87,7 +86,9 @@ class Simulation final : public NodeObserver {
   void on_soft_state(NodeId, const raft::SoftState&, Term) override;
   void on_applied(NodeId, const raft::Entry&) override;
   void on_send(NodeId, const raft::Message&, const raft::HardState& hs) override;
-  void on_recovered(NodeId, const storage::RecoveredLog&) override;
+  void on_recovered(NodeId, const storage::RecoveredLog&, const std::optional<raft::SnapshotMeta>&) override;
+  void on_snapshot_taken(NodeId, const raft::SnapshotMeta&) override;
+  void on_snapshot_installed(NodeId, const raft::SnapshotMeta&) override;
   void on_fail_stop(NodeId, const Error& why) override;
 
   Options opts_;
@@ -112,6 +113,8 @@ class Simulation final : public NodeObserver {
   Term sending_ack_entry_term_;
   uint64_t elections_ = 0, leaders_ = 0, crashes_ = 0, restarts_ = 0, fail_stops_ = 0, pauses_ = 0;
   uint64_t partitions_ = 0, heals_ = 0, clock_jumps_ = 0, clogs_ = 0, recovered_torn_ = 0;
+  uint64_t snapshots_taken_ = 0, snapshots_installed_ = 0;
+  raft::Membership initial_membership_;
 };
 
 RunResult run_seed(uint64_t seed, std::FILE* log, bool verbose);

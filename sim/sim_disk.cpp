@@ -61,6 +61,7 @@ Status SimDisk::write(const std::string& name, uint64_t offset, std::string_view
   Inode* f = find(name);
   if (f == nullptr) return not_found(name);
   Op op{false, offset, std::string(bytes)};
+  op.issued_at = busy_ ? busy_(Duration{0}) : Duration{0};
   apply(f->current, op);
   f->pending.push_back(std::move(op));
   return ok_status();
@@ -70,6 +71,7 @@ Status SimDisk::truncate(const std::string& name, uint64_t size) {
   Inode* f = find(name);
   if (f == nullptr) return not_found(name);
   Op op{true, size, {}};
+  op.issued_at = busy_ ? busy_(Duration{0}) : Duration{0};
   apply(f->current, op);
   f->pending.push_back(std::move(op));
   return ok_status();
@@ -145,8 +147,10 @@ void SimDisk::crash(Duration at) {
   }
   dir_syncs_.clear();
   for (auto& [id, f] : inodes_) {
-    // Writes whose sync completed before the crash are durable.
+    // Writes whose sync completed before the crash are durable; writes the node would only have
+    // issued after the crash (it was still blocked in an earlier sync) never happened.
     fold(f, at);
+    while (!f.pending.empty() && f.pending.back().issued_at > at) f.pending.pop_back();
     if (f.pending.empty()) {
       f.current = f.durable;
       continue;

@@ -82,6 +82,9 @@ class SimDisk final : public Disk {
     std::string bytes;
     // When the sync covering this write completes; max() while no sync covers it.
     Duration durable_at = Duration::max();
+    // When the node issued it (after any sync it waited for): a crash before then means the
+    // write never happened.
+    Duration issued_at{0};
   };
   struct Inode {
     std::string durable;

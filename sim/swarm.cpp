@@ -71,7 +71,11 @@ Options draw_options(uint64_t seed) {
   o.liveness_bound = std::max<Duration>(std::chrono::seconds(15), election * 2 * 15);
   o.w_kill_leader = pick(p, {0u, 0u, 2u, 6u});
   o.w_isolate_leader = pick(p, {0u, 0u, 2u, 6u});
-  if (p.below(4) == 0) o.clients = p.range(6, 16);
+  if (p.below(4) == 0) {
+    // Many clients, but each one thinks: contention without a flood no real cluster would take.
+    o.clients = p.range(6, 16);
+    o.client_think = std::max<Duration>(o.client_think, milliseconds(20));
+  }
   if (p.below(5) == 0) {
     // Leader churn (MIT 6.824's Figure 8 test): leaders die within moments of winning, come back
     // fast, and tiny messages leave every log half-replicated.
@@ -80,30 +84,81 @@ Options draw_options(uint64_t seed) {
     o.down_max = election;
     o.max_msg_bytes = 64;
   }
+  // Snapshots: most seeds take them often enough to matter; some force tiny thresholds so
+  // compaction, InstallSnapshot and restarts from a snapshot happen all the time.
+  switch (p.below(4)) {
+    case 0:
+      o.snapshot_threshold = 8192;  // rqlite's default: rarely reached in a short run
+      break;
+    case 1:
+      o.snapshot_threshold = p.range(100, 400);
+      break;
+    default:
+      o.snapshot_threshold = p.range(2, 30);
+      break;
+  }
+  const uint64_t trailing[] = {0, o.snapshot_threshold / 2, o.snapshot_threshold * 5 / 4};
+  o.trailing_logs = trailing[p.below(3)];
+  o.snapshot_chunk_bytes = pick(p, {512ull, 4096ull, 65536ull, 1ull << 20});
+  o.snapshot_chunks_in_flight = pick(p, {1, 2, 8});
+  o.snapshot_piece_bytes = pick(p, {64ull, 4096ull, 1ull << 20});
+  o.snapshot_piece_delay = std::chrono::microseconds(pick(p, {0, 1000, 50000}));
   return o;
 }
 
 std::string Options::describe() const {
-  char buf[1024];
-  std::snprintf(
-      buf, sizeof buf,
-      "seed=%llu nodes=%zu tick_ms=%lld election_ticks=%d heartbeat_ticks=%d max_inflight=%zu max_msg_bytes=%llu "
-      "segment_bytes=%llu latency_us=%lld+%lld tail_ppm=%u loss_ppm=%u dup_ppm=%u replay_ppm=%u "
-      "disk_lose_all_ppm=%u torn_ppm=%u sync_fail_ppm=%u sync_us=%lld-%lld drift_ppm_max=%lld "
-      "nemesis_ms=%lld w_partition=%u w_heal=%u w_crash=%u w_pause=%u w_clock_jump=%u w_clog=%u w_kill_leader=%u w_isolate_leader=%u down_max_ms=%lld "
-      "pause_max_ms=%lld clock_jump_max_ms=%lld clients=%zu think_ms=%lld client_timeout_ms=%lld safety_ms=%lld "
-      "liveness_bound_ms=%lld",
-      static_cast<unsigned long long>(seed), nodes, static_cast<long long>(ms(tick)), election_ticks, heartbeat_ticks,
-      max_inflight, static_cast<unsigned long long>(max_msg_bytes), static_cast<unsigned long long>(segment_bytes),
-      static_cast<long long>(us(net.latency_min)), static_cast<long long>(us(net.latency_spread)), net.tail_ppm,
-      net.loss_ppm, net.dup_ppm, net.replay_ppm, disk.lose_all_ppm, disk.torn_ppm, disk.sync_fail_ppm,
-      static_cast<long long>(us(disk.sync_latency_min)), static_cast<long long>(us(disk.sync_latency_max)),
-      static_cast<long long>(drift_ppm_max), static_cast<long long>(ms(nemesis_interval)), w_partition, w_heal,
-      w_crash, w_pause, w_clock_jump, w_clog, w_kill_leader, w_isolate_leader, static_cast<long long>(ms(down_max)),
-      static_cast<long long>(ms(pause_max)), static_cast<long long>(ms(clock_jump_max)), clients,
-      static_cast<long long>(ms(client_think)), static_cast<long long>(ms(client_timeout)),
-      static_cast<long long>(ms(safety_duration)), static_cast<long long>(ms(liveness_bound)));
-  return buf;
+  std::string out;
+  auto add = [&out](const char* name, long long v) {
+    if (!out.empty()) out += ' ';
+    out += name;
+    out += '=';
+    out += std::to_string(v);
+  };
+  auto addu = [&add](const char* name, uint64_t v) { add(name, static_cast<long long>(v)); };
+  addu("seed", seed);
+  addu("nodes", nodes);
+  add("tick_ms", ms(tick));
+  add("election_ticks", election_ticks);
+  add("heartbeat_ticks", heartbeat_ticks);
+  addu("max_inflight", max_inflight);
+  addu("max_msg_bytes", max_msg_bytes);
+  addu("segment_bytes", segment_bytes);
+  addu("snapshot_threshold", snapshot_threshold);
+  addu("trailing_logs", trailing_logs);
+  addu("snapshot_chunk_bytes", snapshot_chunk_bytes);
+  addu("snapshot_chunks_in_flight", snapshot_chunks_in_flight);
+  addu("snapshot_piece_bytes", snapshot_piece_bytes);
+  add("snapshot_piece_delay_us", us(snapshot_piece_delay));
+  add("latency_min_us", us(net.latency_min));
+  add("latency_spread_us", us(net.latency_spread));
+  addu("tail_ppm", net.tail_ppm);
+  addu("loss_ppm", net.loss_ppm);
+  addu("dup_ppm", net.dup_ppm);
+  addu("replay_ppm", net.replay_ppm);
+  addu("disk_lose_all_ppm", disk.lose_all_ppm);
+  addu("torn_ppm", disk.torn_ppm);
+  addu("sync_fail_ppm", disk.sync_fail_ppm);
+  add("sync_min_us", us(disk.sync_latency_min));
+  add("sync_max_us", us(disk.sync_latency_max));
+  add("drift_ppm_max", drift_ppm_max);
+  add("nemesis_ms", ms(nemesis_interval));
+  addu("w_partition", w_partition);
+  addu("w_heal", w_heal);
+  addu("w_crash", w_crash);
+  addu("w_pause", w_pause);
+  addu("w_clock_jump", w_clock_jump);
+  addu("w_clog", w_clog);
+  addu("w_kill_leader", w_kill_leader);
+  addu("w_isolate_leader", w_isolate_leader);
+  add("down_max_ms", ms(down_max));
+  add("pause_max_ms", ms(pause_max));
+  add("clock_jump_max_ms", ms(clock_jump_max));
+  addu("clients", clients);
+  add("think_ms", ms(client_think));
+  add("client_timeout_ms", ms(client_timeout));
+  add("safety_ms", ms(safety_duration));
+  add("liveness_bound_ms", ms(liveness_bound));
+  return out;
 }
 
 }  // namespace rq::sim

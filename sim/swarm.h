@@ -23,6 +23,16 @@ struct Options {
   uint64_t max_msg_bytes = 64 << 10;
   uint64_t segment_bytes = 1 << 20;
 
+  // Snapshots: every `snapshot_threshold` applied entries, keeping `trailing_logs`; streamed in
+  // chunks; the state machine writes its image `snapshot_piece_bytes` at a time, each piece up
+  // to `snapshot_piece_delay` later.
+  uint64_t snapshot_threshold = 8192;
+  uint64_t trailing_logs = 10240;
+  uint64_t snapshot_chunk_bytes = 1 << 20;
+  size_t snapshot_chunks_in_flight = 4;
+  uint64_t snapshot_piece_bytes = 1 << 20;
+  Duration snapshot_piece_delay{0};
+
   NetworkOptions net;
   SimDiskOptions disk;
   int64_t drift_ppm_max = 0;

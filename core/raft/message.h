@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/raft/membership.h"
 #include "core/types.h"
 
 namespace rq::raft {
@@ -13,7 +14,9 @@ namespace rq::raft {
 enum class EntryType : uint8_t {
   kNormal = 0,  // a client command, opaque to Raft
   kNoop = 1,    // appended by every new leader (Raft §8, thesis §6.4)
+  kConfig = 2,  // a ConfChange (membership.h); in effect once appended
 };
+inline constexpr uint8_t kEntryTypeCount = 3;
 
 struct Entry {
   Term term;
@@ -34,6 +37,18 @@ struct HardState {
   friend bool operator==(const HardState&, const HardState&) = default;
 };
 
+// A snapshot of the state machine as of `index` (whose entry had `term`), with the membership in
+// effect there. The image itself (size bytes, CRC32C crc) lives in a file; Raft only moves it in
+// chunks.
+struct SnapshotMeta {
+  LogIndex index;
+  Term term;
+  Membership membership;
+  uint64_t size = 0;
+  uint32_t crc = 0;
+  friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
+};
+
 enum class MessageType : uint8_t {
   kPreVote = 0,
   kPreVoteResp = 1,
@@ -43,8 +58,11 @@ enum class MessageType : uint8_t {
   kAppResp = 5,
   kHeartbeat = 6,
   kHeartbeatResp = 7,
+  kSnap = 8,        // one chunk of an InstallSnapshot (Figure 13)
+  kSnapResp = 9,    // bytes of the snapshot received so far
+  kTimeoutNow = 10, // leadership transfer: campaign now (thesis §3.10)
 };
-inline constexpr uint8_t kMessageTypeCount = 8;
+inline constexpr uint8_t kMessageTypeCount = 11;
 
 const char* to_string(MessageType t);
 
@@ -63,6 +81,14 @@ struct Message {
   LogIndex commit;
   bool reject = false;
   LogIndex reject_hint;
+  // kVote/kPreVote: the campaign follows a leadership transfer, so leader stickiness is waived.
+  bool transfer = false;
+  // kSnap: which snapshot, where this chunk starts, its bytes (filled in by the driver, which
+  // reads the file), and how many bytes to send. kSnapResp: `offset` is the next byte wanted.
+  SnapshotMeta snapshot;
+  uint64_t offset = 0;
+  uint64_t chunk_len = 0;
+  std::string chunk;
 
   friend bool operator==(const Message&, const Message&) = default;
 };

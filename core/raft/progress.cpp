@@ -33,8 +33,22 @@ void Inflights::reset() {
 Progress::Progress(LogIndex next_index, size_t max_inflight) : next(next_index), inflights(max_inflight) {}
 
 void Progress::become_probe() {
+  // Coming out of a snapshot, probe right after it (etcd tracker/progress.go); match moves only
+  // on an acknowledgement.
+  const LogIndex after = state == ProgressState::kSnapshot ? std::max(match, pending_snapshot) : match;
   state = ProgressState::kProbe;
-  next = match + 1;
+  next = after + 1;
+  probe_sent = false;
+  inflights.reset();
+  pending_snapshot = LogIndex{0};
+}
+
+void Progress::become_snapshot(LogIndex snapshot_index) {
+  state = ProgressState::kSnapshot;
+  pending_snapshot = snapshot_index;
+  snap_acked = 0;
+  snap_sent = 0;
+  snap_acked_at_last_check = 0;
   probe_sent = false;
   inflights.reset();
 }
@@ -58,6 +72,7 @@ bool Progress::maybe_update(LogIndex n) {
 }
 
 bool Progress::maybe_decr_to(LogIndex rejected, LogIndex match_hint) {
+  if (state == ProgressState::kSnapshot) return false;  // an append sent before the snapshot
   if (state == ProgressState::kReplicate) {
     // A rejection at or below match is stale: that append was sent before the match was known.
     if (rejected <= match) return false;
@@ -77,6 +92,8 @@ bool Progress::is_paused() const {
       return probe_sent;
     case ProgressState::kReplicate:
       return inflights.full();
+    case ProgressState::kSnapshot:
+      return true;
   }
   return false;
 }
@@ -91,6 +108,8 @@ void Progress::sent_append(LogIndex last, bool had_entries) {
       break;
     case ProgressState::kProbe:
       probe_sent = true;
+      break;
+    case ProgressState::kSnapshot:
       break;
   }
 }

@@ -30,6 +30,7 @@ class Inflights {
 enum class ProgressState : uint8_t {
   kProbe,      // one message at a time until a match is found
   kReplicate,  // optimistic pipelining, bounded by inflights
+  kSnapshot,   // the entries it needs are compacted: streaming a snapshot instead
 };
 
 class Progress {
@@ -45,9 +46,15 @@ class Progress {
   // Heard from since the last check-quorum round.
   bool recent_active = false;
   Inflights inflights;
+  // Snapshot state: which snapshot, bytes acknowledged, bytes sent.
+  LogIndex pending_snapshot;
+  uint64_t snap_acked = 0;
+  uint64_t snap_sent = 0;
+  uint64_t snap_acked_at_last_check = 0;
 
   void become_probe();
   void become_replicate();
+  void become_snapshot(LogIndex snapshot_index);
   // An acknowledgement up to n. Returns false when it is stale (n <= match).
   bool maybe_update(LogIndex n);
   // Optimistically advance next after sending entries up to n (replicate state).

@@ -39,34 +39,61 @@ const char* to_string(MessageType t) {
       return "Heartbeat";
     case MessageType::kHeartbeatResp:
       return "HeartbeatResp";
+    case MessageType::kSnap:
+      return "Snap";
+    case MessageType::kSnapResp:
+      return "SnapResp";
+    case MessageType::kTimeoutNow:
+      return "TimeoutNow";
   }
   return "?";
 }
 
 Raft::Raft(RaftConfig config, Prng prng, HardState hs, std::vector<Entry> log, LogIndex applied)
+    : Raft(std::move(config), prng, RaftStorage{hs, std::nullopt, std::move(log), applied}) {}
+
+static Membership static_membership(std::vector<NodeId> voters) {
+  std::vector<Member> ms;
+  for (NodeId v : voters) ms.push_back(Member{v, {}, true});
+  return Membership(std::move(ms));
+}
+
+Raft::Raft(RaftConfig config, Prng prng, RaftStorage st)
     : cfg_(std::move(config)),
       prng_(prng),
-      term_(hs.term),
-      vote_(hs.vote),
-      log_(std::move(log), LogIndex{0}, LogIndex{0}) {
+      term_(st.hard_state.term),
+      vote_(st.hard_state.vote),
+      log_(st.snapshot ? st.snapshot->index : LogIndex{0}, st.snapshot ? st.snapshot->term : Term{0},
+           std::move(st.entries), LogIndex{0}, LogIndex{0}),
+      configs_(st.snapshot ? st.snapshot->membership : static_membership(cfg_.voters),
+               st.snapshot ? st.snapshot->index : LogIndex{0}),
+      snapshot_(st.snapshot) {
   RQ_ASSERT(cfg_.id.valid());
   RQ_ASSERT_GE(cfg_.election_ticks, 1);
   RQ_ASSERT_GE(cfg_.heartbeat_ticks, 1);
   RQ_ASSERT_LT(cfg_.heartbeat_ticks, cfg_.election_ticks);
-  std::sort(cfg_.voters.begin(), cfg_.voters.end());
+  RQ_ASSERT_GT(cfg_.snapshot_chunk_bytes, 0u);
   // A commit index from disk never exceeds what the disk holds: the hard state record is written
   // after the entries it covers, in one stream.
-  RQ_ASSERT_LE(hs.commit, log_.last_index());
-  log_.commit_to(hs.commit);
-  RQ_ASSERT_LE(applied, log_.committed());
-  log_.applied_to(applied);
+  RQ_ASSERT_LE(st.hard_state.commit, log_.last_index());
+  log_.commit_to(st.hard_state.commit);
+  RQ_ASSERT_LE(st.applied, log_.committed());
+  if (st.applied > log_.applied()) log_.applied_to(st.applied);
+  config_scanned_ = log_.floor_index();
+  refresh_config();
   prev_hs_ = hard_state();
   become_follower(term_, kNoNode);
   prev_ss_ = SoftState{lead_, role_};
 }
 
-bool Raft::is_voter(NodeId id) const {
-  return std::binary_search(cfg_.voters.begin(), cfg_.voters.end(), id);
+void Raft::bootstrap(const Membership& m) {
+  RQ_ASSERT_EQ(log_.last_index().v, 0u);
+  RQ_ASSERT_EQ(term_.v, 0u);
+  RQ_ASSERT(!m.voters().empty());
+  term_ = Term{1};
+  log_.append({Entry{Term{1}, LogIndex{1}, EntryType::kConfig, m.encode()}});
+  log_.commit_to(LogIndex{1});
+  refresh_config();
 }
 
 bool Raft::promotable() const { return is_voter(cfg_.id); }
@@ -85,6 +112,8 @@ void Raft::reset(Term term) {
   votes_.clear();
   prs_.clear();
   uncommitted_bytes_ = 0;
+  lead_transferee_ = kNoNode;
+  pending_conf_index_ = LogIndex{0};
 }
 
 void Raft::reset_randomized_election_timeout() {
@@ -119,7 +148,8 @@ void Raft::become_leader() {
   reset(term_);
   lead_ = cfg_.id;
   role_ = Role::kLeader;
-  for (NodeId v : cfg_.voters) {
+  for (const Member& mem : membership().members()) {
+    const NodeId v = mem.id;
     auto [it, _] = prs_.emplace(v, Progress(log_.last_index() + 1, cfg_.max_inflight));
     if (v == cfg_.id) {
       // The leader acknowledges only what its own disk holds (advance() moves it on).
@@ -129,14 +159,16 @@ void Raft::become_leader() {
       it->second.recent_active = true;
     }
   }
+  // A config entry from an earlier term may still be uncommitted: no new change until it is.
+  pending_conf_index_ = configs_.current_index() > log_.committed() ? configs_.current_index() : LogIndex{0};
   // Raft §8: a new leader commits an entry of its own term at once, which commits everything
   // before it (Figure 8 forbids counting replicas of older terms).
   append_entries({Entry{Term{}, LogIndex{}, EntryType::kNoop, {}}});
 }
 
-void Raft::campaign() { hup(cfg_.pre_vote); }
+void Raft::campaign() { hup(cfg_.pre_vote, false); }
 
-void Raft::hup(bool pre_vote) {
+void Raft::hup(bool pre_vote, bool transfer) {
   if (role_ == Role::kLeader || !promotable()) return;
   const MessageType type = pre_vote ? MessageType::kPreVote : MessageType::kVote;
   if (pre_vote) {
@@ -149,13 +181,13 @@ void Raft::hup(bool pre_vote) {
   if (poll(cfg_.id, true) == VoteResult::kWon) {
     // A single voter wins on its own vote.
     if (pre_vote) {
-      hup(false);
+      hup(false, transfer);
     } else {
       become_leader();
     }
     return;
   }
-  for (NodeId v : cfg_.voters) {
+  for (NodeId v : voters_) {
     if (v == cfg_.id) continue;
     Message m;
     m.type = type;
@@ -163,13 +195,14 @@ void Raft::hup(bool pre_vote) {
     m.term = vote_term;
     m.index = log_.last_index();
     m.log_term = log_.last_term();
+    m.transfer = transfer;
     send(std::move(m));
   }
 }
 
 VoteResult Raft::poll(NodeId from, bool granted) {
   votes_.emplace(from, granted);  // the first answer from a voter counts
-  return tally_votes(cfg_.voters, votes_);
+  return tally_votes(voters_, votes_);
 }
 
 // ---- ticks -------------------------------------------------------------------------------
@@ -186,7 +219,7 @@ void Raft::tick_election() {
   ++election_elapsed_;
   if (promotable() && election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
-    hup(cfg_.pre_vote);
+    hup(cfg_.pre_vote, false);
   }
 }
 
@@ -201,6 +234,9 @@ void Raft::tick_heartbeat() {
       become_follower(term_, kNoNode);
       return;
     }
+    // Thesis §3.10: a transfer that did not finish within an election timeout is abandoned, and
+    // this leader serves clients again.
+    lead_transferee_ = kNoNode;
   }
   if (heartbeat_elapsed_ >= cfg_.heartbeat_ticks) {
     heartbeat_elapsed_ = 0;
@@ -210,11 +246,14 @@ void Raft::tick_heartbeat() {
 
 bool Raft::quorum_active() {
   size_t active = 0;
+  for (NodeId v : voters_) {
+    auto it = prs_.find(v);
+    if (v == cfg_.id || (it != prs_.end() && it->second.recent_active)) ++active;
+  }
   for (auto& [id, pr] : prs_) {
-    if (id == cfg_.id || pr.recent_active) ++active;
     if (id != cfg_.id) pr.recent_active = false;
   }
-  return active >= majority_of(cfg_.voters.size());
+  return active >= majority_of(voters_.size());
 }
 
 // ---- step --------------------------------------------------------------------------------
@@ -225,22 +264,24 @@ void Raft::step(const Message& m) {
     if (m.type == MessageType::kVote || m.type == MessageType::kPreVote) {
       // Leader stickiness (thesis §4.2.3, §9.6): while we hear from a leader, a vote request is
       // from a node that is partitioned or removed; ignoring it keeps it from deposing the leader.
+      // A campaign that follows a leadership transfer is the leader's own wish: it waives this.
       const bool in_lease =
           cfg_.check_quorum && lead_.valid() && election_elapsed_ < cfg_.election_ticks;
-      if (in_lease) return;
+      if (in_lease && !m.transfer) return;
     }
     if (m.type == MessageType::kPreVote) {
       // Answering a pre-vote never changes our term.
     } else if (m.type == MessageType::kPreVoteResp && !m.reject) {
       // The pre-candidate moves to this term only when it wins the pre-vote.
-    } else if (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat) {
+    } else if (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat ||
+               m.type == MessageType::kSnap) {
       become_follower(m.term, m.from);
     } else {
       become_follower(m.term, kNoNode);
     }
   } else if (m.term < term_) {
     if ((cfg_.check_quorum || cfg_.pre_vote) &&
-        (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat)) {
+        (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat || m.type == MessageType::kSnap)) {
       // A stale leader would never learn the new term otherwise: with pre-vote, nobody bumps
       // terms by campaigning against it, and with check-quorum nobody answers its votes.
       Message resp;
@@ -312,6 +353,16 @@ void Raft::step_follower(const Message& m) {
       lead_ = m.from;
       on_heartbeat(m);
       break;
+    case MessageType::kSnap:
+      election_elapsed_ = 0;
+      lead_ = m.from;
+      on_snapshot_chunk(m);
+      break;
+    case MessageType::kTimeoutNow:
+      // Thesis §3.10: the leader hands over; campaign at once, skipping pre-vote (the leader
+      // itself asked, so the cluster is not being disrupted).
+      if (m.from == lead_ && promotable()) hup(false, true);
+      break;
     default:
       break;  // stale replies from a time we were candidate or leader
   }
@@ -328,6 +379,10 @@ void Raft::step_candidate(const Message& m) {
       become_follower(m.term, m.from);
       on_heartbeat(m);
       return;
+    case MessageType::kSnap:
+      become_follower(m.term, m.from);
+      on_snapshot_chunk(m);
+      return;
     case MessageType::kPreVoteResp:
       if (role_ != Role::kPreCandidate) return;
       if (!m.reject && m.term != term_ + 1) return;  // a grant from an older pre-vote round
@@ -341,7 +396,7 @@ void Raft::step_candidate(const Message& m) {
   switch (poll(m.from, !m.reject)) {
     case VoteResult::kWon:
       if (role_ == Role::kPreCandidate) {
-        hup(false);
+        hup(false, false);
       } else {
         become_leader();
         bcast_append();
@@ -366,6 +421,7 @@ void Raft::on_append_entries(const Message& m) {
     return;
   }
   if (auto last_new = log_.maybe_append(m.index, m.log_term, m.commit, m.entries)) {
+    refresh_config();
     resp.index = *last_new;
     send(std::move(resp));
     return;
@@ -391,6 +447,84 @@ void Raft::on_heartbeat(const Message& m) {
   send(std::move(resp));
 }
 
+// Figure 13 (InstallSnapshot), receiver side, one chunk at a time. Chunks must arrive in order;
+// anything else is answered with the offset we want next.
+void Raft::on_snapshot_chunk(const Message& m) {
+  const SnapshotMeta& meta = m.snapshot;
+  if (meta.index <= log_.committed()) {
+    // Rule: a snapshot no newer than what we committed adds nothing. Say how far we are.
+    incoming_.reset();
+    Message resp;
+    resp.type = MessageType::kAppResp;
+    resp.to = m.from;
+    resp.index = log_.committed();
+    send(std::move(resp));
+    return;
+  }
+  Message resp;
+  resp.type = MessageType::kSnapResp;
+  resp.to = m.from;
+  resp.snapshot.index = meta.index;
+  resp.snapshot.term = meta.term;
+  if (!incoming_ || incoming_->meta != meta) {
+    if (m.offset != 0) {
+      resp.reject = true;  // we hold nothing of this snapshot: start over
+      send(std::move(resp));
+      return;
+    }
+    incoming_ = Incoming{meta, 0, false};
+  }
+  const bool well_formed = m.chunk.size() == m.chunk_len && m.offset + m.chunk_len <= meta.size &&
+                           (m.chunk_len > 0 || meta.size == 0);
+  if (!incoming_->complete && m.offset == incoming_->next && well_formed) {
+    incoming_->next += m.chunk_len;
+    incoming_->complete = incoming_->next == meta.size;
+    chunks_.push_back(SnapshotChunk{meta, m.offset, m.chunk, incoming_->complete});
+  } else if (m.offset > incoming_->next || !well_formed) {
+    resp.reject = true;
+  }
+  resp.offset = incoming_->next;
+  send(std::move(resp));
+}
+
+void Raft::snapshot_received(const SnapshotMeta& meta, bool ok) {
+  if (!incoming_ || incoming_->meta != meta || !incoming_->complete) return;
+  incoming_.reset();
+  if (!ok) return;  // the leader starts over when our next reply rejects its chunk
+  if (!snapshot_ || snapshot_->index < meta.index) snapshot_ = meta;
+  if (meta.index <= log_.committed()) return;  // caught up by other means meanwhile
+  Message resp;
+  resp.type = MessageType::kAppResp;
+  resp.to = lead_;
+  resp.index = meta.index;
+  if (log_.match_term(meta.index, meta.term)) {
+    // Figure 13 rule 6: our log already has the snapshot's last entry; keep what follows it.
+    log_.commit_to(meta.index);
+  } else {
+    // Rule 7: otherwise the whole log goes, and the state machine is reset from the snapshot.
+    log_.restore(meta.index, meta.term);
+    configs_.restore(meta.index, meta.membership);
+    config_scanned_ = meta.index;
+    on_membership_changed();
+    pending_restore_ = meta;
+  }
+  if (lead_.valid()) send(std::move(resp));
+}
+
+void Raft::snapshot_written(const SnapshotMeta& meta) {
+  if (snapshot_ && snapshot_->index >= meta.index) return;
+  RQ_ASSERT_LE(meta.index, log_.applied());
+  snapshot_ = meta;
+}
+
+void Raft::compact(LogIndex i) {
+  if (!snapshot_) return;
+  i = std::min(i, snapshot_->index);
+  if (i <= log_.floor_index()) return;
+  log_.compact(i);
+  configs_.compact(i);
+}
+
 // ---- leader ------------------------------------------------------------------------------
 
 void Raft::step_leader(const Message& m) {
@@ -400,6 +534,9 @@ void Raft::step_leader(const Message& m) {
       break;
     case MessageType::kHeartbeatResp:
       on_heartbeat_response(m);
+      break;
+    case MessageType::kSnapResp:
+      on_snapshot_response(m);
       break;
     default:
       break;
@@ -428,14 +565,40 @@ void Raft::on_append_response(const Message& m) {
   // In probe state an ack equal to match still answers our probe (etcd does the same).
   const bool probe_answered = pr.state == ProgressState::kProbe && m.index == pr.match;
   if (!pr.maybe_update(m.index) && !probe_answered) return;
-  if (pr.state == ProgressState::kProbe) {
-    pr.become_replicate();
-  } else {
-    pr.inflights.free_le(m.index);
+  switch (pr.state) {
+    case ProgressState::kProbe:
+      pr.become_replicate();
+      break;
+    case ProgressState::kReplicate:
+      pr.inflights.free_le(m.index);
+      break;
+    case ProgressState::kSnapshot:
+      // Installed (or it turned out not to need it): back to appends after the snapshot.
+      if (pr.match >= pr.pending_snapshot) pr.become_probe();
+      break;
   }
   if (maybe_commit()) bcast_append();
+  if (pr.state == ProgressState::kSnapshot) return;
   while (maybe_send_append(m.from, false)) {
   }
+  // Thesis §3.10: the transfer target is up to date: tell it to campaign.
+  if (m.from == lead_transferee_ && pr.match == log_.last_index()) send_timeout_now(m.from);
+}
+
+void Raft::on_snapshot_response(const Message& m) {
+  auto it = prs_.find(m.from);
+  if (it == prs_.end()) return;
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  if (pr.state != ProgressState::kSnapshot || m.snapshot.index != pr.pending_snapshot) return;
+  if (m.reject) {
+    // The follower wants another offset (it lost the transfer, or a chunk went missing).
+    pr.snap_acked = std::min(m.offset, pr.snap_sent);
+    pr.snap_sent = pr.snap_acked;
+  } else {
+    pr.snap_acked = std::max(pr.snap_acked, std::min(m.offset, pr.snap_sent));
+  }
+  send_snapshot_chunks(m.from);
 }
 
 void Raft::on_heartbeat_response(const Message& m) {
@@ -443,6 +606,24 @@ void Raft::on_heartbeat_response(const Message& m) {
   if (it == prs_.end()) return;
   Progress& pr = it->second;
   pr.recent_active = true;
+  if (pr.state == ProgressState::kSnapshot) {
+    // A newer snapshot supersedes the one in flight; a transfer that made no progress since the
+    // last heartbeat lost chunks: resend from what was acknowledged.
+    if (snapshot_ && snapshot_->index > pr.pending_snapshot) {
+      pr.become_snapshot(snapshot_->index);
+    } else if (snapshot_ && pr.snap_acked >= snapshot_->size) {
+      // Every byte arrived but the follower's acknowledgement of the installed snapshot was
+      // lost: probe right after the snapshot (a mismatch there sends us back to probing lower).
+      pr.become_probe();
+      maybe_send_append(m.from, true);
+      return;
+    } else if (pr.snap_acked == pr.snap_acked_at_last_check) {
+      pr.snap_sent = pr.snap_acked;
+    }
+    pr.snap_acked_at_last_check = pr.snap_acked;
+    send_snapshot_chunks(m.from);
+    return;
+  }
   pr.probe_sent = false;
   // A full window whose acks were lost would stall replication for good; free one slot.
   if (pr.state == ProgressState::kReplicate && pr.inflights.full()) pr.inflights.free_first_one();
@@ -451,7 +632,7 @@ void Raft::on_heartbeat_response(const Message& m) {
 
 bool Raft::maybe_commit() {
   acks_scratch_.clear();
-  for (NodeId v : cfg_.voters) {
+  for (NodeId v : voters_) {
     auto it = prs_.find(v);
     acks_scratch_.push_back(it == prs_.end() ? LogIndex{0} : it->second.match);
   }
@@ -464,6 +645,13 @@ bool Raft::maybe_commit() {
     for (LogIndex i = old + 1; i <= mci; ++i) {
       const uint64_t sz = log_.at(i).data.size();
       uncommitted_bytes_ = uncommitted_bytes_ >= sz ? uncommitted_bytes_ - sz : 0;
+    }
+    if (pending_conf_index_ <= mci) pending_conf_index_ = LogIndex{0};
+    // Thesis §4.2.2: a leader removed from the cluster steps down once that change commits (it
+    // kept replicating it without counting itself).
+    if (!membership().contains(cfg_.id) && configs_.current_index() <= mci) {
+      become_follower(term_, kNoNode);
+      return false;
     }
     return true;
   }
@@ -493,6 +681,12 @@ ProposeResult Raft::propose(std::string data) {
     r.leader = cfg_.id;
     return r;
   }
+  if (lead_transferee_.valid()) {
+    // Thesis §3.10: while handing over, take no new work (it would delay the target).
+    r.status = ProposeStatus::kDropped;
+    r.leader = cfg_.id;
+    return r;
+  }
   append_entries({Entry{Term{}, LogIndex{}, EntryType::kNormal, std::move(data)}});
   bcast_append();
   r.status = ProposeStatus::kOk;
@@ -502,12 +696,110 @@ ProposeResult Raft::propose(std::string data) {
   return r;
 }
 
+ProposeResult Raft::propose_conf_change(const ConfChange& cc) {
+  ProposeResult r;
+  r.leader = role_ == Role::kLeader ? cfg_.id : lead_;
+  if (role_ != Role::kLeader) {
+    r.status = ProposeStatus::kNotLeader;
+    return r;
+  }
+  if (lead_transferee_.valid()) {
+    r.status = ProposeStatus::kDropped;
+    return r;
+  }
+  // Ongaro 2015 (raft-dev "bug in single-server membership changes"): a leader may change the
+  // membership only after committing an entry of its own term, and only one change at a time;
+  // otherwise two changes can overlap and form disjoint majorities.
+  if (log_.term(log_.committed()) != term_ || pending_conf_index_ > log_.committed()) {
+    r.status = ProposeStatus::kConfigPending;
+    return r;
+  }
+  auto next = apply_change(membership(), cc);
+  if (!next) {
+    r.status = ProposeStatus::kInvalid;
+    return r;
+  }
+  append_entries({Entry{Term{}, LogIndex{}, EntryType::kConfig, next->encode()}});
+  pending_conf_index_ = log_.last_index();
+  refresh_config();
+  bcast_append();
+  r.status = ProposeStatus::kOk;
+  r.index = log_.last_index();
+  r.term = term_;
+  return r;
+}
+
+bool Raft::transfer_leadership(NodeId to) {
+  if (role_ != Role::kLeader || to == cfg_.id || !is_voter(to)) return false;
+  if (lead_transferee_ == to) return true;
+  lead_transferee_ = to;
+  election_elapsed_ = 0;  // the transfer must finish within an election timeout
+  const Progress& pr = prs_.at(to);
+  if (pr.match == log_.last_index()) {
+    send_timeout_now(to);
+  } else {
+    maybe_send_append(to, true);
+  }
+  return true;
+}
+
+void Raft::send_timeout_now(NodeId to) {
+  Message m;
+  m.type = MessageType::kTimeoutNow;
+  m.to = to;
+  send(std::move(m));
+}
+
+// Config entries take effect when appended (thesis §4.1): after any change to the log, bring the
+// membership up to date with it.
+void Raft::refresh_config() {
+  const LogIndex truncated = log_.take_truncated_from();
+  const LogIndex before = configs_.current_index();
+  const Membership old = membership();
+  if (truncated.v != 0) {
+    configs_.truncate_from(truncated);
+    if (config_scanned_ >= truncated) config_scanned_ = truncated - 1;
+  }
+  if (config_scanned_ < log_.floor_index()) config_scanned_ = log_.floor_index();
+  for (LogIndex i = config_scanned_ + 1; i <= log_.last_index(); ++i) {
+    const Entry& e = log_.at(i);
+    if (e.type != EntryType::kConfig) continue;
+    // A config entry that does not decode is ignored, the same way on every node.
+    if (auto m = Membership::decode(e.data); m && !m->voters().empty()) configs_.add(i, std::move(*m));
+  }
+  config_scanned_ = log_.last_index();
+  if (configs_.current_index() != before || membership() != old || voters_.empty()) on_membership_changed();
+}
+
+void Raft::on_membership_changed() {
+  voters_ = membership().voters();
+  if (role_ != Role::kLeader) return;
+  // Track new members from the end of the log; forget removed ones.
+  for (const Member& mem : membership().members()) {
+    if (prs_.count(mem.id) == 0) {
+      Progress pr(log_.last_index() + 1, cfg_.max_inflight);
+      pr.recent_active = true;
+      prs_.emplace(mem.id, std::move(pr));
+    }
+  }
+  for (auto it = prs_.begin(); it != prs_.end();) {
+    it = membership().contains(it->first) || it->first == cfg_.id ? std::next(it) : prs_.erase(it);
+  }
+  if (lead_transferee_.valid() && !is_voter(lead_transferee_)) lead_transferee_ = kNoNode;
+}
+
 bool Raft::maybe_send_append(NodeId to, bool send_if_empty) {
   Progress& pr = prs_.at(to);
   if (pr.is_paused()) return false;
   const LogIndex prev = pr.next - 1;
   const auto prev_term = log_.term(prev);
-  RQ_ASSERT(prev_term.has_value());
+  if (!prev_term) {
+    // The entries it needs were compacted into a snapshot: stream that instead (Figure 13).
+    if (!snapshot_) return false;
+    pr.become_snapshot(snapshot_->index);
+    send_snapshot_chunks(to);
+    return false;
+  }
   std::vector<Entry> ents = log_.slice(pr.next, log_.last_index() + 1, cfg_.max_msg_bytes);
   if (ents.empty() && !send_if_empty) return false;
   Message m;
@@ -521,6 +813,27 @@ bool Raft::maybe_send_append(NodeId to, bool send_if_empty) {
   m.entries = std::move(ents);
   send(std::move(m));
   return true;
+}
+
+void Raft::send_snapshot_chunks(NodeId to) {
+  Progress& pr = prs_.at(to);
+  if (pr.state != ProgressState::kSnapshot || !snapshot_ || snapshot_->index != pr.pending_snapshot) return;
+  const SnapshotMeta& meta = *snapshot_;
+  const uint64_t window = cfg_.snapshot_chunk_bytes * cfg_.snapshot_chunks_in_flight;
+  bool sent_any = false;
+  // Bounded: never more than `window` bytes beyond what the follower acknowledged.
+  while ((pr.snap_sent < meta.size && pr.snap_sent - pr.snap_acked < window) || (meta.size == 0 && !sent_any && pr.snap_sent == 0)) {
+    Message m;
+    m.type = MessageType::kSnap;
+    m.to = to;
+    m.snapshot = meta;
+    m.offset = pr.snap_sent;
+    m.chunk_len = std::min(cfg_.snapshot_chunk_bytes, meta.size - pr.snap_sent);
+    pr.snap_sent += m.chunk_len;
+    send(std::move(m));
+    sent_any = true;
+    if (meta.size == 0) break;
+  }
 }
 
 void Raft::send_heartbeat(NodeId to) {
@@ -573,7 +886,8 @@ static bool needs_sync(MessageType t) {
 
 bool Raft::has_ready() const {
   return !msgs_.empty() || hard_state() != prev_hs_ || log_.has_unstable() ||
-         log_.has_next_committed() || SoftState{lead_, role_} != prev_ss_;
+         log_.has_next_committed() || SoftState{lead_, role_} != prev_ss_ || pending_restore_.has_value() ||
+         !chunks_.empty();
 }
 
 Ready Raft::ready() {
@@ -581,8 +895,12 @@ Ready Raft::ready() {
   const HardState hs = hard_state();
   const bool term_or_vote_changed = hs.term != prev_hs_.term || hs.vote != prev_hs_.vote;
   if (hs != prev_hs_) rd.hard_state = hs;
+  rd.snapshot = std::move(pending_restore_);
+  pending_restore_.reset();
   rd.entries = log_.unstable_entries();
-  rd.must_sync = !rd.entries.empty() || term_or_vote_changed;
+  rd.must_sync = !rd.entries.empty() || term_or_vote_changed || rd.snapshot.has_value();
+  rd.snapshot_chunks = std::move(chunks_);
+  chunks_.clear();
   rd.committed_entries = log_.next_committed_entries(cfg_.max_apply_bytes);
   for (auto& m : msgs_) {
     if (term_or_vote_changed || needs_sync(m.type)) {

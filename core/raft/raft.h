@@ -1,6 +1,7 @@
-// Raft as a pure state machine (etcd-io/raft's shape). Inputs: step(message), tick(), propose().
-// Output: a Ready batch (hard state and entries to persist, messages, committed entries to apply),
-// acknowledged by advance(). No I/O, no clock, no threads; randomness only from the injected Prng.
+// Raft as a pure state machine (etcd-io/raft's shape). Inputs: step(message), tick(), propose(),
+// and the driver's reports about snapshots. Output: a Ready batch (hard state and entries to
+// persist, a snapshot to install, messages, committed entries to apply), acknowledged by
+// advance(). No I/O, no clock, no threads; randomness only from the injected Prng.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "core/prng.h"
+#include "core/raft/config_history.h"
 #include "core/raft/message.h"
 #include "core/raft/progress.h"
 #include "core/raft/quorum.h"
@@ -19,7 +21,8 @@ namespace rq::raft {
 
 struct RaftConfig {
   NodeId id;
-  // The voting members, this node included.
+  // Static voters, used only when neither the log nor a snapshot holds a membership (tests, and
+  // clusters bootstrapped without config entries).
   std::vector<NodeId> voters;
   // A follower starts an election after a random timeout in [election_ticks, 2*election_ticks).
   int election_ticks = 10;
@@ -32,11 +35,22 @@ struct RaftConfig {
   uint64_t max_apply_bytes = 64 << 20;
   // Bytes of proposals not yet committed before propose() pushes back with kDropped.
   uint64_t max_uncommitted_bytes = 256 << 20;
+  // InstallSnapshot: bytes per chunk, and chunks in flight per follower.
+  uint64_t snapshot_chunk_bytes = 1 << 20;
+  size_t snapshot_chunks_in_flight = 4;
   // Raft thesis §9.6: a candidate first asks whether it could win, without disturbing terms.
   bool pre_vote = true;
   // Raft thesis §6.2: a leader that cannot hear a majority for an election timeout steps down, and
   // followers that hear a leader ignore vote requests (leader stickiness).
   bool check_quorum = true;
+};
+
+// What a node recovered from its disk.
+struct RaftStorage {
+  HardState hard_state;
+  std::optional<SnapshotMeta> snapshot;  // the newest valid snapshot, already restored
+  std::vector<Entry> entries;            // contiguous, after the snapshot (or from 1)
+  LogIndex applied;                      // how far the state machine already is
 };
 
 enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
@@ -48,23 +62,42 @@ struct SoftState {
   friend bool operator==(const SoftState&, const SoftState&) = default;
 };
 
+// One chunk of an incoming snapshot for the driver to write (offset 0 starts a new file).
+struct SnapshotChunk {
+  SnapshotMeta meta;
+  uint64_t offset = 0;
+  std::string data;
+  bool last = false;
+};
+
 struct Ready {
   // Set when it changed since the previous Ready.
   std::optional<HardState> hard_state;
+  // A received snapshot replaced the log (Figure 13 rule 7): record it in the log store and
+  // restore the state machine from its file, before anything else in this Ready.
+  std::optional<SnapshotMeta> snapshot;
   // Entries to append to durable storage (may replace a suffix starting at entries[0].index).
   std::vector<Entry> entries;
-  // Entries and/or the term or vote changed: storage must be synced before messages_after_sync
-  // leave and before advance().
+  // Entries, a snapshot, or the term or vote changed: storage must be synced before
+  // messages_after_sync leave and before advance().
   bool must_sync = false;
   std::vector<Entry> committed_entries;
   // May be sent at once, in parallel with persisting (leader's appends: thesis §10.2.1).
   std::vector<Message> messages;
-  // Only after `entries` and `hard_state` are durable (votes, acks of appended entries).
+  // Only after `entries`, `snapshot` and `hard_state` are durable (votes, acks).
   std::vector<Message> messages_after_sync;
+  // Chunks of an incoming snapshot to write, in order.
+  std::vector<SnapshotChunk> snapshot_chunks;
   std::optional<SoftState> soft_state;
 };
 
-enum class ProposeStatus : uint8_t { kOk, kNotLeader, kDropped };
+enum class ProposeStatus : uint8_t {
+  kOk,
+  kNotLeader,
+  kDropped,        // back-pressure, or a leadership transfer in progress: retry later
+  kConfigPending,  // a membership change is in flight, or this term has no commit yet: retry
+  kInvalid,        // a membership change that changes nothing or makes no sense
+};
 struct ProposeResult {
   ProposeStatus status = ProposeStatus::kNotLeader;
   LogIndex index;  // where the entry was appended (kOk)
@@ -76,12 +109,30 @@ class Raft {
  public:
   // `log` and `hs` come from durable storage; `applied` is how far the state machine already is.
   Raft(RaftConfig config, Prng prng, HardState hs, std::vector<Entry> log, LogIndex applied);
+  Raft(RaftConfig config, Prng prng, RaftStorage storage);
+
+  // A brand-new node (empty log, term 0) founds a cluster: its log starts with a config entry
+  // holding `m`, committed at once. Every founding member must bootstrap with the same `m`.
+  void bootstrap(const Membership& m);
 
   void tick();
   void step(const Message& m);
   ProposeResult propose(std::string data);
+  // A single-server membership change (thesis §4.1). Only one at a time, and only once this
+  // leader has committed an entry of its own term (Ongaro's 2015 correction).
+  ProposeResult propose_conf_change(const ConfChange& cc);
   // Starts an election now (the local "hup" of etcd), as if the election timeout elapsed.
   void campaign();
+  // Leadership transfer (thesis §3.10): bring `to` up to date, then tell it to campaign at once.
+  // False when this node is not the leader or `to` is not a voter.
+  bool transfer_leadership(NodeId to);
+
+  // The driver made a local snapshot durable: it may be streamed to followers from now on.
+  void snapshot_written(const SnapshotMeta& meta);
+  // Drop log entries up to i (at most the latest snapshot's index).
+  void compact(LogIndex i);
+  // The driver finished writing an incoming snapshot (ok: complete and its checksum matched).
+  void snapshot_received(const SnapshotMeta& meta, bool ok);
 
   bool has_ready() const;
   Ready ready();
@@ -94,10 +145,16 @@ class Raft {
   Term term() const { return term_; }
   NodeId vote() const { return vote_; }
   NodeId lead() const { return lead_; }
+  NodeId lead_transferee() const { return lead_transferee_; }
   HardState hard_state() const { return HardState{term_, vote_, log_.committed()}; }
   const RaftLog& log() const { return log_; }
-  const std::vector<NodeId>& voters() const { return cfg_.voters; }
+  const Membership& membership() const { return configs_.current(); }
+  // The membership in effect at an index of the log (for a snapshot's metadata).
+  const Membership& membership_at(LogIndex i) const { return configs_.at(i); }
+  const ConfigHistory& configs() const { return configs_; }
+  const std::vector<NodeId>& voters() const { return voters_; }
   const std::map<NodeId, Progress>& progress() const { return prs_; }
+  const std::optional<SnapshotMeta>& snapshot() const { return snapshot_; }
 
  private:
   // Transitions (Figure 4).
@@ -107,7 +164,7 @@ class Raft {
   void become_leader();
   void reset(Term term);
   void reset_randomized_election_timeout();
-  void hup(bool pre_vote);
+  void hup(bool pre_vote, bool transfer);
   bool promotable() const;
 
   void tick_election();
@@ -120,21 +177,29 @@ class Raft {
   void on_vote_request(const Message& m);
   void on_append_entries(const Message& m);
   void on_heartbeat(const Message& m);
+  void on_snapshot_chunk(const Message& m);
   void on_append_response(const Message& m);
   void on_heartbeat_response(const Message& m);
+  void on_snapshot_response(const Message& m);
   VoteResult poll(NodeId from, bool granted);
 
   // Leader replication.
   void append_entries(std::vector<Entry> ents);
   bool maybe_send_append(NodeId to, bool send_if_empty);
+  void send_snapshot_chunks(NodeId to);
   void send_heartbeat(NodeId to);
+  void send_timeout_now(NodeId to);
   void bcast_append();
   void bcast_heartbeat();
   bool maybe_commit();
   bool quorum_active();
 
+  // Membership.
+  void refresh_config();
+  void on_membership_changed();
+
   void send(Message m);
-  bool is_voter(NodeId id) const;
+  bool is_voter(NodeId id) const { return membership().is_voter(id); }
 
   RaftConfig cfg_;
   Prng prng_;
@@ -144,8 +209,14 @@ class Raft {
   NodeId lead_;
   Role role_ = Role::kFollower;
   RaftLog log_;
+  ConfigHistory configs_;
+  LogIndex config_scanned_;      // config entries up to here are in configs_
+  std::vector<NodeId> voters_;   // membership().voters(), cached
+  // The latest config entry appended by this leader and not yet known committed (thesis §4.1).
+  LogIndex pending_conf_index_;
+  NodeId lead_transferee_;
 
-  // Leader only: one entry per voter (this node included), ordered by id.
+  // Leader only: one entry per member (this node included), ordered by id.
   std::map<NodeId, Progress> prs_;
   // Candidate only.
   std::map<NodeId, bool> votes_;
@@ -154,6 +225,18 @@ class Raft {
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
+
+  // The newest snapshot this node has on disk (the source of InstallSnapshot when leading).
+  std::optional<SnapshotMeta> snapshot_;
+  // Follower: the snapshot being received, and the next byte expected.
+  struct Incoming {
+    SnapshotMeta meta;
+    uint64_t next = 0;
+    bool complete = false;  // every byte handed to the driver; waiting for snapshot_received()
+  };
+  std::optional<Incoming> incoming_;
+  std::optional<SnapshotMeta> pending_restore_;  // for the next Ready
+  std::vector<SnapshotChunk> chunks_;             // for the next Ready
 
   std::vector<Message> msgs_;
   std::vector<LogIndex> acks_scratch_;  // reused by maybe_commit

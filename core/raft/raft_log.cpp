@@ -6,20 +6,26 @@ namespace rq::raft {
 
 uint64_t entry_size(const Entry& e) { return e.data.size() + 24; }
 
-RaftLog::RaftLog(std::vector<Entry> entries, LogIndex committed, LogIndex applied) {
-  for (size_t k = 0; k < entries.size(); ++k) RQ_ASSERT_EQ(entries[k].index.v, k + 1);
+RaftLog::RaftLog(std::vector<Entry> entries, LogIndex committed, LogIndex applied)
+    : RaftLog(LogIndex{0}, Term{0}, std::move(entries), committed, applied) {}
+
+RaftLog::RaftLog(LogIndex floor_index, Term floor_term, std::vector<Entry> entries, LogIndex committed,
+                 LogIndex applied)
+    : offset_(floor_index + 1), floor_term_(floor_term) {
+  for (size_t k = 0; k < entries.size(); ++k) RQ_ASSERT_EQ(entries[k].index.v, floor_index.v + k + 1);
   entries_.assign(std::make_move_iterator(entries.begin()), std::make_move_iterator(entries.end()));
   stable_ = last_index();
   RQ_ASSERT_LE(committed, last_index());
   RQ_ASSERT_LE(applied, committed);
-  committed_ = committed;
-  applied_ = applied;
+  // Everything up to the floor is in a snapshot: committed and applied.
+  committed_ = std::max(committed, floor_index);
+  applied_ = std::max(applied, floor_index);
 }
 
-Term RaftLog::last_term() const { return entries_.empty() ? Term{0} : entries_.back().term; }
+Term RaftLog::last_term() const { return entries_.empty() ? floor_term_ : entries_.back().term; }
 
 std::optional<Term> RaftLog::term(LogIndex i) const {
-  if (i.v == 0) return Term{0};
+  if (i == floor_index()) return floor_term_;
   if (i < offset_ || i > last_index()) return std::nullopt;
   return entries_[distance(i, offset_)].term;
 }
@@ -62,6 +68,7 @@ LogIndex RaftLog::append(std::vector<Entry> ents) {
   RQ_ASSERT_GT(first, committed_);
   RQ_ASSERT_LE(first, last_index() + 1);
   RQ_ASSERT_GE(first, offset_);
+  if (first <= last_index() && (truncated_from_.v == 0 || first < truncated_from_)) truncated_from_ = first;
   entries_.resize(distance(first, offset_));
   if (stable_ >= first) stable_ = first - 1;
   for (auto& e : ents) {
@@ -119,6 +126,32 @@ void RaftLog::applied_to(LogIndex i) {
 void RaftLog::stable_to(LogIndex i, Term t) {
   if (!match_term(i, t)) return;
   if (i > stable_) stable_ = i;
+}
+
+void RaftLog::compact(LogIndex i) {
+  if (i <= floor_index()) return;
+  RQ_ASSERT_LE(i, applied_);
+  RQ_ASSERT_LE(i, last_index());
+  floor_term_ = entries_[distance(i, offset_)].term;
+  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(distance(i + 1, offset_)));
+  offset_ = i + 1;
+}
+
+void RaftLog::restore(LogIndex index, Term term) {
+  RQ_ASSERT_GT(index, committed_);
+  if (!entries_.empty() && (truncated_from_.v == 0 || offset_ < truncated_from_)) truncated_from_ = offset_;
+  entries_.clear();
+  offset_ = index + 1;
+  floor_term_ = term;
+  committed_ = index;
+  applied_ = index;
+  stable_ = index;
+}
+
+LogIndex RaftLog::take_truncated_from() {
+  const LogIndex t = truncated_from_;
+  truncated_from_ = LogIndex{0};
+  return t;
 }
 
 std::vector<Entry> RaftLog::unstable_entries() const {

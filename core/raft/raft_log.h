@@ -16,11 +16,18 @@ class RaftLog {
  public:
   // A log recovered from disk: all of `entries` are stable. `entries` must be contiguous from 1.
   RaftLog(std::vector<Entry> entries, LogIndex committed, LogIndex applied);
+  // The same after a snapshot: everything up to (floor_index, floor_term) is compacted away and
+  // `entries` start at floor_index + 1.
+  RaftLog(LogIndex floor_index, Term floor_term, std::vector<Entry> entries, LogIndex committed, LogIndex applied);
 
   LogIndex first_index() const { return offset_; }
   LogIndex last_index() const { return offset_ + entries_.size() - 1; }
   Term last_term() const;
-  // Term of the entry at i; Term{0} for index 0; nullopt when i is outside the log.
+  // The last compacted entry (index 0, term 0 when nothing is).
+  LogIndex floor_index() const { return offset_ - 1; }
+  Term floor_term() const { return floor_term_; }
+  // Term of the entry at i; the floor's term at the floor; nullopt when i is outside the log or
+  // compacted away.
   std::optional<Term> term(LogIndex i) const;
   bool match_term(LogIndex i, Term t) const;
   const Entry& at(LogIndex i) const;
@@ -55,6 +62,15 @@ class RaftLog {
   // Entries up to (i, t) reached the disk. Ignored when the entry at i has since been replaced.
   void stable_to(LogIndex i, Term t);
 
+  // Drops the entries up to and including i (<= applied): they are in a snapshot now.
+  void compact(LogIndex i);
+  // Replaces the whole log with a snapshot's floor (Figure 13, rule 7): empty, with committed,
+  // applied and stable all at the snapshot's index.
+  void restore(LogIndex index, Term term);
+  // The lowest index replaced by an append since the last call (0 if none), so the owner can
+  // drop what it derived from replaced entries (configs).
+  LogIndex take_truncated_from();
+
   std::vector<Entry> unstable_entries() const;
   bool has_unstable() const { return stable_ < last_index(); }
   // Committed entries not yet applied, at most max_bytes (at least one).
@@ -67,6 +83,8 @@ class RaftLog {
   // Invariant: stable_ <= last_index().
   std::deque<Entry> entries_;
   LogIndex offset_{1};
+  Term floor_term_;
+  LogIndex truncated_from_;
   LogIndex committed_;
   LogIndex applied_;
   LogIndex stable_;

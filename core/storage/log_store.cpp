@@ -16,6 +16,7 @@ constexpr char kMagic[8] = {'R', 'Q', 'W', 'A', 'L', 'S', 'E', 'G'};
 constexpr uint32_t kVersion = 2;
 constexpr uint8_t kKindEntry = 1;
 constexpr uint8_t kKindHardState = 2;
+constexpr uint8_t kKindReset = 3;
 
 void put32(std::string& s, uint32_t v) {
   for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -107,8 +108,8 @@ Parse parse_record(std::string_view buf, size_t p, uint64_t salt, Record* out) {
   if (record_crc(salt, buf.substr(p + 4, total - 4)) != crc) return Parse::kBad;
   out->kind = static_cast<uint8_t>(h[8]);
   out->etype = static_cast<uint8_t>(h[9]);
-  if (out->kind != kKindEntry && out->kind != kKindHardState) return Parse::kBad;
-  if (out->etype > static_cast<uint8_t>(raft::EntryType::kNoop)) return Parse::kBad;
+  if (out->kind < kKindEntry || out->kind > kKindReset) return Parse::kBad;
+  if (out->etype >= raft::kEntryTypeCount) return Parse::kBad;
   out->a = get64(h + 12);
   out->b = get64(h + 20);
   out->c = get64(h + 28);
@@ -148,14 +149,23 @@ std::string encode_segment_header(uint64_t salt) {
 
 uint64_t LogStore::salt_for(uint64_t seq) const { return opts_.salt_seed == 0 ? 0 : mix64(opts_.salt_seed ^ seq); }
 
-Result<std::unique_ptr<LogStore>> LogStore::open(Disk& disk, LogStoreOptions opts, RecoveredLog* out) {
+Result<std::unique_ptr<LogStore>> LogStore::open(Disk& disk, LogStoreOptions opts, RecoveredLog* out,
+                                                 LogIndex floor_index, Term floor_term) {
   std::unique_ptr<LogStore> s(new LogStore(disk, opts));
   *out = RecoveredLog{};
-  if (Status st = s->recover(out); !st) return st.error();
+  if (Status st = s->recover(out, floor_index, floor_term); !st) return st.error();
   return s;
 }
 
-Status LogStore::recover(RecoveredLog* out) {
+// Replay state: the entries so far (contiguous), the latest hard state, the latest reset.
+struct LogStore::Replay {
+  std::vector<raft::Entry> entries;
+  raft::HardState hs;
+  uint64_t reset_index = 0;
+  uint64_t torn_bytes = 0;
+};
+
+Status LogStore::recover(RecoveredLog* out, LogIndex floor_index, Term floor_term) {
   auto names = disk_.list();
   if (!names) return names.error();
   std::vector<std::pair<uint64_t, std::string>> segs;
@@ -176,18 +186,49 @@ Status LogStore::recover(RecoveredLog* out) {
     segs.pop_back();
   }
 
+  Replay rp;
   for (size_t k = 0; k < segs.size(); ++k) {
     const bool last = k + 1 == segs.size();
-    uint64_t good_end = 0;
-    if (Status st = replay_segment(segs[k].second, last, out, &good_end); !st) return st;
+    uint64_t good_end = 0, max_index = 0;
+    if (Status st = replay_segment(segs[k].second, last, &rp, &good_end, &max_index); !st) return st;
     segments_.push_back(segs[k].second);
+    segment_max_.push_back(std::max(max_index, segment_max_.empty() ? 0 : segment_max_.back()));
     if (last) current_size_ = good_end;
   }
   out->segments = segments_.size();
-  if (out->hard_state.commit.v > out->entries.size()) {
-    return make_error(ErrorCode::kCorrupt, "log: commit index " + std::to_string(out->hard_state.commit.v) +
-                                               " beyond last entry " + std::to_string(out->entries.size()));
+  out->hard_state = rp.hs;
+  out->torn_bytes = rp.torn_bytes;
+  if (rp.reset_index > floor_index.v) {
+    return make_error(ErrorCode::kCorrupt, "log: reset to a snapshot at " + std::to_string(rp.reset_index) +
+                                               " but the newest valid snapshot is at " + std::to_string(floor_index.v));
   }
+  // Entries the snapshot covers go. What follows is kept if the log holds the snapshot's last
+  // entry with its term, or starts right after it (written after the snapshot); anything else is
+  // a log the snapshot replaced whose reset record a crash lost.
+  auto& ents = rp.entries;
+  bool reset_now = false;
+  if (floor_index.v > 0 && !ents.empty()) {
+    const uint64_t first = ents.front().index.v, last = ents.back().index.v;
+    if (first <= floor_index.v && floor_index.v <= last) {
+      reset_now = ents[floor_index.v - first].term != floor_term;
+    } else {
+      reset_now = last < floor_index.v;
+    }
+    if (reset_now) ents.clear();
+  }
+  size_t drop = 0;
+  while (drop < ents.size() && ents[drop].index <= floor_index) ++drop;
+  ents.erase(ents.begin(), ents.begin() + static_cast<std::ptrdiff_t>(drop));
+  if (!ents.empty() && ents.front().index != floor_index + 1) {
+    return make_error(ErrorCode::kCorrupt, "log: entries resume at " + std::to_string(ents.front().index.v) +
+                                               " after a snapshot at " + std::to_string(floor_index.v));
+  }
+  const uint64_t last_index = ents.empty() ? floor_index.v : ents.back().index.v;
+  if (out->hard_state.commit.v > last_index) {
+    return make_error(ErrorCode::kCorrupt, "log: commit index " + std::to_string(out->hard_state.commit.v) +
+                                               " beyond last entry " + std::to_string(last_index));
+  }
+  out->entries = std::move(ents);
   hs_ = out->hard_state;
   if (segs.empty()) {
     next_seq_ = 1;
@@ -196,10 +237,15 @@ Status LogStore::recover(RecoveredLog* out) {
     return st;
   }
   next_seq_ = segs.back().first + 1;
+  if (reset_now) {
+    if (Status st = reset(floor_index, floor_term); !st) return st;
+    if (Status st = sync(); !st) return st;
+  }
   return ok_status();
 }
 
-Status LogStore::replay_segment(const std::string& name, bool last, RecoveredLog* out, uint64_t* good_end) {
+Status LogStore::replay_segment(const std::string& name, bool last, Replay* rp, uint64_t* good_end,
+                                uint64_t* max_index) {
   auto size = disk_.size(name);
   if (!size) return size.error();
   auto data = disk_.read(name, 0, *size);
@@ -212,6 +258,7 @@ Status LogStore::replay_segment(const std::string& name, bool last, RecoveredLog
   }
   const uint64_t salt = get64(buf.data() + 16);
   if (last) current_salt_ = salt;
+  auto& ents = rp->entries;
   size_t p = kSegmentHeaderBytes;
   while (p < buf.size()) {
     Record r;
@@ -225,26 +272,35 @@ Status LogStore::replay_segment(const std::string& name, bool last, RecoveredLog
           return corrupt(name, p, "bad record followed by a valid record at offset " + std::to_string(q));
         }
       }
-      out->torn_bytes = buf.size() - p;
+      rp->torn_bytes = buf.size() - p;
       if (Status st = disk_.truncate(name, p); !st) return st;
       if (Status st = disk_.sync(name); !st) return st;
       break;
     }
     if (r.kind == kKindHardState) {
-      out->hard_state = raft::HardState{Term(r.a), NodeId(r.b), LogIndex(r.c)};
+      rp->hs = raft::HardState{Term(r.a), NodeId(r.b), LogIndex(r.c)};
+    } else if (r.kind == kKindReset) {
+      ents.clear();
+      rp->reset_index = std::max(rp->reset_index, r.a);
     } else {
       const uint64_t index = r.a;
-      const uint64_t next = out->entries.size() + 1;
-      if (index == 0 || index > next) return corrupt(name, p, "entry index " + std::to_string(index) + " leaves a gap");
-      if (index <= out->hard_state.commit.v) {
+      if (index == 0) return corrupt(name, p, "entry index 0");
+      if (index <= rp->hs.commit.v && !ents.empty() && index <= ents.back().index.v) {
         return corrupt(name, p, "entry " + std::to_string(index) + " replaces a committed entry");
       }
-      out->entries.resize(index - 1);
-      if (!out->entries.empty() && out->entries.back().term.v > r.b) {
-        return corrupt(name, p, "entry term goes backwards");
+      if (!ents.empty()) {
+        const uint64_t first = ents.front().index.v, last_i = ents.back().index.v;
+        if (index > last_i + 1) return corrupt(name, p, "entry index " + std::to_string(index) + " leaves a gap");
+        if (index <= first) {
+          ents.clear();
+        } else {
+          ents.resize(index - first);
+        }
       }
-      out->entries.push_back(raft::Entry{Term(r.b), LogIndex(index), static_cast<raft::EntryType>(r.etype),
-                                         std::string(r.payload)});
+      if (!ents.empty() && ents.back().term.v > r.b) return corrupt(name, p, "entry term goes backwards");
+      ents.push_back(raft::Entry{Term(r.b), LogIndex(index), static_cast<raft::EntryType>(r.etype),
+                                 std::string(r.payload)});
+      *max_index = std::max(*max_index, index);
     }
     p = r.end;
   }
@@ -268,8 +324,29 @@ Status LogStore::rotate() {
   if (Status st = disk_.sync(name); !st) return st;
   if (Status st = disk_.sync_dir(); !st) return st;
   segments_.push_back(name);
+  segment_max_.push_back(segment_max_.empty() ? 0 : segment_max_.back());
   current_size_ = buf.size();
   return ok_status();
+}
+
+Status LogStore::reset(LogIndex index, Term term) {
+  std::string rec = encode_record(current_salt_, kKindReset, 0, index.v, term.v, 0, {});
+  if (Status st = disk_.append(segments_.back(), rec); !st) return st;
+  current_size_ += rec.size();
+  return ok_status();
+}
+
+Status LogStore::compact(LogIndex upto) {
+  size_t n = 0;
+  // Oldest first; never the segment being written.
+  while (n + 1 < segments_.size() && segment_max_[n] <= upto.v) ++n;
+  if (n == 0) return ok_status();
+  for (size_t k = 0; k < n; ++k) {
+    if (Status st = disk_.remove(segments_[k]); !st) return st;
+  }
+  segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(n));
+  segment_max_.erase(segment_max_.begin(), segment_max_.begin() + static_cast<std::ptrdiff_t>(n));
+  return disk_.sync_dir();
 }
 
 Status LogStore::append(const std::vector<raft::Entry>& ents, const std::optional<raft::HardState>& hs) {
@@ -288,6 +365,7 @@ Status LogStore::append(const std::vector<raft::Entry>& ents, const std::optiona
   }
   if (Status st = disk_.append(segments_.back(), buf); !st) return st;
   current_size_ += buf.size();
+  if (!ents.empty()) segment_max_.back() = std::max(segment_max_.back(), ents.back().index.v);
   return ok_status();
 }
 

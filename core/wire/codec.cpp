@@ -41,6 +41,7 @@ std::string encode(const raft::Message& m) {
   // message otherwise: Cap'n Proto's default first segment is 1024 zeroed words.
   size_t hint = 16;
   for (const auto& e : m.entries) hint += 6 + e.data.size() / sizeof(capnp::word);
+  hint += m.chunk.size() / sizeof(capnp::word) + 8 * m.snapshot.membership.members().size();
   constexpr size_t kStackWords = 64;
   capnp::word stack[kStackWords];
   std::vector<capnp::word> heap;
@@ -63,6 +64,26 @@ std::string encode(const raft::Message& m) {
   w.setCommit(m.commit.v);
   w.setReject(m.reject);
   w.setRejectHint(m.reject_hint.v);
+  w.setTransfer(m.transfer);
+  if (m.type == raft::MessageType::kSnap || m.type == raft::MessageType::kSnapResp) {
+    auto sm = w.initSnapshot();
+    sm.setIndex(m.snapshot.index.v);
+    sm.setTerm(m.snapshot.term.v);
+    sm.setSize(m.snapshot.size);
+    sm.setCrc(m.snapshot.crc);
+    const auto& members = m.snapshot.membership.members();
+    auto wm = sm.initMembers(static_cast<unsigned>(members.size()));
+    for (unsigned k = 0; k < members.size(); ++k) {
+      wm[k].setId(members[k].id.v);
+      wm[k].setAddress(members[k].address);
+      wm[k].setVoter(members[k].voter);
+    }
+    w.setOffset(m.offset);
+    w.setChunkLen(m.chunk_len);
+    if (!m.chunk.empty()) {
+      w.setChunk(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(m.chunk.data()), m.chunk.size()));
+    }
+  }
   if (!m.entries.empty()) {
     auto ents = w.initEntries(static_cast<unsigned>(m.entries.size()));
     for (unsigned k = 0; k < m.entries.size(); ++k) {
@@ -115,7 +136,7 @@ Result<raft::Message> decode(std::string_view bytes) {
     LogIndex expect = m.index + 1;
     for (auto we : ents) {
       const auto et = static_cast<uint16_t>(we.getType());
-      if (et > static_cast<uint16_t>(raft::EntryType::kNoop)) return invalid("raft entry: unknown type");
+      if (et >= raft::kEntryTypeCount) return invalid("raft entry: unknown type");
       raft::Entry e;
       e.term = Term(we.getTerm());
       e.index = LogIndex(we.getIndex());
@@ -131,6 +152,24 @@ Result<raft::Message> decode(std::string_view bytes) {
       e.data.assign(reinterpret_cast<const char*>(d.begin()), d.size());
       m.entries.push_back(std::move(e));
     }
+    m.transfer = r.getTransfer();
+    if (r.hasSnapshot()) {
+      auto sm = r.getSnapshot();
+      m.snapshot.index = LogIndex(sm.getIndex());
+      m.snapshot.term = Term(sm.getTerm());
+      m.snapshot.size = sm.getSize();
+      m.snapshot.crc = sm.getCrc();
+      std::vector<raft::Member> members;
+      for (auto wm : sm.getMembers()) {
+        if (wm.getId() == 0) return invalid("snapshot: member without id");
+        members.push_back(raft::Member{NodeId(wm.getId()), wm.getAddress().cStr(), wm.getVoter()});
+      }
+      m.snapshot.membership = raft::Membership(std::move(members));
+    }
+    m.offset = r.getOffset();
+    m.chunk_len = r.getChunkLen();
+    auto chunk = r.getChunk();
+    m.chunk.assign(reinterpret_cast<const char*>(chunk.begin()), chunk.size());
     if (!m.from.valid()) return invalid("raft message: no sender");
     return m;
   } catch (const kj::Exception& e) {

@@ -6,6 +6,7 @@ $import "/capnp/c++.capnp".namespace("rq::wire");
 enum EntryType {
   normal @0;
   noop @1;
+  config @2;
 }
 
 struct Entry {
@@ -24,6 +25,23 @@ enum MessageType {
   appResp @5;
   heartbeat @6;
   heartbeatResp @7;
+  snap @8;
+  snapResp @9;
+  timeoutNow @10;
+}
+
+struct Member {
+  id @0 :UInt64;
+  address @1 :Text;
+  voter @2 :Bool;
+}
+
+struct SnapshotMeta {
+  index @0 :UInt64;
+  term @1 :UInt64;
+  members @2 :List(Member);
+  size @3 :UInt64;
+  crc @4 :UInt32;
 }
 
 struct Message {
@@ -37,4 +55,9 @@ struct Message {
   commit @7 :UInt64;
   reject @8 :Bool;
   rejectHint @9 :UInt64;
+  transfer @10 :Bool;
+  snapshot @11 :SnapshotMeta;
+  offset @12 :UInt64;
+  chunkLen @13 :UInt64;
+  chunk @14 :Data;
 }

@@ -297,7 +297,7 @@ TEST(Codec, UnknownEntryType_IsRejected) {
   auto ents = w.initEntries(1);
   ents[0].setIndex(1);
   ents[0].setTerm(1);
-  ents[0].setType(static_cast<wire::EntryType>(2));
+  ents[0].setType(static_cast<wire::EntryType>(raft::kEntryTypeCount));
   expect_invalid(flat(builder));
 }
 

@@ -18,6 +18,20 @@ namespace {
 class Recorder final : public StateMachine, public NodeObserver {
  public:
   void apply(const raft::Entry& e) override { applied.push_back(e); }
+  void snapshot(std::shared_ptr<SnapshotSink> sink) override {
+    std::string image;
+    for (const auto& e : applied) image += e.data + ";";
+    Status st = sink->write(image);
+    sink->finish(st);
+  }
+  Status restore(const SnapshotReader& read, uint64_t size) override {
+    auto image = read(0, size);
+    if (!image) return image.error();
+    restored = *image;
+    applied.clear();
+    return ok_status();
+  }
+  std::string restored;
   void on_fail_stop(NodeId, const Error& why) override { failures.push_back(why); }
   std::vector<raft::Entry> applied;
   std::vector<Error> failures;

@@ -1,0 +1,169 @@
+#include "core/raft/membership.h"
+
+#include <algorithm>
+
+namespace rq::raft {
+
+namespace {
+
+void put_u64(std::string& s, uint64_t v) {
+  for (int i = 0; i < 8; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put_str(std::string& s, std::string_view v) {
+  put_u64(s, v.size());
+  s.append(v);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view b) : b_(b) {}
+  bool u64(uint64_t* v) {
+    if (b_.size() - p_ < 8) return false;
+    *v = 0;
+    for (int i = 7; i >= 0; --i) *v = (*v << 8) | static_cast<uint8_t>(b_[p_ + static_cast<size_t>(i)]);
+    p_ += 8;
+    return true;
+  }
+  bool str(std::string* s) {
+    uint64_t n;
+    if (!u64(&n) || n > b_.size() - p_) return false;
+    s->assign(b_.substr(p_, n));
+    p_ += n;
+    return true;
+  }
+  bool done() const { return p_ == b_.size(); }
+
+ private:
+  std::string_view b_;
+  size_t p_ = 0;
+};
+
+constexpr size_t kMaxMembers = 1024;
+
+}  // namespace
+
+Membership::Membership(std::vector<Member> members) : members_(std::move(members)) {
+  std::sort(members_.begin(), members_.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
+}
+
+const Member* Membership::find(NodeId id) const {
+  auto it = std::lower_bound(members_.begin(), members_.end(), id,
+                             [](const Member& m, NodeId v) { return m.id < v; });
+  return it != members_.end() && it->id == id ? &*it : nullptr;
+}
+
+bool Membership::is_voter(NodeId id) const {
+  const Member* m = find(id);
+  return m != nullptr && m->voter;
+}
+
+std::vector<NodeId> Membership::voters() const {
+  std::vector<NodeId> out;
+  for (const auto& m : members_) {
+    if (m.voter) out.push_back(m.id);
+  }
+  return out;
+}
+
+std::vector<NodeId> Membership::learners() const {
+  std::vector<NodeId> out;
+  for (const auto& m : members_) {
+    if (!m.voter) out.push_back(m.id);
+  }
+  return out;
+}
+
+std::string Membership::encode() const {
+  std::string s;
+  put_u64(s, members_.size());
+  for (const auto& m : members_) {
+    put_u64(s, m.id.v);
+    put_u64(s, m.voter ? 1 : 0);
+    put_str(s, m.address);
+  }
+  return s;
+}
+
+Result<Membership> Membership::decode(std::string_view bytes) {
+  Reader r(bytes);
+  uint64_t n;
+  if (!r.u64(&n) || n > kMaxMembers) return make_error(ErrorCode::kInvalid, "membership: bad member count");
+  std::vector<Member> ms;
+  for (uint64_t k = 0; k < n; ++k) {
+    Member m;
+    uint64_t id, voter;
+    if (!r.u64(&id) || !r.u64(&voter) || !r.str(&m.address) || id == 0 || voter > 1) {
+      return make_error(ErrorCode::kInvalid, "membership: bad member");
+    }
+    m.id = NodeId(id);
+    m.voter = voter == 1;
+    ms.push_back(std::move(m));
+  }
+  if (!r.done()) return make_error(ErrorCode::kInvalid, "membership: trailing bytes");
+  Membership out(std::move(ms));
+  for (size_t k = 1; k < out.members_.size(); ++k) {
+    if (out.members_[k].id == out.members_[k - 1].id) return make_error(ErrorCode::kInvalid, "membership: duplicate id");
+  }
+  return out;
+}
+
+std::string ConfChange::encode() const {
+  std::string s;
+  put_u64(s, static_cast<uint64_t>(type));
+  put_u64(s, id.v);
+  put_str(s, address);
+  return s;
+}
+
+Result<ConfChange> ConfChange::decode(std::string_view bytes) {
+  Reader r(bytes);
+  uint64_t type, id;
+  ConfChange cc;
+  if (!r.u64(&type) || !r.u64(&id) || !r.str(&cc.address) || !r.done() ||
+      type > static_cast<uint64_t>(ConfChangeType::kRemove) || id == 0) {
+    return make_error(ErrorCode::kInvalid, "conf change: malformed");
+  }
+  cc.type = static_cast<ConfChangeType>(type);
+  cc.id = NodeId(id);
+  return cc;
+}
+
+Result<Membership> apply_change(const Membership& m, const ConfChange& cc) {
+  std::vector<Member> ms = m.members();
+  auto it = std::find_if(ms.begin(), ms.end(), [&](const Member& x) { return x.id == cc.id; });
+  switch (cc.type) {
+    case ConfChangeType::kAddVoter:
+    case ConfChangeType::kAddLearner: {
+      const bool voter = cc.type == ConfChangeType::kAddVoter;
+      if (it == ms.end()) {
+        ms.push_back(Member{cc.id, cc.address, voter});
+        break;
+      }
+      if (it->voter && !voter) return make_error(ErrorCode::kInvalid, "a voter cannot be demoted to a non-voter");
+      if (it->voter == voter && it->address == cc.address) return make_error(ErrorCode::kInvalid, "no change");
+      it->voter = voter;
+      it->address = cc.address;
+      break;
+    }
+    case ConfChangeType::kRemove:
+      if (it == ms.end()) return make_error(ErrorCode::kInvalid, "not a member");
+      ms.erase(it);
+      break;
+  }
+  Membership out(std::move(ms));
+  if (out.voters().empty()) return make_error(ErrorCode::kInvalid, "no voters would remain");
+  return out;
+}
+
+size_t voter_difference(const Membership& a, const Membership& b) {
+  size_t d = 0;
+  for (const auto& m : a.members()) {
+    if (m.voter && !b.is_voter(m.id)) ++d;
+  }
+  for (const auto& m : b.members()) {
+    if (m.voter && !a.is_voter(m.id)) ++d;
+  }
+  return d;
+}
+
+}  // namespace rq::raft

@@ -1,0 +1,70 @@
+// Cluster membership: who votes, who only listens (read replicas), and where each lives.
+// Changes are single-server (Raft thesis §4.1, with Ongaro's 2015 correction): each config entry
+// adds, removes, promotes or re-addresses one node, and takes effect on a node as soon as it is in
+// that node's log, committed or not.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/types.h"
+
+namespace rq::raft {
+
+struct Member {
+  NodeId id;
+  std::string address;  // the node's Raft address (opaque to Raft; the transport resolves it)
+  bool voter = true;
+  friend bool operator==(const Member&, const Member&) = default;
+};
+
+class Membership {
+ public:
+  Membership() = default;
+  explicit Membership(std::vector<Member> members);
+
+  const std::vector<Member>& members() const { return members_; }  // sorted by id
+  const Member* find(NodeId id) const;
+  bool contains(NodeId id) const { return find(id) != nullptr; }
+  bool is_voter(NodeId id) const;
+  std::vector<NodeId> voters() const;
+  std::vector<NodeId> learners() const;
+  bool empty() const { return members_.empty(); }
+
+  std::string encode() const;
+  static Result<Membership> decode(std::string_view bytes);
+
+  friend bool operator==(const Membership&, const Membership&) = default;
+
+ private:
+  std::vector<Member> members_;
+};
+
+enum class ConfChangeType : uint8_t {
+  kAddVoter = 0,    // new voter, or re-address / promote an existing member
+  kAddLearner = 1,  // new non-voter (read replica), or re-address one
+  kRemove = 2,
+};
+
+struct ConfChange {
+  ConfChangeType type = ConfChangeType::kAddVoter;
+  NodeId id;
+  std::string address;
+
+  std::string encode() const;
+  static Result<ConfChange> decode(std::string_view bytes);
+  friend bool operator==(const ConfChange&, const ConfChange&) = default;
+};
+
+// The membership after `cc`; kInvalid when it would change nothing (a repeat) or makes no sense
+// (removing a stranger, demoting a voter to learner, emptying the voters).
+Result<Membership> apply_change(const Membership& m, const ConfChange& cc);
+
+// Voters that differ between a and b (added, removed or changed kind).
+size_t voter_difference(const Membership& a, const Membership& b);
+
+}  // namespace rq::raft
