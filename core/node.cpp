@@ -138,9 +138,10 @@ void Node::receive(std::string_view bytes) {
   process();
 }
 
-raft::ProposeResult Node::propose(std::string data) {
+raft::ProposeResult Node::propose(std::string data, const std::function<void(const raft::ProposeResult&)>& accepted) {
   if (!running()) return raft::ProposeResult{};
   auto r = raft_->propose(std::move(data));
+  if (accepted) accepted(r);
   process();
   return r;
 }
@@ -150,6 +151,59 @@ raft::ProposeResult Node::propose_conf_change(const raft::ConfChange& cc) {
   auto r = raft_->propose_conf_change(cc);
   process();
   return r;
+}
+
+MembershipResult Node::change_membership(const std::optional<raft::ConfChange>& cc) {
+  MembershipResult r;
+  r.leader = raft_->lead();
+  if (const raft::Member* m = raft_->membership().find(r.leader)) r.leader_address = m->address;
+  if (raft_->role() != raft::Role::kLeader) {
+    r.status = MembershipResult::Status::kNotLeader;
+    return r;
+  }
+  if (!cc) {
+    r.status = MembershipResult::Status::kAlready;
+    return r;
+  }
+  const raft::ProposeResult p = propose_conf_change(*cc);
+  switch (p.status) {
+    case raft::ProposeStatus::kOk:
+      r.status = MembershipResult::Status::kProposed;
+      r.index = p.index;
+      r.term = p.term;
+      break;
+    case raft::ProposeStatus::kNotLeader:
+      r.status = MembershipResult::Status::kNotLeader;
+      break;
+    case raft::ProposeStatus::kInvalid:
+      r.status = MembershipResult::Status::kInvalid;
+      r.error = "membership change would change nothing or remove the last voter";
+      break;
+    case raft::ProposeStatus::kDropped:
+    case raft::ProposeStatus::kConfigPending:
+      r.status = MembershipResult::Status::kRetry;
+      break;
+  }
+  return r;
+}
+
+MembershipResult Node::join(NodeId id, const std::string& address, bool voter) {
+  if (!running()) return MembershipResult{};
+  if (raft_->role() != raft::Role::kLeader) return change_membership(std::nullopt);
+  bool already = false;
+  auto cc = raft::decide_join(raft_->membership(), id, address, voter, &already);
+  if (!cc) {
+    MembershipResult r;
+    r.status = MembershipResult::Status::kInvalid;
+    r.error = cc.error().message;
+    return r;
+  }
+  return change_membership(*cc);
+}
+
+MembershipResult Node::remove_member(NodeId id) {
+  if (!running()) return MembershipResult{};
+  return change_membership(raft::decide_remove(raft_->membership(), id));
 }
 
 bool Node::transfer_leadership(NodeId to) {

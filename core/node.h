@@ -55,6 +55,23 @@ struct NodeConfig {
   size_t snapshots_retained = 2;
 };
 
+// The outcome of a join or remove request made to this node.
+struct MembershipResult {
+  enum class Status : uint8_t {
+    kProposed,   // the change is in the log at (index, term): done once that entry commits
+    kAlready,    // nothing to change (a repeated join or remove)
+    kNotLeader,  // ask the leader (`leader`, at `leader_address`; kNoNode when unknown)
+    kRetry,      // another change is in flight, or this leader has no commit in its term yet
+    kInvalid,    // the request makes no sense (`error` says why)
+  };
+  Status status = Status::kNotLeader;
+  LogIndex index;
+  Term term;
+  NodeId leader;
+  std::string leader_address;
+  std::string error;
+};
+
 struct NodeStats {
   uint64_t messages_sent = 0;
   uint64_t messages_received = 0;
@@ -81,8 +98,14 @@ class Node {
   void stop();
 
   void receive(std::string_view bytes);
-  raft::ProposeResult propose(std::string data);
+  // `accepted` runs with the result before anything is processed, so a caller can start waiting
+  // for the entry before it could possibly be applied (a one-voter cluster commits at once).
+  raft::ProposeResult propose(std::string data,
+                              const std::function<void(const raft::ProposeResult&)>& accepted = {});
   raft::ProposeResult propose_conf_change(const raft::ConfChange& cc);
+  // rqlite's join and remove: only the leader acts; others say who leads.
+  MembershipResult join(NodeId id, const std::string& address, bool voter);
+  MembershipResult remove_member(NodeId id);
   bool transfer_leadership(NodeId to);
   void campaign();
   // Take a snapshot as soon as possible, whatever the threshold.
@@ -111,6 +134,7 @@ class Node {
   void maybe_start_snapshot();
   void on_snapshot_written(Status st);
   void fail_stop(Error why);
+  MembershipResult change_membership(const std::optional<raft::ConfChange>& cc);
 
   NodeConfig cfg_;
   Clock& clock_;

@@ -24,7 +24,33 @@ void Checker::on_ack_departed(NodeId n, Term term, LogIndex index, Term entry_te
   if (term.v > a.term || (term.v == a.term && index.v > a.index)) a = AckedToLeader{term.v, index.v, entry_term.v};
 }
 
+void Checker::on_wiped(NodeId n) {
+  exposed_.erase(n.v);
+  acked_to_leader_.erase(n.v);
+  last_applied_[n.v] = 0;
+}
+
 void Checker::on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term) {
+  if (const raft::Raft* r = raft_of_(n); r != nullptr && r->role() == raft::Role::kLeader) {
+    for (const auto& e : ents) {
+      if (e.type != raft::EntryType::kConfig || e.term != r->term() || e.index.v <= 1) continue;
+      // A config entry this leader just appended: Ongaro's guard, checked against what the
+      // whole cluster has committed.
+      const LogIndex prev_idx = r->configs().index_at(e.index - 1);
+      const auto prev_term = r->log().term(prev_idx);
+      const bool prev_committed = prev_idx.v == 0 || prev_idx <= r->log().floor_index() ||
+                                  (prev_idx.v <= applied_.size() && prev_term && applied_[prev_idx.v - 1].term == prev_term->v);
+      auto next = raft::Membership::decode(e.data);
+      if (!prev_committed || applied_terms_.count(e.term.v) == 0 || !next ||
+          raft::voter_difference(r->configs().at(e.index - 1), *next) > 1) {
+        fail("membership-change-guard", n,
+             "leader of term " + std::to_string(e.term.v) + " appended config entry " + std::to_string(e.index.v) +
+                 (prev_committed ? "" : " before the previous config (entry " + std::to_string(prev_idx.v) + ") committed") +
+                 (applied_terms_.count(e.term.v) == 0 ? " before committing an entry of its term" : ""));
+        return;
+      }
+    }
+  }
   if (auto a = acked_to_leader_.find(n.v); a != acked_to_leader_.end() && !ents.empty()) {
     // The leader of a term only ever appends, so in that term nothing acknowledged to it is
     // ever replaced.
@@ -56,6 +82,15 @@ void Checker::on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term 
 }
 
 void Checker::on_leader(NodeId n, Term term) {
+  if (committed_config_index_ > 0 && !committed_config_.is_voter(n)) {
+    const raft::Raft* rr = raft_of_(n);
+    if (rr == nullptr || !rr->membership().is_voter(n) || rr->configs().current_index().v <= committed_config_index_) {
+      fail("removed-node-leader", n,
+           "leads term " + std::to_string(term.v) + " though the config committed at " +
+               std::to_string(committed_config_index_) + " does not make it a voter");
+      return;
+    }
+  }
   auto [it, inserted] = leaders_.emplace(term.v, n);
   if (!inserted && it->second != n) {
     fail("election-safety", n,
@@ -82,7 +117,7 @@ void Checker::on_leader(NodeId n, Term term) {
   }
 }
 
-void Checker::on_applied(NodeId n, const raft::Entry& e) {
+void Checker::on_applied(NodeId n, const raft::Entry& e, std::optional<Term> node_term) {
   uint64_t& last = last_applied_[n.v];
   if (e.index.v != last + 1) {
     fail("apply-order", n,
@@ -91,7 +126,7 @@ void Checker::on_applied(NodeId n, const raft::Entry& e) {
   }
   last = e.index.v;
   const raft::Raft* r = raft_of_(n);
-  const uint64_t term_now = r != nullptr ? r->term().v : UINT64_MAX;
+  const uint64_t term_now = node_term ? node_term->v : r != nullptr ? r->term().v : UINT64_MAX;
   const Applied a{e.term.v, entry_hash(e), term_now};
   const size_t k = e.index.v - 1;
   if (k < applied_.size()) {
@@ -105,6 +140,13 @@ void Checker::on_applied(NodeId n, const raft::Entry& e) {
   }
   RQ_ASSERT_EQ(k, applied_.size());
   applied_.push_back(a);
+  applied_terms_.insert(e.term.v);
+  if (e.type == raft::EntryType::kConfig) {
+    if (auto m = raft::Membership::decode(e.data)) {
+      committed_config_ = std::move(*m);
+      committed_config_index_ = e.index.v;
+    }
+  }
 }
 
 void Checker::on_digest(NodeId n, LogIndex index, uint64_t digest) {

@@ -15,6 +15,12 @@
 //                         crashing
 //   lost-acknowledged-write  every write acknowledged to a client survives, in every node that
 //                         is up at the end of the liveness phase
+//   removed-node-leader   a node removed by a committed config never leads again, unless a later
+//                         config in its own log added it back
+//   membership-change-guard  a leader appends a config entry only when the previous one is
+//                         committed and it has committed an entry of its own term, and the new
+//                         config differs from the previous by at most one voter (so no two
+//                         configs in use at once have disjoint majorities: Ongaro 2015)
 // The first violation is kept with the node, the time and the details.
 #pragma once
 
@@ -22,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -44,7 +51,8 @@ class Checker {
 
   void on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term);
   void on_leader(NodeId n, Term term);
-  void on_applied(NodeId n, const raft::Entry& e);
+  // `node_term`: the node's term when it applied e (read from its Raft when not given).
+  void on_applied(NodeId n, const raft::Entry& e, std::optional<Term> node_term = std::nullopt);
   // Node n's state machine, having applied everything up to `index`, has this digest.
   void on_digest(NodeId n, LogIndex index, uint64_t digest);
   // Node n's state machine was restored from a snapshot at `index`.
@@ -57,6 +65,8 @@ class Checker {
   void on_recovered(NodeId n, const raft::HardState& hs, const std::vector<raft::Entry>& log,
                     LogIndex floor = LogIndex{0});
   void on_crash(NodeId n);
+  // Node n's disk was wiped (after its removal): it starts over as a new node with the same id.
+  void on_wiped(NodeId n);
   // A client was told that the entry (index, term) with this data committed.
   void on_acknowledged(LogIndex index, Term term, const std::string& data);
   // Every acknowledged entry must be in the node's log.
@@ -97,6 +107,9 @@ class Checker {
   std::vector<Applied> applied_;             // by index - 1
   std::map<uint64_t, uint64_t> last_applied_;  // node -> last index applied this incarnation
   std::unordered_map<uint64_t, uint64_t> digests_;  // applied index -> state digest
+  std::set<uint64_t> applied_terms_;                // terms of entries applied anywhere
+  raft::Membership committed_config_;               // the latest config entry applied anywhere
+  uint64_t committed_config_index_ = 0;
   std::map<uint64_t, raft::HardState> exposed_;  // node -> hard state when it last sent
   std::vector<Acked> acked_;
   struct AckedToLeader {

@@ -64,6 +64,9 @@ struct Simulation::Host {
   // Work that arrived while the node was busy, in arrival order (its socket buffers).
   std::deque<std::pair<uint64_t, std::function<void()>>> inbox;
   bool wakeup_scheduled = false;
+  bool bootstrap = false;       // a founding member's first start founds the cluster
+  uint64_t pending_visible = 0;  // observations waiting for the node's cursor
+  bool decommissioned = false;  // removed and switched off
 };
 
 void Simulation::HostTransport::send(NodeId to, std::string bytes) {
@@ -101,17 +104,25 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
     : opts_(opts), log_(log), verbose_(verbose), prng_(opts.seed) {
   Prng root(opts.seed);
   prng_ = root.split();
-  net_ = std::make_unique<Network>(q_, root.split(), opts_.net, opts_.nodes,
+  const size_t hosts = opts_.nodes + opts_.spares;
+  net_ = std::make_unique<Network>(q_, root.split(), opts_.net, hosts,
                                    [this](NodeId f, NodeId t, std::string b) { deliver(f, t, std::move(b)); });
   checker_ = std::make_unique<Checker>([this](NodeId id) { return raft_of(id); }, [this] { return q_.now(); });
   Prng workload_prng = root.split();
   std::vector<raft::Member> members;
-  for (size_t k = 1; k <= opts_.nodes; ++k) members.push_back(raft::Member{NodeId(k), "n" + std::to_string(k), true});
+  for (size_t k = 1; k <= opts_.nodes; ++k) {
+    // The last `learners` founders are read replicas; at least one voter always remains.
+    const bool voter = k + opts_.learners <= opts_.nodes || k == 1;
+    members.push_back(raft::Member{NodeId(k), "n" + std::to_string(k), voter});
+  }
   initial_membership_ = raft::Membership(std::move(members));
-  for (size_t k = 0; k < opts_.nodes; ++k) {
+  committed_config_ = initial_membership_;
+  committed_config_index_ = LogIndex{1};
+  for (size_t k = 0; k < hosts; ++k) {
     auto h = std::make_unique<Host>();
     Host& hr = *h;
     h->id = NodeId(k + 1);
+    h->bootstrap = k < opts_.nodes;
     h->prng = root.split();
     h->disk = std::make_unique<SimDisk>(h->prng.split(), opts_.disk);
     h->disk->set_now([this] { return q_.now(); });
@@ -136,13 +147,15 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
     hosts_.push_back(std::move(h));
   }
   workload_ = std::make_unique<Workload>(
-      q_, workload_prng, opts_.clients, opts_.nodes, opts_.client_think, opts_.client_timeout, *checker_,
+      q_, workload_prng, opts_.clients, hosts, opts_.client_think, opts_.client_timeout, *checker_,
       [this](NodeId target, std::string data, Workload::AtNode at_node) {
         const Duration hop = std::chrono::microseconds(100);
         q_.after(hop, [this, target, data = std::move(data), at_node = std::move(at_node)]() mutable {
           Host& h = host(target);
           if (!h.up) return;
-          run_on(h, h.incarnation, [&h, data, at_node] { at_node(h.node->propose(data)); });
+          run_on(h, h.incarnation, [&h, data, at_node] {
+            (void)h.node->propose(data, [&at_node](const raft::ProposeResult& r) { at_node(r); });
+          });
         });
       });
 }
@@ -243,7 +256,10 @@ void Simulation::start_node(Host& h) {
       opts_.snapshot_piece_bytes);
   h.node = std::make_unique<Node>(node_config(h.id), *h.clock, *h.transport, *h.disk, h.prng.split(), *h.sm, this);
   h.busy_until = std::max(h.busy_until, q_.now());
-  run_on(h, h.incarnation, [this, &h] { (void)h.node->start(initial_membership_); });
+  std::optional<raft::Membership> bootstrap;
+  if (h.bootstrap) bootstrap = initial_membership_;
+  h.bootstrap = false;
+  run_on(h, h.incarnation, [&h, bootstrap] { (void)h.node->start(bootstrap); });
 }
 
 void Simulation::crash(Host& h, const char* why) {
@@ -253,6 +269,7 @@ void Simulation::crash(Host& h, const char* why) {
   trace_.add(3, h.id.v);
   h.up = false;
   h.inbox.clear();
+  h.pending_visible = 0;
   h.node.reset();
   h.sm.reset();
   h.clock->clear_timers();
@@ -288,9 +305,50 @@ void Simulation::on_soft_state(NodeId n, const raft::SoftState& ss, Term term) {
 }
 
 void Simulation::on_applied(NodeId n, const raft::Entry& e) {
-  checker_->on_applied(n, e);
-  checker_->on_digest(n, e.index, host(n).sm->digest());
+  // The node applies an entry only after the syncs before it returned: the world sees it at the
+  // node's cursor, and not at all if the node crashes before then (it never got that far).
+  Host& h = host(n);
+  const uint64_t digest = h.sm->digest();
+  const Term term = h.node->raft().term();
+  at_cursor(h, [this, n, e, digest, term] { applied_visible(n, e, digest, term); });
+}
+
+void Simulation::at_cursor(Host& h, std::function<void()> fn) {
+  if (host_now(h) <= q_.now() && h.pending_visible == 0) {
+    fn();
+    return;
+  }
+  // Keep order with earlier deferred observations of the same node.
+  ++h.pending_visible;
+  const uint64_t inc = h.incarnation;
+  q_.at(host_now(h), [this, &h, inc, fn = std::move(fn)] {
+    if (h.incarnation != inc) return;
+    --h.pending_visible;
+    if (h.up) fn();
+  });
+}
+
+void Simulation::applied_visible(NodeId n, const raft::Entry& e, uint64_t digest, Term term) {
+  checker_->on_applied(n, e, term);
+  checker_->on_digest(n, e.index, digest);
   workload_->on_applied(n, e);
+  if (e.type == raft::EntryType::kConfig && e.index > committed_config_index_) {
+    if (auto m = raft::Membership::decode(e.data)) {
+      committed_config_ = std::move(*m);
+      committed_config_index_ = e.index;
+    }
+  }
+  if (op_ && op_->pending_node == n && op_->pending_index == e.index) {
+    // The change committed (its entry applied where it was proposed), or lost its place.
+    if (e.term == op_->pending_term) {
+      q_.after(std::chrono::microseconds(100), [this, attempt = op_->attempt] {
+        if (op_ && op_->attempt == attempt) member_phase_done();
+      });
+    } else {
+      member_retry(opts_.tick);
+    }
+    op_->pending_node = NodeId{};
+  }
 }
 
 void Simulation::on_snapshot_taken(NodeId n, const raft::SnapshotMeta& meta) {
@@ -304,8 +362,11 @@ void Simulation::on_snapshot_installed(NodeId n, const raft::SnapshotMeta& meta)
   ++snapshots_installed_;
   trace_.add(8, n.v, meta.index.v, meta.crc);
   note("node=" + std::to_string(n.v) + " snapshot installed index=" + std::to_string(meta.index.v));
-  checker_->on_restored(n, meta.index);
-  checker_->on_digest(n, meta.index, host(n).sm->digest());
+  const uint64_t digest = host(n).sm->digest();
+  at_cursor(host(n), [this, n, meta, digest] {
+    checker_->on_restored(n, meta.index);
+    checker_->on_digest(n, meta.index, digest);
+  });
 }
 
 void Simulation::on_send(NodeId n, const raft::Message& m, const raft::HardState& hs) {
@@ -371,7 +432,7 @@ void Simulation::schedule_nemesis() {
 }
 
 void Simulation::partition_random() {
-  const size_t n = opts_.nodes;
+  const size_t n = host_count();
   net_->heal_all();
   ++partitions_;
   switch (prng_.below(5)) {
@@ -449,9 +510,10 @@ Simulation::Host* Simulation::current_leader() {
 }
 
 void Simulation::nemesis_step() {
-  const uint32_t weights[] = {opts_.w_partition,  opts_.w_heal,        opts_.w_crash,
-                              opts_.w_pause,      opts_.w_clock_jump,  opts_.w_clog,
-                              opts_.w_kill_leader, opts_.w_isolate_leader};
+  const uint32_t weights[] = {opts_.w_partition,   opts_.w_heal,           opts_.w_crash,
+                              opts_.w_pause,       opts_.w_clock_jump,     opts_.w_clog,
+                              opts_.w_kill_leader, opts_.w_isolate_leader, opts_.w_membership,
+                              opts_.w_transfer};
   uint64_t total = 0;
   for (uint32_t w : weights) total += w;
   if (total == 0) return;
@@ -472,10 +534,10 @@ void Simulation::nemesis_step() {
     case 2: {
       // Sometimes power fails for several nodes at once: the case where unsynced writes on a
       // majority are lost together.
-      const size_t count = prng_.below(4) == 0 ? prng_.range(1, opts_.nodes) : 1;
+      const size_t count = prng_.below(4) == 0 ? prng_.range(1, host_count()) : 1;
       for (size_t k = 0; k < count; ++k) {
         Host& victim = k == 0 ? h : *hosts_[prng_.below(hosts_.size())];
-        if (!victim.up) continue;
+        if (!victim.up || victim.decommissioned) continue;
         crash(victim, count > 1 ? "power loss" : "crash");
         const auto down = static_cast<uint64_t>(opts_.down_max.count());
         q_.after(Duration(static_cast<int64_t>(prng_.below(down + 1))), [this, &victim] {
@@ -517,19 +579,25 @@ void Simulation::nemesis_step() {
       net_->heal_all();
       ++partitions_;
       // Cut the leader off (sometimes only its outbound side), with one follower at most.
-      const NodeId buddy(prng_.range(1, opts_.nodes));
+      const NodeId buddy = random_host();
       const bool outbound_only = prng_.below(3) == 0;
-      for (size_t k = 1; k <= opts_.nodes; ++k) {
+      for (size_t k = 1; k <= host_count(); ++k) {
         const NodeId other(k);
-        if (other == l->id || (other == buddy && opts_.nodes >= 5)) continue;
+        if (other == l->id || (other == buddy && host_count() >= 5)) continue;
         net_->set_link(l->id, other, false);
         if (!outbound_only) net_->set_link(other, l->id, false);
       }
       note("partition isolate leader " + std::to_string(l->id.v));
       break;
     }
+    case 8:
+      if (!op_) start_member_op();
+      break;
+    case 9:
+      transfer_leadership();
+      break;
     default: {
-      const NodeId to(prng_.range(1, opts_.nodes));
+      const NodeId to = random_host();
       if (to == h.id) break;
       const auto d = Duration(static_cast<int64_t>(prng_.below(static_cast<uint64_t>(opts_.pause_max.count()) + 1)));
       net_->clog(h.id, to, q_.now() + d);
@@ -540,18 +608,203 @@ void Simulation::nemesis_step() {
   }
 }
 
+// ---- membership --------------------------------------------------------------------------
+
+void Simulation::transfer_leadership() {
+  Host* l = current_leader();
+  if (l == nullptr) return;
+  const std::vector<NodeId>& voters = l->node->raft().voters();
+  if (voters.size() < 2) return;
+  const NodeId to = voters[prng_.below(voters.size())];
+  run_on(*l, l->incarnation, [this, l, to] {
+    if (l->node->transfer_leadership(to)) {
+      ++transfers_;
+      note("node=" + std::to_string(l->id.v) + " transfers leadership to " + std::to_string(to.v));
+    }
+  });
+}
+
+void Simulation::start_member_op() {
+  using Kind = MemberOp::Kind;
+  const raft::Membership& cfg = committed_config_;
+  std::vector<NodeId> outsiders, voters, learners;
+  for (size_t k = 1; k <= host_count(); ++k) {
+    const NodeId id(k);
+    if (!cfg.contains(id)) {
+      outsiders.push_back(id);
+    } else if (cfg.is_voter(id)) {
+      voters.push_back(id);
+    } else {
+      learners.push_back(id);
+    }
+  }
+  auto pick = [this](const std::vector<NodeId>& v) { return v[prng_.below(v.size())]; };
+  MemberOp op;
+  switch (prng_.below(6)) {
+    case 0:
+    case 1:
+      if (outsiders.empty()) return;
+      op.kind = prng_.below(3) == 0 ? Kind::kAddLearner : Kind::kAddVoter;
+      op.target = pick(outsiders);
+      break;
+    case 2:
+      // Keep at least three voters, so removals leave a cluster worth attacking.
+      if (voters.size() <= 3 && learners.empty()) return;
+      op.kind = Kind::kRemove;
+      op.target = voters.size() > 3 ? pick(voters) : pick(learners);
+      break;
+    case 3:
+      if (learners.empty()) return;
+      op.kind = Kind::kPromote;
+      op.target = pick(learners);
+      break;
+    case 4:
+      op.kind = Kind::kReaddress;
+      op.target = pick(voters);
+      break;
+    default:
+      if (voters.size() <= 3 && learners.empty()) return;
+      op.kind = Kind::kWipeRejoin;
+      op.target = voters.size() > 3 ? pick(voters) : pick(learners);
+      op.removing = true;
+      break;
+  }
+  const raft::Member* cur = cfg.find(op.target);
+  op.voter = op.kind == Kind::kAddVoter || op.kind == Kind::kPromote || (cur != nullptr && cur->voter);
+  if (op.kind == Kind::kAddLearner) op.voter = false;
+  op.address = cur != nullptr ? cur->address : "n" + std::to_string(op.target.v);
+  if (op.kind == Kind::kReaddress || (op.kind != Kind::kPromote && cur == nullptr && prng_.below(2) == 0)) {
+    op.address = "n" + std::to_string(op.target.v) + "-" + std::to_string(++address_epoch_);
+  }
+  Host& h = host(op.target);
+  if (op.kind == Kind::kAddVoter || op.kind == Kind::kAddLearner) {
+    // A joining node runs before it asks (rqlite's -join); one that was removed may come back
+    // with its old disk, or an empty one.
+    if (h.up && prng_.below(3) == 0) crash(h, "rejoin with a wiped disk");
+    if (!h.up) {
+      if (prng_.below(2) == 0) {
+        h.disk->wipe();
+        checker_->on_wiped(h.id);
+        ++wipes_;
+      }
+      h.decommissioned = false;
+      restart(h);
+    }
+  }
+  note("membership: " + std::string(op.kind == Kind::kRemove ? "remove" : op.kind == Kind::kWipeRejoin ? "wipe+rejoin"
+                                    : op.kind == Kind::kPromote ? "promote" : op.kind == Kind::kReaddress ? "re-address"
+                                    : op.voter ? "add voter" : "add non-voter") +
+       " " + std::to_string(op.target.v) + " at " + op.address);
+  op_ = op;
+  member_request();
+}
+
+void Simulation::member_retry(Duration after) {
+  const uint64_t attempt = op_->attempt;
+  q_.after(after, [this, attempt] {
+    if (op_ && op_->attempt == attempt && !liveness_) member_request();
+  });
+}
+
+void Simulation::member_request() {
+  MemberOp& op = *op_;
+  const uint64_t attempt = ++op.attempt;
+  op.pending_node = NodeId{};
+  const NodeId contact = op.contact.valid() ? op.contact : random_host();
+  op.contact = NodeId{};
+  // Unknown outcome after a while: ask again (joins and removes are idempotent).
+  q_.after(opts_.tick * opts_.election_ticks * 4, [this, attempt] {
+    if (op_ && op_->attempt == attempt && !liveness_) member_request();
+  });
+  const Duration hop = std::chrono::microseconds(100);
+  q_.after(hop, [this, contact, attempt] {
+    Host& h = host(contact);
+    if (!h.up || !op_ || op_->attempt != attempt) return;
+    run_on(h, h.incarnation, [this, &h, attempt] {
+      if (!op_ || op_->attempt != attempt) return;
+      const MemberOp& op = *op_;
+      const bool remove = op.kind == MemberOp::Kind::kRemove || op.removing;
+      const MembershipResult r =
+          remove ? h.node->remove_member(op.target) : h.node->join(op.target, op.address, op.voter);
+      member_result(attempt, h.id, r);
+    });
+  });
+}
+
+void Simulation::member_result(uint64_t attempt, NodeId at, const MembershipResult& r) {
+  if (!op_ || op_->attempt != attempt) return;
+  switch (r.status) {
+    case MembershipResult::Status::kProposed:
+      op_->pending_node = at;
+      op_->pending_index = r.index;
+      op_->pending_term = r.term;
+      break;
+    case MembershipResult::Status::kAlready:
+      q_.after(std::chrono::microseconds(100), [this, attempt] {
+        if (op_ && op_->attempt == attempt) member_phase_done();
+      });
+      break;
+    case MembershipResult::Status::kNotLeader:
+      op_->contact = r.leader;
+      member_retry(std::chrono::milliseconds(5));
+      break;
+    case MembershipResult::Status::kRetry:
+      op_->contact = at;
+      member_retry(opts_.tick * 2);
+      break;
+    case MembershipResult::Status::kInvalid:
+      note("membership: refused: " + r.error);
+      op_.reset();
+      break;
+  }
+}
+
+void Simulation::member_phase_done() {
+  MemberOp& op = *op_;
+  ++membership_changes_;
+  Host& h = host(op.target);
+  if (op.kind == MemberOp::Kind::kWipeRejoin && op.removing) {
+    // Removed for good: now wipe it and bring it back as a brand-new node with the same id.
+    crash(h, "wipe");
+    h.disk->wipe();
+    checker_->on_wiped(h.id);
+    ++wipes_;
+    restart(h);
+    op.removing = false;
+    op.address = "n" + std::to_string(op.target.v) + "-" + std::to_string(++address_epoch_);
+    note("membership: rejoin " + std::to_string(op.target.v) + " at " + op.address);
+    member_retry(opts_.tick);
+    return;
+  }
+  if (op.kind == MemberOp::Kind::kRemove && h.up && prng_.below(2) == 0) {
+    // Half the removed nodes are switched off; the rest keep running outside the cluster, where
+    // they must not disturb it.
+    crash(h, "decommissioned");
+    h.decommissioned = true;
+  }
+  op_.reset();
+}
+
 // ---- phases ------------------------------------------------------------------------------
 
 void Simulation::begin_liveness() {
   liveness_ = true;
   heal_at_ = q_.now();
-  // A random majority (or more) is healed; the rest stay cut off, or down.
+  op_.reset();
   std::vector<NodeId> all;
-  for (size_t k = 1; k <= opts_.nodes; ++k) all.push_back(NodeId(k));
-  for (size_t k = all.size(); k > 1; --k) std::swap(all[k - 1], all[prng_.below(k)]);
-  const size_t size = prng_.range(opts_.nodes / 2 + 1, opts_.nodes);
-  core_.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(size));
-  std::sort(core_.begin(), core_.end());
+  for (size_t k = 1; k <= host_count(); ++k) all.push_back(NodeId(k));
+  // With a static membership, a random majority (or more) is healed and the rest stay cut off or
+  // down. When membership changed (or has non-voters), everything is healed and the members of
+  // the final leader's config must converge.
+  heal_all_ = opts_.w_membership > 0 || opts_.learners > 0;
+  if (heal_all_) {
+    core_ = all;
+  } else {
+    for (size_t k = all.size(); k > 1; --k) std::swap(all[k - 1], all[prng_.below(k)]);
+    const size_t size = prng_.range(host_count() / 2 + 1, host_count());
+    core_.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(size));
+    std::sort(core_.begin(), core_.end());
+  }
   std::string names;
   for (NodeId c : core_) names += " " + std::to_string(c.v);
   note("liveness phase: healing" + names);
@@ -560,10 +813,11 @@ void Simulation::begin_liveness() {
   no.faults = false;
   net_->set_options(no);
   net_->heal_all();
-  for (size_t k = core_.size(); k < all.size(); ++k) {
-    for (size_t j = 1; j <= opts_.nodes; ++j) {
-      net_->set_link(all[k], NodeId(j), false);
-      net_->set_link(NodeId(j), all[k], false);
+  for (NodeId out : all) {
+    if (std::find(core_.begin(), core_.end(), out) != core_.end()) continue;
+    for (size_t j = 1; j <= host_count(); ++j) {
+      net_->set_link(out, NodeId(j), false);
+      net_->set_link(NodeId(j), out, false);
     }
   }
   SimDiskOptions dopts = opts_.disk;
@@ -571,19 +825,35 @@ void Simulation::begin_liveness() {
   for (auto& h : hosts_) h->disk->set_options(dopts);
   for (NodeId c : core_) {
     Host& h = host(c);
-    h.busy_until = std::min(h.busy_until, q_.now());
+    h.decommissioned = false;
     if (!h.up) restart(h);
   }
   workload_->watch_fresh_acks(q_.now());
   check_liveness();
 }
 
+// The nodes that must converge: the healed majority, or every member of the leader's config.
+static std::vector<NodeId> convergence_targets(const raft::Raft* leader, const std::vector<NodeId>& core,
+                                               bool heal_all) {
+  if (!heal_all || leader == nullptr) return core;
+  std::vector<NodeId> out;
+  for (const raft::Member& m : leader->membership().members()) out.push_back(m.id);
+  return out;
+}
+
 void Simulation::check_liveness() {
   if (done_ || checker_->failed()) return;
+  const raft::Raft* leader = nullptr;
+  for (NodeId c : core_) {
+    if (const raft::Raft* r = raft_of(c); r != nullptr && r->role() == raft::Role::kLeader) {
+      if (leader == nullptr || r->term() > leader->term()) leader = r;
+    }
+  }
+  const std::vector<NodeId> targets = convergence_targets(leader, core_, heal_all_);
   if (q_.now() - heal_at_ > opts_.liveness_bound) {
-    std::string why = workload_->first_fresh_ack() ? "healed majority did not converge" : "no write acknowledged";
+    std::string why = workload_->first_fresh_ack() ? "healed nodes did not converge" : "no write acknowledged";
     why += " [";
-    for (NodeId c : core_) {
+    for (NodeId c : targets) {
       const raft::Raft* r = raft_of(c);
       why += " n" + std::to_string(c.v) + ":";
       if (r == nullptr) {
@@ -591,7 +861,8 @@ void Simulation::check_liveness() {
         continue;
       }
       why += std::string(raft::to_string(r->role())) + "/t" + std::to_string(r->term().v) + "/c" +
-             std::to_string(r->log().committed().v) + "/l" + std::to_string(r->log().last_index().v);
+             std::to_string(r->log().committed().v) + "/a" + std::to_string(r->log().applied().v) + "/l" +
+             std::to_string(r->log().last_index().v);
     }
     why += " ]";
     checker_->fail("liveness", NodeId{}, why + " within " +
@@ -602,19 +873,16 @@ void Simulation::check_liveness() {
     return;
   }
   if (workload_->first_fresh_ack()) {
-    // The healed majority made progress; now let it quiesce: converged when every healed node
-    // has applied everything the leader has, and all hold the same state.
+    // The healed nodes made progress; now let them quiesce: converged when every target has
+    // applied everything the leader has (and then all must hold the same state).
     workload_->stop();
-    const raft::Raft* leader = nullptr;
-    for (NodeId c : core_) {
-      if (const raft::Raft* r = raft_of(c); r != nullptr && r->role() == raft::Role::kLeader) leader = r;
-    }
     bool converged = leader != nullptr && leader->log().committed() == leader->log().last_index();
-    for (NodeId c : core_) {
+    for (NodeId c : targets) {
       const raft::Raft* r = raft_of(c);
       if (!converged || r == nullptr || r->log().applied() != leader->log().last_index()) converged = false;
     }
     if (converged) {
+      core_ = targets;
       finish();
       return;
     }
@@ -691,6 +959,7 @@ RunResult Simulation::run() {
   c.add("msgs_dropped", ns.dropped_loss + ns.dropped_partition);
   c.add("msgs_duplicated", ns.duplicated);
   c.add("msgs_replayed", ns.replayed);
+  c.add("msgs_reordered", ns.reordered);
   c.add("syncs", ds.syncs);
   c.add("sync_failures", ds.sync_failures);
   c.add("writes_lost", ds.writes_lost);
@@ -698,6 +967,9 @@ RunResult Simulation::run() {
   c.add("torn_tails_recovered", recovered_torn_);
   c.add("snapshots_taken", snapshots_taken_);
   c.add("snapshots_installed", snapshots_installed_);
+  c.add("membership_changes", membership_changes_);
+  c.add("transfers", transfers_);
+  c.add("wipes", wipes_);
   c.add("proposals", ws.proposals);
   c.add("acks", ws.acks);
   c.add("redirects", ws.redirects);

@@ -67,6 +67,30 @@ class Simulation final : public NodeObserver {
   Duration host_now(const Host& h) const;
 
   void start_node(Host& h);
+  size_t host_count() const { return hosts_.size(); }
+  NodeId random_host() { return NodeId(prng_.range(1, hosts_.size())); }
+
+  // Membership changes, one at a time, driven like a client: ask any node, follow redirects,
+  // wait for the change to commit on the node that proposed it.
+  struct MemberOp {
+    enum class Kind : uint8_t { kAddVoter, kAddLearner, kPromote, kRemove, kReaddress, kWipeRejoin };
+    Kind kind = Kind::kAddVoter;
+    NodeId target;
+    std::string address;
+    bool voter = true;
+    bool removing = false;  // the remove half of a remove/wipe/rejoin
+    uint64_t attempt = 0;
+    NodeId contact;
+    NodeId pending_node;  // proposed here, at pending_index in term pending_term
+    LogIndex pending_index;
+    Term pending_term;
+  };
+  void start_member_op();
+  void member_request();
+  void member_result(uint64_t attempt, NodeId at, const MembershipResult& r);
+  void member_phase_done();
+  void member_retry(Duration after);
+  void transfer_leadership();
   void crash(Host& h, const char* why);
   void restart(Host& h);
   void schedule_nemesis();
@@ -85,6 +109,10 @@ class Simulation final : public NodeObserver {
   void on_persisted(NodeId, const std::vector<raft::Entry>&, Term prev_term) override;
   void on_soft_state(NodeId, const raft::SoftState&, Term) override;
   void on_applied(NodeId, const raft::Entry&) override;
+  void applied_visible(NodeId n, const raft::Entry& e, uint64_t digest, Term term);
+  // What a node did becomes visible to the world at its cursor (after the syncs it waited for),
+  // and never if it crashes first.
+  void at_cursor(Host& h, std::function<void()> fn);
   void on_send(NodeId, const raft::Message&, const raft::HardState& hs) override;
   void on_recovered(NodeId, const storage::RecoveredLog&, const std::optional<raft::SnapshotMeta>&) override;
   void on_snapshot_taken(NodeId, const raft::SnapshotMeta&) override;
@@ -115,6 +143,12 @@ class Simulation final : public NodeObserver {
   uint64_t partitions_ = 0, heals_ = 0, clock_jumps_ = 0, clogs_ = 0, recovered_torn_ = 0;
   uint64_t snapshots_taken_ = 0, snapshots_installed_ = 0;
   raft::Membership initial_membership_;
+  std::optional<MemberOp> op_;
+  raft::Membership committed_config_;  // the latest config entry applied anywhere
+  LogIndex committed_config_index_;
+  uint64_t address_epoch_ = 0;
+  bool heal_all_ = false;
+  uint64_t membership_changes_ = 0, transfers_ = 0, wipes_ = 0;
 };
 
 RunResult run_seed(uint64_t seed, std::FILE* log, bool verbose);

@@ -13,7 +13,8 @@ Network::Network(EventQueue& q, Prng prng, NetworkOptions opts, size_t nodes, De
       n_(nodes),
       deliver_(std::move(deliver)),
       up_((nodes + 1) * (nodes + 1), true),
-      clog_until_((nodes + 1) * (nodes + 1), Duration{0}) {}
+      clog_until_((nodes + 1) * (nodes + 1), Duration{0}),
+      last_arrival_((nodes + 1) * (nodes + 1), Duration{0}) {}
 
 size_t Network::link(NodeId from, NodeId to) const {
   RQ_ASSERT_LE(from.v, n_);
@@ -51,20 +52,25 @@ void Network::send(NodeId from, NodeId to, std::string bytes, Duration depart) {
     // An old packet from anywhere in the recent past shows up again (a retransmitting switch).
     const Past& p = history_[prng_.below(history_.size())];
     ++stats_.replayed;
-    schedule(p.from, p.to, p.bytes, depart + draw_latency());
+    schedule(p.from, p.to, p.bytes, depart + draw_latency(), false);
   }
   if (opts_.faults && prng_.chance_ppm(opts_.dup_ppm)) {
     ++stats_.duplicated;
-    schedule(from, to, bytes, depart + draw_latency());
+    schedule(from, to, bytes, depart + draw_latency(), false);
   }
   if (opts_.replay_ppm > 0) {
     history_.push_back(Past{from, to, bytes});
     if (history_.size() > kHistory) history_.pop_front();
   }
-  schedule(from, to, std::move(bytes), depart + draw_latency());
+  const bool reorder = opts_.faults && prng_.chance_ppm(opts_.reorder_ppm);
+  if (reorder) ++stats_.reordered;
+  schedule(from, to, std::move(bytes), depart + draw_latency(), !reorder);
 }
 
-void Network::schedule(NodeId from, NodeId to, std::string bytes, Duration at) {
+void Network::schedule(NodeId from, NodeId to, std::string bytes, Duration at, bool in_order) {
+  Duration& last = last_arrival_[link(from, to)];
+  if (in_order && at <= last) at = last + Duration(1);
+  if (at > last) last = at;
   const Duration clogged = clog_until_[link(from, to)];
   if (clogged > at) {
     ++stats_.clogged;

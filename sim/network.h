@@ -21,6 +21,9 @@ struct NetworkOptions {
   uint32_t loss_ppm = 0;
   uint32_t dup_ppm = 0;
   uint32_t replay_ppm = 0;  // chance per send to re-deliver some earlier packet on its link
+  // Links deliver in order (like the TCP connections of the real transport) except that each
+  // packet may, with this chance, take its own path and overtake or fall behind others.
+  uint32_t reorder_ppm = 0;
   bool faults = true;       // off in the liveness phase: only latency remains
 };
 
@@ -32,6 +35,7 @@ struct NetworkStats {
   uint64_t duplicated = 0;
   uint64_t replayed = 0;
   uint64_t clogged = 0;
+  uint64_t reordered = 0;
 };
 
 class Network {
@@ -57,7 +61,7 @@ class Network {
 
  private:
   Duration draw_latency();
-  void schedule(NodeId from, NodeId to, std::string bytes, Duration at);
+  void schedule(NodeId from, NodeId to, std::string bytes, Duration at, bool in_order);
   size_t link(NodeId from, NodeId to) const;
 
   EventQueue& q_;
@@ -67,6 +71,7 @@ class Network {
   Deliver deliver_;
   std::vector<bool> up_;             // n*n, directed
   std::vector<Duration> clog_until_;  // n*n
+  std::vector<Duration> last_arrival_;  // n*n: in-order delivery per link
   struct Past {
     NodeId from, to;
     std::string bytes;

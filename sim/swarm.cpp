@@ -103,6 +103,14 @@ Options draw_options(uint64_t seed) {
   o.snapshot_chunks_in_flight = pick(p, {1, 2, 8});
   o.snapshot_piece_bytes = pick(p, {64ull, 4096ull, 1ull << 20});
   o.snapshot_piece_delay = std::chrono::microseconds(pick(p, {0, 1000, 50000}));
+  // Membership: half the seeds change it while faults fly.
+  if (p.below(2) == 0) {
+    o.spares = p.range(0, 2);
+    o.w_membership = pick(p, {2u, 5u, 10u});
+    if (p.below(3) == 0) o.learners = p.range(1, 2);
+  }
+  o.w_transfer = pick(p, {0u, 0u, 1u, 3u});
+  o.net.reorder_ppm = pick(p, {0u, 1'000u, 20'000u, 100'000u});
   return o;
 }
 
@@ -135,6 +143,7 @@ std::string Options::describe() const {
   addu("loss_ppm", net.loss_ppm);
   addu("dup_ppm", net.dup_ppm);
   addu("replay_ppm", net.replay_ppm);
+  addu("reorder_ppm", net.reorder_ppm);
   addu("disk_lose_all_ppm", disk.lose_all_ppm);
   addu("torn_ppm", disk.torn_ppm);
   addu("sync_fail_ppm", disk.sync_fail_ppm);
@@ -150,6 +159,10 @@ std::string Options::describe() const {
   addu("w_clog", w_clog);
   addu("w_kill_leader", w_kill_leader);
   addu("w_isolate_leader", w_isolate_leader);
+  addu("w_membership", w_membership);
+  addu("w_transfer", w_transfer);
+  addu("spares", spares);
+  addu("learners", learners);
   add("down_max_ms", ms(down_max));
   add("pause_max_ms", ms(pause_max));
   add("clock_jump_max_ms", ms(clock_jump_max));

@@ -47,6 +47,12 @@ struct Options {
   uint32_t w_clog = 0;
   uint32_t w_kill_leader = 0;     // crash whoever leads now (MIT's Figure 8 churn)
   uint32_t w_isolate_leader = 0;  // cut the leader off, leaving it with an uncommitted tail
+  uint32_t w_membership = 0;      // add, remove, promote, re-address, wipe-and-rejoin a node
+  uint32_t w_transfer = 0;        // leadership transfer to a random voter
+  // Hosts beyond the founding `nodes` that start outside the cluster and may join it.
+  size_t spares = 0;
+  // Founding members that start as non-voters (read replicas).
+  size_t learners = 0;
   Duration down_max = std::chrono::seconds(3);   // how long a crashed node stays down
   Duration pause_max = std::chrono::seconds(2);
   Duration clock_jump_max = std::chrono::seconds(1);

@@ -11,6 +11,15 @@ const Membership& ConfigHistory::at(LogIndex i) const {
   return *m;
 }
 
+LogIndex ConfigHistory::index_at(LogIndex i) const {
+  LogIndex idx = base_index_;
+  for (const auto& c : configs_) {
+    if (c.first > i) break;
+    idx = c.first;
+  }
+  return idx;
+}
+
 const std::pair<LogIndex, Membership>* ConfigHistory::before(LogIndex i) const {
   const std::pair<LogIndex, Membership>* found = nullptr;
   for (const auto& c : configs_) {

@@ -19,8 +19,10 @@ class ConfigHistory {
   const Membership& current() const { return configs_.empty() ? base_ : configs_.back().second; }
   // Index of the latest config entry (the base's index when there is none).
   LogIndex current_index() const { return configs_.empty() ? base_index_ : configs_.back().first; }
-  // The membership in effect at index i (i >= base index).
+  // The membership in effect at index i (i >= base index), and the index of the entry (or base)
+  // it comes from.
   const Membership& at(LogIndex i) const;
+  LogIndex index_at(LogIndex i) const;
   // The latest config entry before `i`, if it is after the base.
   const std::pair<LogIndex, Membership>* before(LogIndex i) const;
 

@@ -166,4 +166,30 @@ size_t voter_difference(const Membership& a, const Membership& b) {
   return d;
 }
 
+Result<std::optional<ConfChange>> decide_join(const Membership& m, NodeId id, const std::string& address, bool voter,
+                                              bool* already) {
+  *already = false;
+  if (!id.valid()) return make_error(ErrorCode::kInvalid, "join: node id missing");
+  const Member* cur = m.find(id);
+  if (cur != nullptr && cur->address == address && cur->voter == voter) {
+    *already = true;
+    return std::optional<ConfChange>();
+  }
+  if (cur != nullptr && cur->voter && !voter) {
+    return make_error(ErrorCode::kInvalid, "join: node " + std::to_string(id.v) + " is a voter and cannot rejoin as a non-voter");
+  }
+  for (const Member& other : m.members()) {
+    if (other.id != id && !address.empty() && other.address == address) {
+      return make_error(ErrorCode::kInvalid, "join: address " + address + " belongs to node " + std::to_string(other.id.v));
+    }
+  }
+  return std::optional<ConfChange>(
+      ConfChange{voter ? ConfChangeType::kAddVoter : ConfChangeType::kAddLearner, id, address});
+}
+
+std::optional<ConfChange> decide_remove(const Membership& m, NodeId id) {
+  if (!m.contains(id)) return std::nullopt;
+  return ConfChange{ConfChangeType::kRemove, id, {}};
+}
+
 }  // namespace rq::raft

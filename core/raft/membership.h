@@ -67,4 +67,13 @@ Result<Membership> apply_change(const Membership& m, const ConfChange& cc);
 // Voters that differ between a and b (added, removed or changed kind).
 size_t voter_difference(const Membership& a, const Membership& b);
 
+// rqlite's join, decided against the current membership: a known id at the same address and of
+// the same kind is already in (idempotent); a known id at a new address replaces its entry; a
+// voter cannot rejoin as a non-voter. Returns the change to propose, or nullopt with `*already`
+// set when nothing needs to change, or an error.
+Result<std::optional<ConfChange>> decide_join(const Membership& m, NodeId id, const std::string& address, bool voter,
+                                              bool* already);
+// rqlite's remove: idempotent for a node that is not a member.
+std::optional<ConfChange> decide_remove(const Membership& m, NodeId id);
+
 }  // namespace rq::raft

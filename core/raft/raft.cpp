@@ -327,7 +327,12 @@ void Raft::on_vote_request(const Message& m) {
   Message resp;
   resp.type = resp_type;
   resp.to = m.from;
-  if (can_vote && is_voter(cfg_.id) && log_.is_up_to_date(m.index, m.log_term)) {
+  // Whether this node thinks it is a voter does not matter (thesis §4.1): a candidate asks only
+  // the voters of its own config, and a node whose promotion or addition has not reached it yet
+  // must answer, or neither could ever win. (A node wiped after its removal committed and added
+  // back cannot help a stale candidate either: any majority of the old config includes a node
+  // that holds the committed removal and refuses the less up-to-date candidate.)
+  if (can_vote && log_.is_up_to_date(m.index, m.log_term)) {
     // A granted pre-vote carries the term it was asked about, so the pre-candidate can tell it
     // from a stale reply.
     resp.term = m.term;
@@ -577,8 +582,9 @@ void Raft::on_append_response(const Message& m) {
       if (pr.match >= pr.pending_snapshot) pr.become_probe();
       break;
   }
-  if (maybe_commit()) bcast_append();
-  if (pr.state == ProgressState::kSnapshot) return;
+  if (maybe_commit() && role_ == Role::kLeader) bcast_append();
+  // Committing our own removal makes us a follower, and prs_ (and pr) are gone.
+  if (role_ != Role::kLeader || pr.state == ProgressState::kSnapshot) return;
   while (maybe_send_append(m.from, false)) {
   }
   // Thesis §3.10: the transfer target is up to date: tell it to campaign.
@@ -924,7 +930,7 @@ void Raft::advance(const Ready& rd) {
     if (role_ == Role::kLeader) {
       // The leader's own copy counts toward a majority only once it is durable.
       prs_.at(cfg_.id).maybe_update(log_.stable());
-      if (maybe_commit()) bcast_append();
+      if (maybe_commit() && role_ == Role::kLeader) bcast_append();
     }
   }
   if (!rd.committed_entries.empty()) log_.applied_to(rd.committed_entries.back().index);
