@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/storage/crc32c.h"
 #include "core/wire/codec.h"
 
 namespace rq {
@@ -73,14 +74,51 @@ Status Node::start(std::optional<raft::Membership> bootstrap) {
     }
     last_snapshot_index_ = meta.index;
   }
+  const bool fresh = !*snap && rec.entries.empty() && rec.hard_state.term.v == 0;
+  if (Status st = load_identity(fresh); !st) {
+    fail_stop(Error{st.error().code, "cannot read the node identity: " + st.error().message});
+    return st.error();
+  }
   observer_->on_recovered(id(), rec, *snap);
   raft::RaftStorage st{rec.hard_state, *snap, std::move(rec.entries), floor};
   raft_ = std::make_unique<raft::Raft>(cfg_.raft, prng_.split(), std::move(st));
-  const bool fresh = !*snap && raft_->log().last_index().v == 0 && raft_->term().v == 0;
   if (bootstrap && fresh) raft_->bootstrap(*bootstrap);
   last_tick_ = clock_.now();
   arm_tick();
   process();
+  return ok_status();
+}
+
+// The file `identity` holds this data directory's incarnation (8 bytes) and its CRC32C.
+Status Node::load_identity(bool fresh) {
+  static const std::string kName = "identity";
+  auto size = disk_.size(kName);
+  if (size) {
+    auto data = disk_.read(kName, 0, *size);
+    if (!data) return data.error();
+    if (data->size() != 12) return make_error(ErrorCode::kCorrupt, "identity file has the wrong size");
+    uint64_t inc = 0;
+    for (int i = 7; i >= 0; --i) inc = (inc << 8) | static_cast<uint8_t>((*data)[static_cast<size_t>(i)]);
+    uint32_t crc = 0;
+    for (int i = 3; i >= 0; --i) crc = (crc << 8) | static_cast<uint8_t>((*data)[8 + static_cast<size_t>(i)]);
+    if (crc != crc32c(std::string_view(*data).substr(0, 8))) return make_error(ErrorCode::kCorrupt, "identity checksum mismatch");
+    cfg_.raft.incarnation = inc;
+    return ok_status();
+  }
+  if (!fresh) {
+    cfg_.raft.incarnation = 0;  // state from before identities: matches any config entry
+    return ok_status();
+  }
+  const uint64_t inc = cfg_.incarnation != 0 ? cfg_.incarnation : (prng_.next_u64() | 1);
+  std::string bytes;
+  for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((inc >> (8 * i)) & 0xff));
+  const uint32_t crc = crc32c(bytes);
+  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  if (Status st = disk_.create(kName); !st) return st;
+  if (Status st = disk_.append(kName, bytes); !st) return st;
+  if (Status st = disk_.sync(kName); !st) return st;
+  if (Status st = disk_.sync_dir(); !st) return st;
+  cfg_.raft.incarnation = inc;
   return ok_status();
 }
 
@@ -187,18 +225,23 @@ MembershipResult Node::change_membership(const std::optional<raft::ConfChange>& 
   return r;
 }
 
-MembershipResult Node::join(NodeId id, const std::string& address, bool voter) {
+MembershipResult Node::join(NodeId id, const std::string& address, bool voter, uint64_t incarnation) {
   if (!running()) return MembershipResult{};
   if (raft_->role() != raft::Role::kLeader) return change_membership(std::nullopt);
   bool already = false;
-  auto cc = raft::decide_join(raft_->membership(), id, address, voter, &already);
+  auto cc = raft::decide_join(raft_->membership(), id, address, voter, incarnation, &already);
   if (!cc) {
     MembershipResult r;
     r.status = MembershipResult::Status::kInvalid;
     r.error = cc.error().message;
     return r;
   }
-  return change_membership(*cc);
+  MembershipResult r = change_membership(*cc);
+  // A lost-disk rejoin proposed the removal of the old self: the join itself comes next time.
+  if (*cc && (*cc)->type == raft::ConfChangeType::kRemove && r.status == MembershipResult::Status::kProposed) {
+    r.status = MembershipResult::Status::kRetry;
+  }
+  return r;
 }
 
 MembershipResult Node::remove_member(NodeId id) {

@@ -50,6 +50,9 @@ struct NodeConfig {
   // After a stall (a paused process, a clock jump) at most this many ticks run at once.
   int max_ticks_per_wakeup = 64;
   // rqlite's defaults: a snapshot every 8192 applied entries, keeping 1.25x that in the log.
+  // This node's incarnation when its data directory is new (0: draw one at random). An existing
+  // directory keeps the one it was created with (file `identity`).
+  uint64_t incarnation = 0;
   uint64_t snapshot_threshold = 8192;
   uint64_t trailing_logs = 10240;
   size_t snapshots_retained = 2;
@@ -104,7 +107,7 @@ class Node {
                               const std::function<void(const raft::ProposeResult&)>& accepted = {});
   raft::ProposeResult propose_conf_change(const raft::ConfChange& cc);
   // rqlite's join and remove: only the leader acts; others say who leads.
-  MembershipResult join(NodeId id, const std::string& address, bool voter);
+  MembershipResult join(NodeId id, const std::string& address, bool voter, uint64_t incarnation = 0);
   MembershipResult remove_member(NodeId id);
   bool transfer_leadership(NodeId to);
   void campaign();
@@ -117,6 +120,7 @@ class Node {
   const raft::Raft& raft() const { return *raft_; }
   const NodeStats& stats() const { return stats_; }
   NodeId id() const { return cfg_.raft.id; }
+  uint64_t incarnation() const { return cfg_.raft.incarnation; }
 
  private:
   class Sink;
@@ -130,6 +134,7 @@ class Node {
   void process();
   void send_all(std::vector<raft::Message>& msgs);
   bool install_snapshot(const raft::SnapshotMeta& meta);
+  Status load_identity(bool fresh);
   bool write_chunks(std::vector<raft::SnapshotChunk>& chunks, std::vector<Finished>* finished);
   void maybe_start_snapshot();
   void on_snapshot_written(Status st);

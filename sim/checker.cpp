@@ -24,6 +24,44 @@ void Checker::on_ack_departed(NodeId n, Term term, LogIndex index, Term entry_te
   if (term.v > a.term || (term.v == a.term && index.v > a.index)) a = AckedToLeader{term.v, index.v, entry_term.v};
 }
 
+std::optional<Checker::ConfigAppend> Checker::config_append_of(const raft::Raft& r, const raft::Entry& e) {
+  if (r.role() != raft::Role::kLeader || e.type != raft::EntryType::kConfig || e.term != r.term() || e.index.v <= 1) {
+    return std::nullopt;
+  }
+  auto next = raft::Membership::decode(e.data);
+  if (!next) return std::nullopt;
+  ConfigAppend c;
+  c.index = e.index;
+  c.term = e.term;
+  c.prev_index = r.configs().index_at(e.index - 1);
+  c.prev_term = r.log().term(c.prev_index);
+  c.prev_compacted = c.prev_index <= r.log().floor_index();
+  c.leader_commit = r.log().committed();
+  c.commit_in_term = r.log().term(r.log().committed()) == r.term();
+  c.prev = r.configs().at(e.index - 1);
+  c.next = std::move(*next);
+  return c;
+}
+
+void Checker::on_config_appended(NodeId n, const ConfigAppend& c) {
+  // Ongaro's guard: the previous config entry was committed when this one was appended, and so
+  // was an entry of the leader's term. What the leader believed committed must also be what the
+  // cluster applied at that index.
+  bool prev_committed = c.prev_index.v == 0 || c.prev_compacted || c.prev_index <= c.leader_commit;
+  if (prev_committed && c.prev_index.v > 0 && c.prev_index.v <= applied_.size() && c.prev_term &&
+      applied_[c.prev_index.v - 1].term != c.prev_term->v) {
+    prev_committed = false;
+  }
+  const bool term_committed = c.commit_in_term;
+  const size_t diff = raft::voter_difference(c.prev, c.next);
+  if (prev_committed && term_committed && diff <= 1) return;
+  fail("membership-change-guard", n,
+       "leader of term " + std::to_string(c.term.v) + " appended config entry " + std::to_string(c.index.v) +
+           (prev_committed ? "" : " before the previous config (entry " + std::to_string(c.prev_index.v) + ") committed") +
+           (term_committed ? "" : " before committing an entry of its term") +
+           (diff <= 1 ? "" : " changing " + std::to_string(diff) + " voters at once"));
+}
+
 void Checker::on_wiped(NodeId n) {
   exposed_.erase(n.v);
   acked_to_leader_.erase(n.v);
@@ -31,26 +69,6 @@ void Checker::on_wiped(NodeId n) {
 }
 
 void Checker::on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term) {
-  if (const raft::Raft* r = raft_of_(n); r != nullptr && r->role() == raft::Role::kLeader) {
-    for (const auto& e : ents) {
-      if (e.type != raft::EntryType::kConfig || e.term != r->term() || e.index.v <= 1) continue;
-      // A config entry this leader just appended: Ongaro's guard, checked against what the
-      // whole cluster has committed.
-      const LogIndex prev_idx = r->configs().index_at(e.index - 1);
-      const auto prev_term = r->log().term(prev_idx);
-      const bool prev_committed = prev_idx.v == 0 || prev_idx <= r->log().floor_index() ||
-                                  (prev_idx.v <= applied_.size() && prev_term && applied_[prev_idx.v - 1].term == prev_term->v);
-      auto next = raft::Membership::decode(e.data);
-      if (!prev_committed || applied_terms_.count(e.term.v) == 0 || !next ||
-          raft::voter_difference(r->configs().at(e.index - 1), *next) > 1) {
-        fail("membership-change-guard", n,
-             "leader of term " + std::to_string(e.term.v) + " appended config entry " + std::to_string(e.index.v) +
-                 (prev_committed ? "" : " before the previous config (entry " + std::to_string(prev_idx.v) + ") committed") +
-                 (applied_terms_.count(e.term.v) == 0 ? " before committing an entry of its term" : ""));
-        return;
-      }
-    }
-  }
   if (auto a = acked_to_leader_.find(n.v); a != acked_to_leader_.end() && !ents.empty()) {
     // The leader of a term only ever appends, so in that term nothing acknowledged to it is
     // ever replaced.

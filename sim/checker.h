@@ -50,6 +50,20 @@ class Checker {
   explicit Checker(std::function<const raft::Raft*(NodeId)> raft_of, std::function<Duration()> now);
 
   void on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term);
+  // Leader n appended a config entry: what it knew then. Checked once n's earlier applies are
+  // visible (the simulator calls this at the node's cursor).
+  struct ConfigAppend {
+    LogIndex index;
+    Term term;
+    LogIndex prev_index;             // the config entry (or base) before it
+    std::optional<Term> prev_term;   // its term in the leader's log, if not compacted
+    bool prev_compacted = false;
+    LogIndex leader_commit;          // the leader's commit index then
+    bool commit_in_term = false;     // the entry at leader_commit is of the leader's term
+    raft::Membership prev, next;
+  };
+  void on_config_appended(NodeId n, const ConfigAppend& c);
+  static std::optional<ConfigAppend> config_append_of(const raft::Raft& r, const raft::Entry& e);
   void on_leader(NodeId n, Term term);
   // `node_term`: the node's term when it applied e (read from its Raft when not given).
   void on_applied(NodeId n, const raft::Entry& e, std::optional<Term> node_term = std::nullopt);

@@ -65,6 +65,7 @@ struct Simulation::Host {
   std::deque<std::pair<uint64_t, std::function<void()>>> inbox;
   bool wakeup_scheduled = false;
   bool bootstrap = false;       // a founding member's first start founds the cluster
+  uint64_t identity = 0;        // the node's incarnation (new each time its disk is wiped)
   uint64_t pending_visible = 0;  // observations waiting for the node's cursor
   bool decommissioned = false;  // removed and switched off
 };
@@ -110,19 +111,17 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
   checker_ = std::make_unique<Checker>([this](NodeId id) { return raft_of(id); }, [this] { return q_.now(); });
   Prng workload_prng = root.split();
   std::vector<raft::Member> members;
-  for (size_t k = 1; k <= opts_.nodes; ++k) {
-    // The last `learners` founders are read replicas; at least one voter always remains.
-    const bool voter = k + opts_.learners <= opts_.nodes || k == 1;
-    members.push_back(raft::Member{NodeId(k), "n" + std::to_string(k), voter});
-  }
-  initial_membership_ = raft::Membership(std::move(members));
-  committed_config_ = initial_membership_;
-  committed_config_index_ = LogIndex{1};
   for (size_t k = 0; k < hosts; ++k) {
     auto h = std::make_unique<Host>();
     Host& hr = *h;
     h->id = NodeId(k + 1);
     h->bootstrap = k < opts_.nodes;
+    h->identity = prng_.next_u64() | 1;
+    if (h->bootstrap) {
+      // The last `learners` founders are read replicas; at least one voter always remains.
+      const bool voter = k + 1 + opts_.learners <= opts_.nodes || k == 0;
+      members.push_back(raft::Member{h->id, "n" + std::to_string(k + 1), voter, false, h->identity});
+    }
     h->prng = root.split();
     h->disk = std::make_unique<SimDisk>(h->prng.split(), opts_.disk);
     h->disk->set_now([this] { return q_.now(); });
@@ -146,6 +145,9 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
     h->transport = std::make_unique<HostTransport>(*this, hr);
     hosts_.push_back(std::move(h));
   }
+  initial_membership_ = raft::Membership(std::move(members));
+  committed_config_ = initial_membership_;
+  committed_config_index_ = LogIndex{1};
   workload_ = std::make_unique<Workload>(
       q_, workload_prng, opts_.clients, hosts, opts_.client_think, opts_.client_timeout, *checker_,
       [this](NodeId target, std::string data, Workload::AtNode at_node) {
@@ -254,11 +256,14 @@ void Simulation::start_node(Host& h) {
         q_.at(at, [this, &h, inc, fn = std::move(fn)] { run_on(h, inc, fn); });
       },
       opts_.snapshot_piece_bytes);
-  h.node = std::make_unique<Node>(node_config(h.id), *h.clock, *h.transport, *h.disk, h.prng.split(), *h.sm, this);
+  NodeConfig cfg = node_config(h.id);
+  cfg.incarnation = h.identity;
+  h.node = std::make_unique<Node>(std::move(cfg), *h.clock, *h.transport, *h.disk, h.prng.split(), *h.sm, this);
   h.busy_until = std::max(h.busy_until, q_.now());
+  // A founder bootstraps whenever it starts with a fresh disk (the same flags every time, like
+  // rqlited's), until its disk is wiped for a rejoin; the node ignores it once it has state.
   std::optional<raft::Membership> bootstrap;
   if (h.bootstrap) bootstrap = initial_membership_;
-  h.bootstrap = false;
   run_on(h, h.incarnation, [&h, bootstrap] { (void)h.node->start(bootstrap); });
 }
 
@@ -292,6 +297,12 @@ void Simulation::restart(Host& h) {
 
 void Simulation::on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term) {
   checker_->on_persisted(n, ents, prev_term);
+  const raft::Raft& r = host(n).node->raft();
+  for (const auto& e : ents) {
+    if (auto c = Checker::config_append_of(r, e)) {
+      at_cursor(host(n), [this, n, c = std::move(*c)] { checker_->on_config_appended(n, c); });
+    }
+  }
 }
 
 void Simulation::on_soft_state(NodeId n, const raft::SoftState& ss, Term term) {
@@ -684,6 +695,8 @@ void Simulation::start_member_op() {
     if (!h.up) {
       if (prng_.below(2) == 0) {
         h.disk->wipe();
+        h.identity = prng_.next_u64() | 1;
+        h.bootstrap = false;
         checker_->on_wiped(h.id);
         ++wipes_;
       }
@@ -725,7 +738,8 @@ void Simulation::member_request() {
       const MemberOp& op = *op_;
       const bool remove = op.kind == MemberOp::Kind::kRemove || op.removing;
       const MembershipResult r =
-          remove ? h.node->remove_member(op.target) : h.node->join(op.target, op.address, op.voter);
+          remove ? h.node->remove_member(op.target)
+                 : h.node->join(op.target, op.address, op.voter, host(op.target).identity);
       member_result(attempt, h.id, r);
     });
   });
@@ -767,6 +781,8 @@ void Simulation::member_phase_done() {
     // Removed for good: now wipe it and bring it back as a brand-new node with the same id.
     crash(h, "wipe");
     h.disk->wipe();
+    h.identity = prng_.next_u64() | 1;
+    h.bootstrap = false;
     checker_->on_wiped(h.id);
     ++wipes_;
     restart(h);
@@ -863,6 +879,14 @@ void Simulation::check_liveness() {
       why += std::string(raft::to_string(r->role())) + "/t" + std::to_string(r->term().v) + "/c" +
              std::to_string(r->log().committed().v) + "/a" + std::to_string(r->log().applied().v) + "/l" +
              std::to_string(r->log().last_index().v);
+      if (!r->membership().is_self(c, host(c).node->incarnation())) why += "/not-member";
+      if (leader != nullptr) {
+        auto it = leader->progress().find(c);
+        if (it != leader->progress().end()) {
+          why += "/pr" + std::to_string(static_cast<int>(it->second.state)) + ":m" +
+                 std::to_string(it->second.match.v) + ":n" + std::to_string(it->second.next.v);
+        }
+      }
     }
     why += " ]";
     checker_->fail("liveness", NodeId{}, why + " within " +

@@ -57,6 +57,11 @@ bool Membership::is_voter(NodeId id) const {
   return m != nullptr && m->voter;
 }
 
+bool Membership::is_self(NodeId id, uint64_t incarnation) const {
+  const Member* m = find(id);
+  return m != nullptr && (m->incarnation == 0 || incarnation == 0 || m->incarnation == incarnation);
+}
+
 std::vector<NodeId> Membership::voters() const {
   std::vector<NodeId> out;
   for (const auto& m : members_) {
@@ -78,7 +83,8 @@ std::string Membership::encode() const {
   put_u64(s, members_.size());
   for (const auto& m : members_) {
     put_u64(s, m.id.v);
-    put_u64(s, m.voter ? 1 : 0);
+    put_u64(s, (m.voter ? 1 : 0) | (m.staged ? 2 : 0));
+    put_u64(s, m.incarnation);
     put_str(s, m.address);
   }
   return s;
@@ -91,12 +97,14 @@ Result<Membership> Membership::decode(std::string_view bytes) {
   std::vector<Member> ms;
   for (uint64_t k = 0; k < n; ++k) {
     Member m;
-    uint64_t id, voter;
-    if (!r.u64(&id) || !r.u64(&voter) || !r.str(&m.address) || id == 0 || voter > 1) {
+    uint64_t id, flags;
+    if (!r.u64(&id) || !r.u64(&flags) || !r.u64(&m.incarnation) || !r.str(&m.address) || id == 0 || flags > 3 ||
+        flags == 3) {
       return make_error(ErrorCode::kInvalid, "membership: bad member");
     }
     m.id = NodeId(id);
-    m.voter = voter == 1;
+    m.voter = (flags & 1) != 0;
+    m.staged = (flags & 2) != 0;
     ms.push_back(std::move(m));
   }
   if (!r.done()) return make_error(ErrorCode::kInvalid, "membership: trailing bytes");
@@ -111,6 +119,7 @@ std::string ConfChange::encode() const {
   std::string s;
   put_u64(s, static_cast<uint64_t>(type));
   put_u64(s, id.v);
+  put_u64(s, incarnation);
   put_str(s, address);
   return s;
 }
@@ -119,8 +128,8 @@ Result<ConfChange> ConfChange::decode(std::string_view bytes) {
   Reader r(bytes);
   uint64_t type, id;
   ConfChange cc;
-  if (!r.u64(&type) || !r.u64(&id) || !r.str(&cc.address) || !r.done() ||
-      type > static_cast<uint64_t>(ConfChangeType::kRemove) || id == 0) {
+  if (!r.u64(&type) || !r.u64(&id) || !r.u64(&cc.incarnation) || !r.str(&cc.address) || !r.done() ||
+      type > static_cast<uint64_t>(ConfChangeType::kPromoteStaged) || id == 0) {
     return make_error(ErrorCode::kInvalid, "conf change: malformed");
   }
   cc.type = static_cast<ConfChangeType>(type);
@@ -136,15 +145,25 @@ Result<Membership> apply_change(const Membership& m, const ConfChange& cc) {
     case ConfChangeType::kAddLearner: {
       const bool voter = cc.type == ConfChangeType::kAddVoter;
       if (it == ms.end()) {
-        ms.push_back(Member{cc.id, cc.address, voter});
+        // A new voter starts as a staged non-voter; the leader promotes it once it caught up.
+        ms.push_back(Member{cc.id, cc.address, false, voter, cc.incarnation});
         break;
       }
+      if (it->incarnation != cc.incarnation && it->incarnation != 0 && cc.incarnation != 0) {
+        return make_error(ErrorCode::kInvalid, "another incarnation of this node is a member: remove it first");
+      }
       if (it->voter && !voter) return make_error(ErrorCode::kInvalid, "a voter cannot be demoted to a non-voter");
-      if (it->voter == voter && it->address == cc.address) return make_error(ErrorCode::kInvalid, "no change");
-      it->voter = voter;
+      const bool wants_promotion = voter && !it->voter && !it->staged;
+      if (!wants_promotion && it->address == cc.address) return make_error(ErrorCode::kInvalid, "no change");
       it->address = cc.address;
+      if (wants_promotion) it->staged = true;
       break;
     }
+    case ConfChangeType::kPromoteStaged:
+      if (it == ms.end() || !it->staged) return make_error(ErrorCode::kInvalid, "not a staged non-voter");
+      it->staged = false;
+      it->voter = true;
+      break;
     case ConfChangeType::kRemove:
       if (it == ms.end()) return make_error(ErrorCode::kInvalid, "not a member");
       ms.erase(it);
@@ -167,11 +186,15 @@ size_t voter_difference(const Membership& a, const Membership& b) {
 }
 
 Result<std::optional<ConfChange>> decide_join(const Membership& m, NodeId id, const std::string& address, bool voter,
-                                              bool* already) {
+                                              uint64_t incarnation, bool* already) {
   *already = false;
   if (!id.valid()) return make_error(ErrorCode::kInvalid, "join: node id missing");
   const Member* cur = m.find(id);
-  if (cur != nullptr && cur->address == address && cur->voter == voter) {
+  if (cur != nullptr && cur->incarnation != 0 && incarnation != 0 && cur->incarnation != incarnation) {
+    // The node lost its disk: its old self goes first (its votes must not count twice).
+    return std::optional<ConfChange>(ConfChange{ConfChangeType::kRemove, id, {}, 0});
+  }
+  if (cur != nullptr && cur->address == address && (cur->voter || cur->staged) == voter) {
     *already = true;
     return std::optional<ConfChange>();
   }
@@ -184,12 +207,12 @@ Result<std::optional<ConfChange>> decide_join(const Membership& m, NodeId id, co
     }
   }
   return std::optional<ConfChange>(
-      ConfChange{voter ? ConfChangeType::kAddVoter : ConfChangeType::kAddLearner, id, address});
+      ConfChange{voter ? ConfChangeType::kAddVoter : ConfChangeType::kAddLearner, id, address, incarnation});
 }
 
 std::optional<ConfChange> decide_remove(const Membership& m, NodeId id) {
   if (!m.contains(id)) return std::nullopt;
-  return ConfChange{ConfChangeType::kRemove, id, {}};
+  return ConfChange{ConfChangeType::kRemove, id, {}, 0};
 }
 
 }  // namespace rq::raft

@@ -19,6 +19,14 @@ struct Member {
   NodeId id;
   std::string address;  // the node's Raft address (opaque to Raft; the transport resolves it)
   bool voter = true;
+  // A non-voter that becomes a voter once it has caught up with the config that added it
+  // (thesis §4.2.1), so every voter knows it is a member before anyone counts on its vote.
+  bool staged = false;
+  // Which life of this node id the entry means: a random number drawn when the node's data
+  // directory was created (0: any). A node wiped and restarted under the same id is a new
+  // incarnation and is not a member until a config names it; otherwise it could vote with the
+  // amnesia of an empty disk in place of its old self.
+  uint64_t incarnation = 0;
   friend bool operator==(const Member&, const Member&) = default;
 };
 
@@ -31,6 +39,8 @@ class Membership {
   const Member* find(NodeId id) const;
   bool contains(NodeId id) const { return find(id) != nullptr; }
   bool is_voter(NodeId id) const;
+  // Whether this incarnation of `id` is the member the config names.
+  bool is_self(NodeId id, uint64_t incarnation) const;
   std::vector<NodeId> voters() const;
   std::vector<NodeId> learners() const;
   bool empty() const { return members_.empty(); }
@@ -45,15 +55,17 @@ class Membership {
 };
 
 enum class ConfChangeType : uint8_t {
-  kAddVoter = 0,    // new voter, or re-address / promote an existing member
+  kAddVoter = 0,    // new voter (staged: a non-voter until caught up), or re-address / promote
   kAddLearner = 1,  // new non-voter (read replica), or re-address one
   kRemove = 2,
+  kPromoteStaged = 3,  // the leader finishing a staged promotion
 };
 
 struct ConfChange {
   ConfChangeType type = ConfChangeType::kAddVoter;
   NodeId id;
   std::string address;
+  uint64_t incarnation = 0;
 
   std::string encode() const;
   static Result<ConfChange> decode(std::string_view bytes);
@@ -69,10 +81,11 @@ size_t voter_difference(const Membership& a, const Membership& b);
 
 // rqlite's join, decided against the current membership: a known id at the same address and of
 // the same kind is already in (idempotent); a known id at a new address replaces its entry; a
-// voter cannot rejoin as a non-voter. Returns the change to propose, or nullopt with `*already`
-// set when nothing needs to change, or an error.
+// voter cannot rejoin as a non-voter; a known id with another incarnation (its disk was lost) is
+// removed first, and joins on a later attempt. Returns the change to propose, or nullopt with
+// `*already` set when nothing needs to change, or an error.
 Result<std::optional<ConfChange>> decide_join(const Membership& m, NodeId id, const std::string& address, bool voter,
-                                              bool* already);
+                                              uint64_t incarnation, bool* already);
 // rqlite's remove: idempotent for a node that is not a member.
 std::optional<ConfChange> decide_remove(const Membership& m, NodeId id);
 

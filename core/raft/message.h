@@ -71,6 +71,10 @@ struct Message {
   NodeId from;
   NodeId to;
   Term term;
+  // The sender's incarnation (membership.h): messages from an earlier life of a node id (before
+  // its disk was wiped) are dropped, or a leader could believe the new one holds what the old one
+  // acknowledged.
+  uint64_t from_incarnation = 0;
   // kApp: term of the entry at `index` (prevLogTerm). kVote/kPreVote: candidate's last log term.
   // kAppResp rejection: term of the follower's entry at `reject_hint` (fast backtracking).
   Term log_term;

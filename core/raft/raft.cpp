@@ -96,7 +96,7 @@ void Raft::bootstrap(const Membership& m) {
   refresh_config();
 }
 
-bool Raft::promotable() const { return is_voter(cfg_.id); }
+bool Raft::promotable() const { return is_self_member() && is_voter(cfg_.id); }
 
 // ---- transitions -------------------------------------------------------------------------
 
@@ -260,6 +260,14 @@ bool Raft::quorum_active() {
 
 void Raft::step(const Message& m) {
   if (m.from == cfg_.id || !m.from.valid()) return;
+  // Replies count toward progress and votes only from the life of that node id our config
+  // names: a reply from an earlier life (before its disk was wiped) would make a leader believe
+  // the new one holds what the old one acknowledged. Requests are taken from anyone with a valid
+  // term (thesis §4.1: a follower's config may not know the leader yet).
+  const bool is_reply = m.type == MessageType::kAppResp || m.type == MessageType::kHeartbeatResp ||
+                        m.type == MessageType::kSnapResp || m.type == MessageType::kVoteResp ||
+                        m.type == MessageType::kPreVoteResp;
+  if (is_reply && membership().contains(m.from) && !membership().is_self(m.from, m.from_incarnation)) return;
   if (m.term > term_) {
     if (m.type == MessageType::kVote || m.type == MessageType::kPreVote) {
       // Leader stickiness (thesis §4.2.3, §9.6): while we hear from a leader, a vote request is
@@ -327,12 +335,12 @@ void Raft::on_vote_request(const Message& m) {
   Message resp;
   resp.type = resp_type;
   resp.to = m.from;
-  // Whether this node thinks it is a voter does not matter (thesis §4.1): a candidate asks only
-  // the voters of its own config, and a node whose promotion or addition has not reached it yet
-  // must answer, or neither could ever win. (A node wiped after its removal committed and added
-  // back cannot help a stale candidate either: any majority of the old config includes a node
-  // that holds the committed removal and refuses the less up-to-date candidate.)
-  if (can_vote && log_.is_up_to_date(m.index, m.log_term)) {
+  // Only members vote, voters or not: a candidate asks the voters of its own config, which may
+  // include a non-voter whose promotion has not reached it (staged promotion guarantees it knows
+  // it is a member by then). A node whose log does not name this incarnation of it (a wiped node
+  // not yet re-added, even with an old config that names its former self) must not: it has
+  // forgotten every vote its old self cast.
+  if (can_vote && is_self_member() && log_.is_up_to_date(m.index, m.log_term)) {
     // A granted pre-vote carries the term it was asked about, so the pre-candidate can tell it
     // from a stale reply.
     resp.term = m.term;
@@ -584,7 +592,9 @@ void Raft::on_append_response(const Message& m) {
   }
   if (maybe_commit() && role_ == Role::kLeader) bcast_append();
   // Committing our own removal makes us a follower, and prs_ (and pr) are gone.
-  if (role_ != Role::kLeader || pr.state == ProgressState::kSnapshot) return;
+  if (role_ != Role::kLeader) return;
+  maybe_promote_staged();
+  if (pr.state == ProgressState::kSnapshot) return;
   while (maybe_send_append(m.from, false)) {
   }
   // Thesis §3.10: the transfer target is up to date: tell it to campaign.
@@ -777,6 +787,23 @@ void Raft::refresh_config() {
   if (configs_.current_index() != before || membership() != old || voters_.empty()) on_membership_changed();
 }
 
+void Raft::maybe_promote_staged() {
+  if (role_ != Role::kLeader || lead_transferee_.valid()) return;
+  if (log_.term(log_.committed()) != term_ || pending_conf_index_ > log_.committed()) return;
+  for (const Member& mem : membership().members()) {
+    if (!mem.staged) continue;
+    auto it = prs_.find(mem.id);
+    if (it == prs_.end() || it->second.match < configs_.current_index()) continue;
+    auto next = apply_change(membership(), ConfChange{ConfChangeType::kPromoteStaged, mem.id, mem.address, 0});
+    if (!next) continue;
+    append_entries({Entry{Term{}, LogIndex{}, EntryType::kConfig, next->encode()}});
+    pending_conf_index_ = log_.last_index();
+    refresh_config();
+    bcast_append();
+    return;  // one change at a time
+  }
+}
+
 void Raft::on_membership_changed() {
   voters_ = membership().voters();
   if (role_ != Role::kLeader) return;
@@ -866,6 +893,7 @@ void Raft::bcast_heartbeat() {
 
 void Raft::send(Message m) {
   m.from = cfg_.id;
+  m.from_incarnation = cfg_.incarnation;
   // Votes and pre-votes set their own term; every other message carries ours.
   const bool sets_own_term = m.type == MessageType::kPreVote || m.type == MessageType::kVote ||
                              ((m.type == MessageType::kPreVoteResp || m.type == MessageType::kVoteResp) &&
@@ -931,6 +959,7 @@ void Raft::advance(const Ready& rd) {
       // The leader's own copy counts toward a majority only once it is durable.
       prs_.at(cfg_.id).maybe_update(log_.stable());
       if (maybe_commit() && role_ == Role::kLeader) bcast_append();
+      maybe_promote_staged();
     }
   }
   if (!rd.committed_entries.empty()) log_.applied_to(rd.committed_entries.back().index);

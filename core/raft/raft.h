@@ -21,6 +21,8 @@ namespace rq::raft {
 
 struct RaftConfig {
   NodeId id;
+  // This node's incarnation (membership.h): which life of `id` this is.
+  uint64_t incarnation = 0;
   // Static voters, used only when neither the log nor a snapshot holds a membership (tests, and
   // clusters bootstrapped without config entries).
   std::vector<NodeId> voters;
@@ -197,6 +199,9 @@ class Raft {
   // Membership.
   void refresh_config();
   void on_membership_changed();
+  // Leader: promote a staged non-voter that has caught up with the config that added it.
+  void maybe_promote_staged();
+  bool is_self_member() const { return membership().is_self(cfg_.id, cfg_.incarnation); }
 
   void send(Message m);
   bool is_voter(NodeId id) const { return membership().is_voter(id); }

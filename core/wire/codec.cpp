@@ -65,6 +65,7 @@ std::string encode(const raft::Message& m) {
   w.setReject(m.reject);
   w.setRejectHint(m.reject_hint.v);
   w.setTransfer(m.transfer);
+  w.setFromIncarnation(m.from_incarnation);
   if (m.type == raft::MessageType::kSnap || m.type == raft::MessageType::kSnapResp) {
     auto sm = w.initSnapshot();
     sm.setIndex(m.snapshot.index.v);
@@ -77,6 +78,8 @@ std::string encode(const raft::Message& m) {
       wm[k].setId(members[k].id.v);
       wm[k].setAddress(members[k].address);
       wm[k].setVoter(members[k].voter);
+      wm[k].setStaged(members[k].staged);
+      wm[k].setIncarnation(members[k].incarnation);
     }
     w.setOffset(m.offset);
     w.setChunkLen(m.chunk_len);
@@ -153,6 +156,7 @@ Result<raft::Message> decode(std::string_view bytes) {
       m.entries.push_back(std::move(e));
     }
     m.transfer = r.getTransfer();
+    m.from_incarnation = r.getFromIncarnation();
     if (r.hasSnapshot()) {
       auto sm = r.getSnapshot();
       m.snapshot.index = LogIndex(sm.getIndex());
@@ -162,7 +166,9 @@ Result<raft::Message> decode(std::string_view bytes) {
       std::vector<raft::Member> members;
       for (auto wm : sm.getMembers()) {
         if (wm.getId() == 0) return invalid("snapshot: member without id");
-        members.push_back(raft::Member{NodeId(wm.getId()), wm.getAddress().cStr(), wm.getVoter()});
+        if (wm.getVoter() && wm.getStaged()) return invalid("snapshot: member both voter and staged");
+        members.push_back(
+            raft::Member{NodeId(wm.getId()), wm.getAddress().cStr(), wm.getVoter(), wm.getStaged(), wm.getIncarnation()});
       }
       m.snapshot.membership = raft::Membership(std::move(members));
     }

@@ -34,6 +34,8 @@ struct Member {
   id @0 :UInt64;
   address @1 :Text;
   voter @2 :Bool;
+  staged @3 :Bool;
+  incarnation @4 :UInt64;
 }
 
 struct SnapshotMeta {
@@ -60,4 +62,5 @@ struct Message {
   offset @12 :UInt64;
   chunkLen @13 :UInt64;
   chunk @14 :Data;
+  fromIncarnation @15 :UInt64;
 }
