@@ -22,6 +22,13 @@ NetworkOptions quiet() {
   return o;
 }
 
+// Every packet takes its own path: latencies are independent draws.
+NetworkOptions independent() {
+  NetworkOptions o = quiet();
+  o.reorder_ppm = 1'000'000;
+  return o;
+}
+
 class NetworkTest : public ::testing::Test {
  protected:
   void make(NetworkOptions opts, uint64_t seed = 1) {
@@ -57,7 +64,7 @@ TEST_F(NetworkTest, Delivery_CarriesSenderReceiverAndBytes) {
 }
 
 TEST_F(NetworkTest, Latency_WithinMinAndMinPlusSpread) {
-  NetworkOptions o = quiet();
+  NetworkOptions o = independent();
   make(o);
   for (int k = 0; k < 2000; ++k) net_->send(n1, n2, "x", Duration(0));
   run_all();
@@ -74,7 +81,7 @@ TEST_F(NetworkTest, Latency_WithinMinAndMinPlusSpread) {
 }
 
 TEST_F(NetworkTest, Latency_TailStaysWithinTenTimesSpread) {
-  NetworkOptions o = quiet();
+  NetworkOptions o = independent();
   o.tail_ppm = 200'000;
   make(o);
   for (int k = 0; k < 2000; ++k) net_->send(n1, n2, "x", Duration(0));
@@ -97,8 +104,38 @@ TEST_F(NetworkTest, Latency_CountsFromDeparture) {
   EXPECT_LE(got_[0].at, 50ms + 100us + 2ms);
 }
 
-TEST_F(NetworkTest, Latency_ZeroSpreadIsExactlyMin) {
+TEST_F(NetworkTest, InOrder_PacketsOnALinkArriveInSendOrder) {
+  make(quiet());
+  std::vector<std::string> sent;
+  for (int k = 0; k < 200; ++k) {
+    sent.push_back(std::to_string(k));
+    net_->send(n1, n2, sent.back(), Duration(k));
+  }
+  run_all();
+  std::vector<std::string> order;
+  for (const Arrival& a : got_) order.push_back(a.bytes);
+  EXPECT_EQ(order, sent);
+  EXPECT_EQ(net_->stats().reordered, 0u);
+}
+
+TEST_F(NetworkTest, Reorder_SomePacketsOvertake) {
   NetworkOptions o = quiet();
+  o.reorder_ppm = 300'000;
+  make(o);
+  std::vector<std::string> sent;
+  for (int k = 0; k < 200; ++k) {
+    sent.push_back(std::to_string(k));
+    net_->send(n1, n2, sent.back(), Duration(k));
+  }
+  run_all();
+  std::vector<std::string> order;
+  for (const Arrival& a : got_) order.push_back(a.bytes);
+  EXPECT_NE(order, sent);
+  EXPECT_GT(net_->stats().reordered, 0u);
+}
+
+TEST_F(NetworkTest, Latency_ZeroSpreadIsExactlyMin) {
+  NetworkOptions o = independent();
   o.latency_spread = Duration(0);
   o.tail_ppm = 1'000'000;
   make(o);
