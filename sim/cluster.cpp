@@ -312,6 +312,21 @@ void Simulation::on_soft_state(NodeId n, const raft::SoftState& ss, Term term) {
     ++leaders_;
     note("node=" + std::to_string(n.v) + " leader term=" + std::to_string(term.v));
     checker_->on_leader(n, term);
+    if (!liveness_ && prng_.chance_ppm(opts_.infant_leader_kill_ppm)) {
+      // Killed within a few message latencies of winning: its no-op and whatever it re-sends
+      // from older terms are on some followers only.
+      Host& h = host(n);
+      const uint64_t inc = h.incarnation;
+      const auto window = static_cast<uint64_t>((opts_.net.latency_min * 3).count());
+      q_.at(host_now(h) + Duration(static_cast<int64_t>(prng_.below(window + 1))), [this, &h, inc] {
+        if (h.incarnation != inc || !h.up || liveness_) return;
+        crash(h, "infant leader");
+        q_.after(Duration(static_cast<int64_t>(prng_.below(static_cast<uint64_t>(opts_.down_max.count()) + 1))),
+                 [this, &h] {
+                   if (!liveness_) restart(h);
+                 });
+      });
+    }
   }
 }
 
@@ -715,7 +730,7 @@ void Simulation::start_member_op() {
 void Simulation::member_retry(Duration after) {
   const uint64_t attempt = op_->attempt;
   q_.after(after, [this, attempt] {
-    if (op_ && op_->attempt == attempt && !liveness_) member_request();
+    if (op_ && op_->attempt == attempt) member_request();
   });
 }
 
@@ -727,7 +742,7 @@ void Simulation::member_request() {
   op.contact = NodeId{};
   // Unknown outcome after a while: ask again (joins and removes are idempotent).
   q_.after(opts_.tick * opts_.election_ticks * 4, [this, attempt] {
-    if (op_ && op_->attempt == attempt && !liveness_) member_request();
+    if (op_ && op_->attempt == attempt) member_request();
   });
   const Duration hop = std::chrono::microseconds(100);
   q_.after(hop, [this, contact, attempt] {
@@ -806,7 +821,7 @@ void Simulation::member_phase_done() {
 void Simulation::begin_liveness() {
   liveness_ = true;
   heal_at_ = q_.now();
-  op_.reset();
+  // A membership change in flight is finished (as an operator would), not abandoned halfway.
   std::vector<NodeId> all;
   for (size_t k = 1; k <= host_count(); ++k) all.push_back(NodeId(k));
   // With a static membership, a random majority (or more) is healed and the rest stay cut off or

@@ -76,7 +76,8 @@ Options draw_options(uint64_t seed) {
     o.clients = p.range(6, 16);
     o.client_think = std::max<Duration>(o.client_think, milliseconds(20));
   }
-  if (p.below(5) == 0) {
+  const bool churn = p.below(5) == 0;
+  if (churn) {
     // Leader churn (MIT 6.824's Figure 8 test): leaders die within moments of winning, come back
     // fast, and tiny messages leave every log half-replicated.
     o.nemesis_interval = election / 4;
@@ -111,6 +112,13 @@ Options draw_options(uint64_t seed) {
   }
   o.w_transfer = pick(p, {0u, 0u, 1u, 3u});
   o.net.reorder_ppm = pick(p, {0u, 1'000u, 20'000u, 100'000u});
+  if (churn) {
+    // Half-replicated logs need replies and appends to cross in flight, and deposed leaders with
+    // tails of their own.
+    o.net.reorder_ppm = std::max<uint32_t>(o.net.reorder_ppm, 100'000);
+    o.w_isolate_leader = std::max<uint32_t>(o.w_isolate_leader, 10);
+    o.infant_leader_kill_ppm = pick(p, {200'000u, 500'000u});
+  }
   return o;
 }
 
@@ -160,6 +168,7 @@ std::string Options::describe() const {
   addu("w_kill_leader", w_kill_leader);
   addu("w_isolate_leader", w_isolate_leader);
   addu("w_membership", w_membership);
+  addu("infant_leader_kill_ppm", infant_leader_kill_ppm);
   addu("w_transfer", w_transfer);
   addu("spares", spares);
   addu("learners", learners);

@@ -48,6 +48,9 @@ struct Options {
   uint32_t w_kill_leader = 0;     // crash whoever leads now (MIT's Figure 8 churn)
   uint32_t w_isolate_leader = 0;  // cut the leader off, leaving it with an uncommitted tail
   uint32_t w_membership = 0;      // add, remove, promote, re-address, wipe-and-rejoin a node
+  // Chance that a new leader is killed within moments of winning, before its first entries are
+  // everywhere (the Figure 8 window).
+  uint32_t infant_leader_kill_ppm = 0;
   uint32_t w_transfer = 0;        // leadership transfer to a random voter
   // Hosts beyond the founding `nodes` that start outside the cluster and may join it.
   size_t spares = 0;

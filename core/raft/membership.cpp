@@ -108,11 +108,11 @@ Result<Membership> Membership::decode(std::string_view bytes) {
     ms.push_back(std::move(m));
   }
   if (!r.done()) return make_error(ErrorCode::kInvalid, "membership: trailing bytes");
-  Membership out(std::move(ms));
-  for (size_t k = 1; k < out.members_.size(); ++k) {
-    if (out.members_[k].id == out.members_[k - 1].id) return make_error(ErrorCode::kInvalid, "membership: duplicate id");
+  // encode() writes members in id order: anything else is not an encoding of ours.
+  for (size_t k = 1; k < ms.size(); ++k) {
+    if (ms[k].id <= ms[k - 1].id) return make_error(ErrorCode::kInvalid, "membership: ids not strictly increasing");
   }
-  return out;
+  return Membership(std::move(ms));
 }
 
 std::string ConfChange::encode() const {
@@ -156,6 +156,7 @@ Result<Membership> apply_change(const Membership& m, const ConfChange& cc) {
       const bool wants_promotion = voter && !it->voter && !it->staged;
       if (!wants_promotion && it->address == cc.address) return make_error(ErrorCode::kInvalid, "no change");
       it->address = cc.address;
+      if (it->incarnation == 0) it->incarnation = cc.incarnation;
       if (wants_promotion) it->staged = true;
       break;
     }

@@ -49,6 +49,7 @@ void Progress::become_snapshot(LogIndex snapshot_index) {
   snap_acked = 0;
   snap_sent = 0;
   snap_acked_at_last_check = 0;
+  snap_empty_sent = false;
   probe_sent = false;
   inflights.reset();
 }

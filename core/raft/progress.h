@@ -51,6 +51,7 @@ class Progress {
   uint64_t snap_acked = 0;
   uint64_t snap_sent = 0;
   uint64_t snap_acked_at_last_check = 0;
+  bool snap_empty_sent = false;  // an empty image is one chunk of no bytes, sent once
 
   void become_probe();
   void become_replicate();

@@ -853,19 +853,24 @@ void Raft::send_snapshot_chunks(NodeId to) {
   if (pr.state != ProgressState::kSnapshot || !snapshot_ || snapshot_->index != pr.pending_snapshot) return;
   const SnapshotMeta& meta = *snapshot_;
   const uint64_t window = cfg_.snapshot_chunk_bytes * cfg_.snapshot_chunks_in_flight;
-  bool sent_any = false;
-  // Bounded: never more than `window` bytes beyond what the follower acknowledged.
-  while ((pr.snap_sent < meta.size && pr.snap_sent - pr.snap_acked < window) || (meta.size == 0 && !sent_any && pr.snap_sent == 0)) {
+  auto send_chunk = [&](uint64_t len) {
     Message m;
     m.type = MessageType::kSnap;
     m.to = to;
     m.snapshot = meta;
     m.offset = pr.snap_sent;
-    m.chunk_len = std::min(cfg_.snapshot_chunk_bytes, meta.size - pr.snap_sent);
-    pr.snap_sent += m.chunk_len;
+    m.chunk_len = len;
+    pr.snap_sent += len;
     send(std::move(m));
-    sent_any = true;
-    if (meta.size == 0) break;
+  };
+  if (meta.size == 0) {
+    if (!pr.snap_empty_sent) send_chunk(0);
+    pr.snap_empty_sent = true;
+    return;
+  }
+  // Bounded: never more than `window` bytes beyond what the follower acknowledged.
+  while (pr.snap_sent < meta.size && pr.snap_sent - pr.snap_acked < window) {
+    send_chunk(std::min(cfg_.snapshot_chunk_bytes, meta.size - pr.snap_sent));
   }
 }
 

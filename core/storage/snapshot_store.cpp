@@ -174,7 +174,7 @@ Result<raft::SnapshotMeta> SnapshotStore::finish(Writer& w, const raft::Membersh
 void SnapshotStore::abandon(Writer& w) { (void)disk_.remove(w.tmp_name); }
 
 Result<std::string> SnapshotStore::read(const raft::SnapshotMeta& meta, uint64_t offset, uint64_t len) {
-  if (offset + len > meta.size) return make_error(ErrorCode::kInvalid, "snapshot read beyond its image");
+  if (offset > meta.size || len > meta.size - offset) return make_error(ErrorCode::kInvalid, "snapshot read beyond its image");
   auto data = disk_.read(file_name(meta.index, meta.term), offset, len);
   if (!data) return data.error();
   if (data->size() != len) return make_error(ErrorCode::kIo, "snapshot file shorter than its image");

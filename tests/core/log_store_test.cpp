@@ -606,5 +606,235 @@ TEST(LogStore, OpenOnFailingDisk_ReturnsError) {
   EXPECT_EQ(store.error().code, ErrorCode::kIo);
 }
 
+// --- Snapshot floors, resets and compaction ---
+
+Opened open_log_at(Disk& disk, uint64_t floor_index, uint64_t floor_term,
+                   LogStoreOptions opts = {}) {
+  Opened o;
+  o.store = LogStore::open(disk, opts, &o.rec, LogIndex(floor_index), Term(floor_term));
+  return o;
+}
+
+std::vector<Entry> concat(std::vector<Entry> a, const std::vector<Entry>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+class LogStoreFloorTest : public LogStoreTest {
+ protected:
+  RecoveredLog reopen_at_ok(uint64_t floor_index, uint64_t floor_term, LogStoreOptions opts = {}) {
+    Opened o = open_log_at(disk_, floor_index, floor_term, opts);
+    EXPECT_TRUE(o.store.ok()) << o.store.error().message;
+    return o.rec;
+  }
+
+  void expect_corrupt_at(uint64_t floor_index, uint64_t floor_term) {
+    Opened o = open_log_at(disk_, floor_index, floor_term);
+    ASSERT_FALSE(o.store.ok());
+    EXPECT_EQ(o.store.error().code, ErrorCode::kCorrupt) << o.store.error().message;
+  }
+
+  // Opens at the floor, appends `ents` and syncs.
+  void append_at(uint64_t floor_index, uint64_t floor_term, const std::vector<Entry>& ents) {
+    Opened o = open_log_at(disk_, floor_index, floor_term);
+    ASSERT_TRUE(o.store.ok()) << o.store.error().message;
+    ASSERT_TRUE((*o.store)->append(ents, std::nullopt).ok());
+    ASSERT_TRUE((*o.store)->sync().ok());
+  }
+
+  // Opens with no floor, records a reset to (index, term), appends `after` and syncs.
+  void reset_then_append(uint64_t index, uint64_t term, const std::vector<Entry>& after) {
+    Opened o = open_log(disk_);
+    ASSERT_TRUE(o.store.ok()) << o.store.error().message;
+    ASSERT_TRUE((*o.store)->reset(LogIndex(index), Term(term)).ok());
+    ASSERT_TRUE((*o.store)->append(after, std::nullopt).ok());
+    ASSERT_TRUE((*o.store)->sync().ok());
+  }
+};
+
+TEST_F(LogStoreFloorTest, OpenWithFloor_ReturnsOnlyEntriesAfterIt) {
+  write_synced(entries(1, 10, 1), hard_state(1, 2, 4));
+  RecoveredLog rec = reopen_at_ok(6, 1);
+  EXPECT_EQ(rec.entries, entries(7, 10, 1));
+  EXPECT_EQ(rec.hard_state, hard_state(1, 2, 4));
+  EXPECT_TRUE(reopen_at_ok(10, 1).entries.empty());
+  EXPECT_EQ(reopen_ok().entries, entries(1, 10, 1));
+}
+
+TEST_F(LogStoreFloorTest, Reset_ThenEntriesFromNext_SurviveReopenWithThatFloor) {
+  write_synced(entries(1, 5, 1), hard_state(1, 1, 3));
+  reset_then_append(20, 3, entries(21, 23, 3));
+  disk_.crash(Duration{0});
+
+  RecoveredLog rec = reopen_at_ok(20, 3);
+  EXPECT_EQ(rec.entries, entries(21, 23, 3));
+  EXPECT_EQ(rec.hard_state, hard_state(1, 1, 3));
+
+  append_at(20, 3, entries(24, 25, 4));
+  disk_.crash(Duration{0});
+  EXPECT_EQ(reopen_at_ok(20, 3).entries, concat(entries(21, 23, 3), entries(24, 25, 4)));
+}
+
+TEST_F(LogStoreFloorTest, Reset_Unsynced_IsLostInCrash) {
+  write_synced(entries(1, 5, 1), std::nullopt);
+  {
+    Opened o = open_log(disk_);
+    ASSERT_TRUE(o.store.ok());
+    ASSERT_TRUE((*o.store)->reset(LogIndex(20), Term(3)).ok());
+  }
+  disk_.crash(Duration{0});
+  EXPECT_EQ(reopen_ok().entries, entries(1, 5, 1));
+}
+
+TEST_F(LogStoreFloorTest, ResetAboveFloor_IsCorrupt) {
+  write_synced(entries(1, 5, 1), std::nullopt);
+  reset_then_append(20, 3, {});
+  expect_corrupt_at(19, 3);
+  expect_corrupt_at(0, 0);
+  EXPECT_TRUE(reopen_at_ok(20, 3).entries.empty());
+  EXPECT_TRUE(reopen_at_ok(30, 4).entries.empty());
+}
+
+TEST_F(LogStoreFloorTest, EntriesNotRightAfterFloor_AreCorrupt) {
+  reset_then_append(20, 3, entries(23, 24, 3));
+  expect_corrupt_at(20, 3);
+}
+
+TEST_F(LogStoreFloorTest, FloorEntryWithFloorTerm_KeepsEntriesAfterIt) {
+  const std::vector<Entry> log = concat(entries(1, 5, 1), entries(6, 10, 2));
+  write_synced(log, hard_state(2, 1, 5));
+  const uint64_t size = disk_.size(kFirstSegment).value();
+
+  RecoveredLog rec = reopen_at_ok(7, 2);
+  EXPECT_EQ(rec.entries, entries(8, 10, 2));
+  EXPECT_EQ(disk_.size(kFirstSegment).value(), size);
+  disk_.crash(Duration{0});
+  EXPECT_EQ(reopen_at_ok(7, 2).entries, entries(8, 10, 2));
+  EXPECT_EQ(reopen_ok().entries, log);
+}
+
+TEST_F(LogStoreFloorTest, FloorEntryWithOtherTerm_DiscardsLogAndWritesReset) {
+  write_synced(entries(1, 10, 1), hard_state(1, 1, 3));
+  RecoveredLog rec = reopen_at_ok(7, 2);
+  EXPECT_TRUE(rec.entries.empty());
+  EXPECT_EQ(rec.hard_state, hard_state(1, 1, 3));
+
+  disk_.crash(Duration{0});
+  expect_corrupt_at(0, 0);
+  EXPECT_TRUE(reopen_at_ok(7, 2).entries.empty());
+
+  append_at(7, 2, entries(8, 9, 2));
+  disk_.crash(Duration{0});
+  EXPECT_EQ(reopen_at_ok(7, 2).entries, entries(8, 9, 2));
+}
+
+TEST_F(LogStoreFloorTest, LogEndingBeforeFloor_DiscardsLogAndWritesReset) {
+  write_synced(entries(1, 3, 1), hard_state(1, 1, 3));
+  EXPECT_TRUE(reopen_at_ok(10, 2).entries.empty());
+
+  disk_.crash(Duration{0});
+  expect_corrupt_at(3, 1);
+  EXPECT_TRUE(reopen_at_ok(10, 2).entries.empty());
+
+  append_at(10, 2, entries(11, 12, 2));
+  disk_.crash(Duration{0});
+  EXPECT_EQ(reopen_at_ok(10, 2).entries, entries(11, 12, 2));
+}
+
+TEST_F(LogStoreFloorTest, FloorOnEmptyLog_AcceptsEntriesAfterIt) {
+  write_synced({}, hard_state(2, 1, 0));
+  EXPECT_TRUE(reopen_at_ok(10, 2).entries.empty());
+  append_at(10, 2, entries(11, 11, 2));
+  disk_.crash(Duration{0});
+  EXPECT_EQ(reopen_at_ok(10, 2).entries, entries(11, 11, 2));
+}
+
+class LogStoreCompactTest : public LogStoreFloorTest {
+ protected:
+  static constexpr LogStoreOptions kTiny{.max_segment_bytes = 1};
+
+  // Entries 1..12 in term 1, two per segment after an initial segment holding only the hard
+  // state: segment k (k >= 2) ends at entry 2(k-1).
+  std::unique_ptr<LogStore> write_many_segments() {
+    Opened o = open_log(disk_, kTiny);
+    EXPECT_TRUE(o.store.ok());
+    if (!o.store.ok()) return nullptr;
+    for (uint64_t k = 1; k <= 6; ++k) {
+      EXPECT_TRUE((*o.store)->append(entries(2 * k - 1, 2 * k, 1), hard_state(1, 1, 2 * k)).ok());
+    }
+    EXPECT_TRUE((*o.store)->sync().ok());
+    EXPECT_EQ((*o.store)->segment_count(), 7u);
+    return std::move(*o.store);
+  }
+
+  static std::vector<std::string> segment_names(uint64_t first, uint64_t last) {
+    std::vector<std::string> out;
+    for (uint64_t k = first; k <= last; ++k) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "wal-%016llx.log", static_cast<unsigned long long>(k));
+      out.push_back(buf);
+    }
+    return out;
+  }
+};
+
+TEST_F(LogStoreCompactTest, Compact_DeletesOnlySealedSegmentsAtOrBelowUpto) {
+  std::unique_ptr<LogStore> s = write_many_segments();
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(files(disk_), segment_names(1, 7));
+
+  ASSERT_TRUE(s->compact(LogIndex(5)).ok());
+  EXPECT_EQ(s->segment_count(), 4u);
+  EXPECT_EQ(files(disk_), segment_names(4, 7));
+
+  ASSERT_TRUE(s->compact(LogIndex(5)).ok());
+  EXPECT_EQ(files(disk_), segment_names(4, 7));
+
+  ASSERT_TRUE(s->compact(LogIndex(8)).ok());
+  EXPECT_EQ(files(disk_), segment_names(6, 7));
+  s.reset();
+
+  disk_.crash(Duration{0});
+  EXPECT_EQ(files(disk_), segment_names(6, 7));
+  RecoveredLog rec = reopen_at_ok(8, 1, kTiny);
+  EXPECT_EQ(rec.entries, entries(9, 12, 1));
+  EXPECT_EQ(rec.hard_state, hard_state(1, 1, 12));
+  EXPECT_EQ(reopen_at_ok(10, 1, kTiny).entries, entries(11, 12, 1));
+}
+
+TEST_F(LogStoreCompactTest, Compact_NeverDeletesTheCurrentSegment) {
+  std::unique_ptr<LogStore> s = write_many_segments();
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->compact(LogIndex(1000)).ok());
+  EXPECT_EQ(s->segment_count(), 1u);
+  EXPECT_EQ(files(disk_), segment_names(7, 7));
+  ASSERT_TRUE(s->append(entries(13, 13, 2), hard_state(2, 1, 13)).ok());
+  ASSERT_TRUE(s->sync().ok());
+  s.reset();
+
+  disk_.crash(Duration{0});
+  RecoveredLog rec = reopen_at_ok(12, 1, kTiny);
+  EXPECT_EQ(rec.entries, entries(13, 13, 2));
+  EXPECT_EQ(rec.hard_state, hard_state(2, 1, 13));
+}
+
+TEST_F(LogStoreCompactTest, Compact_BelowEveryEntry_DeletesOnlyEntrylessSegments) {
+  std::unique_ptr<LogStore> s = write_many_segments();
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->compact(LogIndex(1)).ok());
+  EXPECT_EQ(files(disk_), segment_names(2, 7));
+  s.reset();
+  EXPECT_EQ(reopen_ok(kTiny).entries, entries(1, 12, 1));
+}
+
+TEST_F(LogStoreCompactTest, Compact_AfterReopen_UsesRecoveredSegmentBounds) {
+  write_many_segments();
+  Opened o = open_log(disk_, kTiny);
+  ASSERT_TRUE(o.store.ok());
+  ASSERT_TRUE((*o.store)->compact(LogIndex(7)).ok());
+  EXPECT_EQ(files(disk_), segment_names(5, 7));
+  EXPECT_EQ(reopen_at_ok(7, 1, kTiny).entries, entries(8, 12, 1));
+}
+
 }  // namespace
 }  // namespace rq::storage
