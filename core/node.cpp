@@ -173,21 +173,21 @@ void Node::receive(std::string_view bytes) {
   }
   ++stats_.messages_received;
   raft_->step(*m);
-  process();
+  maybe_process();
 }
 
 raft::ProposeResult Node::propose(std::string data, const std::function<void(const raft::ProposeResult&)>& accepted) {
   if (!running()) return raft::ProposeResult{};
   auto r = raft_->propose(std::move(data));
   if (accepted) accepted(r);
-  process();
+  maybe_process();
   return r;
 }
 
 raft::ProposeResult Node::propose_conf_change(const raft::ConfChange& cc) {
   if (!running()) return raft::ProposeResult{};
   auto r = raft_->propose_conf_change(cc);
-  process();
+  maybe_process();
   return r;
 }
 
@@ -252,14 +252,25 @@ MembershipResult Node::remove_member(NodeId id) {
 bool Node::transfer_leadership(NodeId to) {
   if (!running()) return false;
   const bool ok = raft_->transfer_leadership(to);
-  process();
+  maybe_process();
   return ok;
 }
 
 void Node::campaign() {
   if (!running()) return;
   raft_->campaign();
-  process();
+  maybe_process();
+}
+
+void Node::begin_batch() { ++batch_depth_; }
+
+void Node::end_batch() {
+  RQ_ASSERT_GT(batch_depth_, 0);
+  if (--batch_depth_ == 0 && running()) process();
+}
+
+void Node::maybe_process() {
+  if (batch_depth_ == 0) process();
 }
 
 void Node::request_snapshot() {

@@ -113,6 +113,11 @@ class Node {
   void campaign();
   // Take a snapshot as soon as possible, whatever the threshold.
   void request_snapshot();
+  // Group commit: inputs between begin_batch() and end_batch() (messages that piled up while the
+  // node was busy, proposals from many clients) are stepped one after another and then handled by
+  // one pass of the loop: one write, one sync, one round of messages.
+  void begin_batch();
+  void end_batch();
 
   bool running() const { return raft_ != nullptr && !failed_; }
   bool failed() const { return failed_; }
@@ -132,6 +137,7 @@ class Node {
   void arm_tick();
   void on_tick();
   void process();
+  void maybe_process();
   void send_all(std::vector<raft::Message>& msgs);
   bool install_snapshot(const raft::SnapshotMeta& meta);
   Status load_identity(bool fresh);
@@ -158,6 +164,7 @@ class Node {
   Duration last_tick_{};
   bool failed_ = false;
   bool processing_ = false;
+  int batch_depth_ = 0;
   std::string failure_;
   NodeStats stats_;
 

@@ -7,9 +7,10 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config ccache git
   libsqlite3-dev sqlite3
-  libboost1.81-dev libboost-json1.81-dev   # Asio, Beast, Boost.CRC (CRC32C), Boost.JSON
+  libboost1.81-dev libboost-json1.81-dev   # Asio, Beast, Boost.JSON
   libcapnp-dev capnproto                    # wire format for Raft messages and log entries
   librapidcheck-dev libgtest-dev libgmock-dev
+  libisal-dev                               # CRC32C in hardware (Intel ISA-L)
   libcli11-dev zlib1g-dev libbenchmark-dev
   curl procps psmisc python3
 )

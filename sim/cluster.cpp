@@ -228,10 +228,20 @@ void Simulation::ensure_wakeup(Host& h) {
 }
 
 void Simulation::drain(Host& h) {
-  while (!h.inbox.empty() && q_.now() >= h.busy_until) {
-    auto [inc, fn] = std::move(h.inbox.front());
-    h.inbox.pop_front();
-    if (h.up && h.incarnation == inc) execute(h, fn);
+  if (!h.inbox.empty() && q_.now() >= h.busy_until && h.up) {
+    // Everything that piled up while the node was busy is handled as one batch (group commit),
+    // as the real server's loop does with what it reads from its sockets in one go.
+    std::deque<std::pair<uint64_t, std::function<void()>>> batch;
+    batch.swap(h.inbox);
+    const uint64_t inc = h.incarnation;
+    execute(h, [&h, &batch, inc] {
+      if (h.node) h.node->begin_batch();
+      for (auto& [item_inc, fn] : batch) {
+        if (!h.up || h.incarnation != inc || !h.node) break;
+        if (item_inc == inc) fn();
+      }
+      if (h.up && h.incarnation == inc && h.node) h.node->end_batch();
+    });
   }
   if (!h.inbox.empty()) ensure_wakeup(h);
 }
@@ -951,7 +961,9 @@ RunResult Simulation::run() {
   q_.at(opts_.safety_duration, [this] { begin_liveness(); });
 
   // Bounded, whatever happens: a livelock in the simulated system must not hang the sweep.
-  const uint64_t max_events = 5'000'000;
+  // 5 million events, or 200 thousand per simulated second of a longer safety phase.
+  const auto safety_s = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(opts_.safety_duration).count());
+  const uint64_t max_events = std::max<uint64_t>(5'000'000, safety_s * 200'000);
   const Duration max_time = opts_.safety_duration + opts_.liveness_bound + std::chrono::seconds(10);
   while (!done_ && !checker_->failed() && q_.executed() < max_events && q_.now() <= max_time && q_.run_next()) {
   }

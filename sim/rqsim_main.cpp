@@ -1,6 +1,8 @@
 // rqsim: runs the deterministic cluster simulation.
 //   rqsim --seed N [--verbose]        one seed; options first, result line last
 //   rqsim --seeds A-B [--jobs J] [--print-all] [--stop-on-fail]
+//   rqsim --bench SECONDS [--nodes N] [--think-ms MS] [--seed N]
+//                                    the simulator's own speed, on a fixed configuration
 // Exit: 0 all passed, 1 a violation, 2 bad usage.
 #include <cinttypes>
 #include <cstdio>
@@ -17,7 +19,8 @@ int usage(const char* why) {
   if (why != nullptr) std::fprintf(stderr, "rqsim: %s\n", why);
   std::fprintf(stderr,
                "usage: rqsim --seed N [--verbose]\n"
-               "       rqsim --seeds A-B [--jobs J] [--print-all] [--stop-on-fail]\n");
+               "       rqsim --seeds A-B [--jobs J] [--print-all] [--stop-on-fail]\n"
+               "       rqsim --bench SECONDS [--nodes N] [--think-ms MS] [--seed N]\n");
   return 2;
 }
 
@@ -31,8 +34,8 @@ bool parse_u64(const char* s, uint64_t* out) {
   return true;
 }
 
-int run_single(uint64_t seed, bool verbose) {
-  const rq::sim::Options opts = rq::sim::draw_options(seed);
+int run_single(const rq::sim::Options& opts, bool verbose) {
+  const uint64_t seed = opts.seed;
   std::printf("%s\n", opts.describe().c_str());
   std::fflush(stdout);
   rq::sim::Simulation sim(opts, stdout, verbose);
@@ -59,7 +62,7 @@ int run_single(uint64_t seed, bool verbose) {
 
 int main(int argc, char** argv) {
   bool have_seed = false, have_seeds = false, verbose = false;
-  uint64_t seed = 0;
+  uint64_t seed = 0, bench_seconds = 0, bench_nodes = 5, bench_think_ms = 10;
   rq::sim::SweepOptions sw;
   sw.self = argv[0];
   for (int i = 1; i < argc; ++i) {
@@ -86,6 +89,16 @@ int main(int argc, char** argv) {
       uint64_t j = 0;
       if (!parse_u64(value("--jobs"), &j) || j == 0 || j > 64) return usage("--jobs wants 1..64");
       sw.jobs = static_cast<int>(j);
+    } else if (a == "--bench") {
+      if (!parse_u64(value("--bench"), &bench_seconds) || bench_seconds == 0 || bench_seconds > 100000) {
+        return usage("--bench wants simulated seconds, 1..100000");
+      }
+    } else if (a == "--think-ms") {
+      if (!parse_u64(value("--think-ms"), &bench_think_ms) || bench_think_ms > 10000) return usage("--think-ms wants 0..10000");
+    } else if (a == "--nodes") {
+      if (!parse_u64(value("--nodes"), &bench_nodes) || bench_nodes < 1 || bench_nodes > 9) {
+        return usage("--nodes wants 1..9");
+      }
     } else if (a == "--verbose" || a == "-v") {
       verbose = true;
     } else if (a == "--print-all") {
@@ -99,7 +112,13 @@ int main(int argc, char** argv) {
       return usage(("unknown argument: " + a).c_str());
     }
   }
+  if (bench_seconds > 0) {
+    if (have_seeds) return usage("--bench runs one seed");
+    return run_single(rq::sim::bench_options(seed, bench_nodes, static_cast<int64_t>(bench_seconds),
+                                             std::chrono::milliseconds(bench_think_ms)),
+                      verbose);
+  }
   if (have_seed == have_seeds) return usage("give exactly one of --seed and --seeds");
-  if (have_seed) return run_single(seed, verbose);
+  if (have_seed) return run_single(rq::sim::draw_options(seed), verbose);
   return rq::sim::sweep(sw) == 0 ? 0 : 1;
 }

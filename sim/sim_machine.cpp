@@ -10,28 +10,41 @@ namespace rq::sim {
 uint64_t fold_digest(uint64_t d, const std::string& value) { return mix64(d ^ hash_bytes(value)); }
 
 void SimMachine::apply(const raft::Entry& e) {
-  last_applied_ = e.index.v;
   if (e.type != raft::EntryType::kNormal) return;
-  values_.push_back(e.data);
   digest_ = fold_digest(digest_, e.data);
+  ++applied_values_;
+  latest_[e.data.substr(0, e.data.find('-'))] = e.data;
+  recent_.push_back(e.data);
+  if (recent_.size() > kRecent) recent_.pop_front();
 }
 
-std::string SimMachine::encode(const std::vector<std::string>& values) {
+namespace {
+void put(std::string& s, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put_str(std::string& s, const std::string& v) {
+  put(s, v.size(), 4);
+  s += v;
+}
+}  // namespace
+
+std::string SimMachine::encode() const {
   std::string s;
-  auto put = [&s](uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  };
-  put(values.size(), 8);
-  for (const auto& v : values) {
-    put(v.size(), 4);
-    s += v;
+  put(s, digest_, 8);
+  put(s, applied_values_, 8);
+  put(s, latest_.size(), 4);
+  for (const auto& [k, v] : latest_) {
+    put_str(s, k);
+    put_str(s, v);
   }
+  put(s, recent_.size(), 4);
+  for (const auto& v : recent_) put_str(s, v);
   return s;
 }
 
 void SimMachine::snapshot(std::shared_ptr<SnapshotSink> sink) {
   // Capture now; write later, a piece per deferral.
-  auto image = std::make_shared<const std::string>(encode(values_));
+  auto image = std::make_shared<const std::string>(encode());
   defer_([this, sink, image] { write_piece(sink, image, 0); });
 }
 
@@ -65,20 +78,34 @@ Status SimMachine::restore(const SnapshotReader& read, uint64_t size) {
     p += static_cast<size_t>(n);
     return true;
   };
-  uint64_t count = 0;
-  if (!get(8, &count)) return make_error(ErrorCode::kCorrupt, "sim snapshot: truncated");
-  std::vector<std::string> values;
-  uint64_t d = 0;
-  for (uint64_t k = 0; k < count; ++k) {
+  auto get_str = [&](std::string* out) {
     uint64_t len = 0;
-    if (!get(4, &len) || s.size() - p < len) return make_error(ErrorCode::kCorrupt, "sim snapshot: truncated value");
-    values.emplace_back(s.substr(p, len));
+    if (!get(4, &len) || s.size() - p < len) return false;
+    out->assign(s, p, len);
     p += len;
-    d = fold_digest(d, values.back());
+    return true;
+  };
+  const Error bad = make_error(ErrorCode::kCorrupt, "sim snapshot: malformed image");
+  uint64_t digest = 0, values = 0, n = 0;
+  if (!get(8, &digest) || !get(8, &values) || !get(4, &n)) return bad;
+  std::map<std::string, std::string> latest;
+  for (uint64_t k = 0; k < n; ++k) {
+    std::string key, value;
+    if (!get_str(&key) || !get_str(&value)) return bad;
+    latest.emplace(std::move(key), std::move(value));
   }
-  if (p != s.size()) return make_error(ErrorCode::kCorrupt, "sim snapshot: trailing bytes");
-  values_ = std::move(values);
-  digest_ = d;
+  if (!get(4, &n) || n > kRecent) return bad;
+  std::deque<std::string> recent;
+  for (uint64_t k = 0; k < n; ++k) {
+    std::string v;
+    if (!get_str(&v)) return bad;
+    recent.push_back(std::move(v));
+  }
+  if (p != s.size()) return bad;
+  digest_ = digest;
+  applied_values_ = values;
+  latest_ = std::move(latest);
+  recent_ = std::move(recent);
   return ok_status();
 }
 

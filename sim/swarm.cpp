@@ -122,6 +122,43 @@ Options draw_options(uint64_t seed) {
   return o;
 }
 
+Options bench_options(uint64_t seed, size_t nodes, int64_t seconds, Duration think) {
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  Options o;
+  o.seed = seed;
+  o.nodes = nodes;
+  o.tick = milliseconds(50);
+  o.election_ticks = 10;
+  o.heartbeat_ticks = 1;
+  o.max_inflight = 64;
+  o.max_msg_bytes = 64 << 10;
+  o.segment_bytes = 1 << 20;
+  o.snapshot_threshold = 1000;
+  o.trailing_logs = 1250;
+  o.snapshot_chunk_bytes = 64 << 10;
+  o.snapshot_chunks_in_flight = 4;
+  o.snapshot_piece_bytes = 1 << 20;
+  o.net.latency_min = microseconds(100);
+  o.net.latency_spread = microseconds(500);
+  o.net.tail_ppm = 10'000;
+  o.net.loss_ppm = 1'000;
+  o.disk.sync_latency_min = microseconds(500);
+  o.disk.sync_latency_max = microseconds(2000);
+  o.drift_ppm_max = 100;
+  o.nemesis_interval = std::chrono::seconds(3);
+  o.w_partition = 1;
+  o.w_heal = 2;
+  o.w_crash = 1;
+  o.w_clock_jump = 1;
+  o.clients = 4;
+  o.client_think = think;
+  o.client_timeout = o.tick * o.election_ticks * 4;
+  o.safety_duration = std::chrono::seconds(seconds);
+  o.liveness_bound = std::chrono::seconds(15);
+  return o;
+}
+
 std::string Options::describe() const {
   std::string out;
   auto add = [&out](const char* name, long long v) {

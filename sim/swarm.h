@@ -75,4 +75,10 @@ struct Options {
 
 Options draw_options(uint64_t seed);
 
+// A fixed configuration for measuring the simulator itself: `nodes` nodes with rqlite-like
+// timing (50 ms ticks, heartbeat every tick, election after 10), four clients writing with
+// `think` between writes, a LAN's latency, snapshots every 1000 entries, and a light fault mix (a crash, a
+// partition or a clock jump every few seconds), for `seconds` of simulated time.
+Options bench_options(uint64_t seed, size_t nodes, int64_t seconds, Duration think);
+
 }  // namespace rq::sim

@@ -62,28 +62,39 @@ bool parse_segment_name(const std::string& name, uint64_t* seq) {
 }
 
 uint32_t record_crc(uint64_t salt, std::string_view covered) {
-  std::string s;
-  put64(s, salt);
-  return crc32c_extend(crc32c(s), covered);
+  char s[8];
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((salt >> (8 * i)) & 0xff);
+  return crc32c_extend(crc32c(std::string_view(s, 8)), covered);
+}
+
+void store32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+void store64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+// Appends one record to `out` (one allocation per batch, not per field).
+void append_record(std::string& out, uint64_t salt, uint8_t kind, uint8_t etype, uint64_t a, uint64_t b, uint64_t c,
+                   std::string_view payload) {
+  const size_t start = out.size();
+  const size_t total = round8(kRecordHeaderBytes + payload.size());
+  out.resize(start + total, '\0');
+  char* r = out.data() + start;
+  store32(r + 4, static_cast<uint32_t>(payload.size()));
+  r[8] = static_cast<char>(kind);
+  r[9] = static_cast<char>(etype);
+  store64(r + 12, a);
+  store64(r + 20, b);
+  store64(r + 28, c);
+  if (!payload.empty()) std::memcpy(r + kRecordHeaderBytes, payload.data(), payload.size());
+  store32(r, record_crc(salt, std::string_view(r + 4, total - 4)));
 }
 
 std::string encode_record(uint64_t salt, uint8_t kind, uint8_t etype, uint64_t a, uint64_t b, uint64_t c,
                           std::string_view payload) {
   std::string r;
-  r.reserve(round8(kRecordHeaderBytes + payload.size()));
-  put32(r, 0);  // crc, filled in below
-  put32(r, static_cast<uint32_t>(payload.size()));
-  r.push_back(static_cast<char>(kind));
-  r.push_back(static_cast<char>(etype));
-  r.push_back(0);
-  r.push_back(0);
-  put64(r, a);
-  put64(r, b);
-  put64(r, c);
-  r.append(payload);
-  r.resize(round8(r.size()), '\0');
-  const uint32_t crc = record_crc(salt, std::string_view(r).substr(4));
-  for (int i = 0; i < 4; ++i) r[i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  append_record(r, salt, kind, etype, a, b, c, payload);
   return r;
 }
 
@@ -355,12 +366,16 @@ Status LogStore::append(const std::vector<raft::Entry>& ents, const std::optiona
     if (Status st = rotate(); !st) return st;
   }
   std::string buf;
+  size_t bytes = hs ? kRecordHeaderBytes + 8 : 0;
+  for (const auto& e : ents) bytes += round8(kRecordHeaderBytes + e.data.size());
+  buf.reserve(bytes);
   for (size_t k = 0; k < ents.size(); ++k) {
-    if (k > 0) RQ_ASSERT_EQ(ents[k].index, ents[k - 1].index + 1);
-    buf += encode_entry_record(ents[k], current_salt_);
+    const raft::Entry& e = ents[k];
+    if (k > 0) RQ_ASSERT_EQ(e.index, ents[k - 1].index + 1);
+    append_record(buf, current_salt_, kKindEntry, static_cast<uint8_t>(e.type), e.index.v, e.term.v, 0, e.data);
   }
   if (hs) {
-    buf += encode_hard_state_record(*hs, current_salt_);
+    append_record(buf, current_salt_, kKindHardState, 0, hs->term.v, hs->vote.v, hs->commit.v, {});
     hs_ = *hs;
   }
   if (Status st = disk_.append(segments_.back(), buf); !st) return st;
