@@ -37,7 +37,8 @@ class [[nodiscard]] Result {
     RQ_ASSERT(ok());
     return std::get<0>(v_);
   }
-  T&& value() && {
+  // By value from a temporary, so `for (auto& x : f().value())` does not dangle.
+  T value() && {
     RQ_ASSERT(ok());
     return std::get<0>(std::move(v_));
   }

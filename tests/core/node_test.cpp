@@ -17,17 +17,34 @@ namespace {
 
 class Recorder final : public StateMachine, public NodeObserver {
  public:
-  void apply(const raft::Entry& e) override { applied.push_back(e); }
+  void apply(const raft::Entry& e) override {
+    applied.push_back(e);
+    if (e.type == raft::EntryType::kNormal) state += e.data + ";";
+  }
+  // Writes the image at once, or (hold_snapshots) keeps the sink for the test to finish later.
   void snapshot(std::shared_ptr<SnapshotSink> sink) override {
-    std::string image;
-    for (const auto& e : applied) image += e.data + ";";
-    Status st = sink->write(image);
+    if (hold_snapshots) {
+      held_image = state;
+      held = std::move(sink);
+      return;
+    }
+    Status st = sink->write(state);
     sink->finish(st);
   }
+  void finish_held() {
+    Status st = held->write(held_image);
+    held->finish(st);
+    held.reset();
+  }
+  bool hold_snapshots = false;
+  std::shared_ptr<SnapshotSink> held;
+  std::string held_image;
+  std::string state;
   Status restore(const SnapshotReader& read, uint64_t size) override {
     auto image = read(0, size);
     if (!image) return image.error();
     restored = *image;
+    state = *image;
     applied.clear();
     return ok_status();
   }
@@ -145,6 +162,101 @@ TEST(Node, CorruptLog_StopsWithCorrupt) {
   EXPECT_FALSE(h.status_ok_);
   ASSERT_EQ(h.rec_->failures.size(), 1u);
   EXPECT_EQ(h.rec_->failures[0].code, ErrorCode::kCorrupt);
+}
+
+size_t count_files(sim::SimDisk& d, const std::string& prefix) {
+  size_t n = 0;
+  for (const auto& name : d.list().value()) n += name.rfind(prefix, 0) == 0 ? 1 : 0;
+  return n;
+}
+
+TEST(Node, Snapshot_TakenAtThreshold_LogCompactedKeepingTrailingEntries) {
+  NodeHarness h({NodeId(1)});
+  h.cfg_.snapshot_threshold = 10;
+  h.cfg_.trailing_logs = 3;
+  h.cfg_.store.max_segment_bytes = 256;  // many segments, so compaction can delete some
+  h.boot();
+  h.run_for(std::chrono::seconds(1));
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(h.node_->propose("v" + std::to_string(i)).status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::milliseconds(100));
+  EXPECT_GE(h.node_->stats().snapshots_taken, 3u);
+  const auto& log = h.node_->raft().log();
+  ASSERT_TRUE(h.node_->raft().snapshot().has_value());
+  const LogIndex snap = h.node_->raft().snapshot()->index;
+  EXPECT_EQ(log.floor_index(), snap - 3);  // trailing entries kept
+  EXPECT_LE(count_files(h.disk_, "snap-"), 2u);  // older snapshots pruned
+  EXPECT_GE(count_files(h.disk_, "snap-"), 1u);
+  EXPECT_LT(count_files(h.disk_, "wal-"), 40u);
+}
+
+TEST(Node, Restart_RestoresFromSnapshotThenReplaysTheRest) {
+  NodeHarness h({NodeId(1)});
+  h.cfg_.snapshot_threshold = 10;
+  h.cfg_.trailing_logs = 0;
+  h.boot();
+  h.run_for(std::chrono::seconds(1));
+  for (int i = 0; i < 25; ++i) ASSERT_EQ(h.node_->propose("v" + std::to_string(i)).status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::milliseconds(100));
+  const std::string before = h.rec_->state;
+  const LogIndex snap = h.node_->raft().snapshot()->index;
+  const LogIndex last = h.node_->raft().log().last_index();
+  ASSERT_GT(snap.v, 0u);
+  h.crash();
+  h.boot();
+  ASSERT_TRUE(h.status_ok_);
+  EXPECT_FALSE(h.rec_->restored.empty());
+  h.run_for(std::chrono::seconds(1));
+  // Only what came after the snapshot is applied again, and the state is the same.
+  ASSERT_FALSE(h.rec_->applied.empty());
+  EXPECT_EQ(h.rec_->applied.front().index, snap + 1);
+  EXPECT_GE(h.node_->raft().log().last_index(), last);
+  EXPECT_EQ(h.rec_->state.substr(0, before.size()), before);
+}
+
+TEST(Node, Snapshot_FinishedLater_LoopKeepsApplying) {
+  NodeHarness h({NodeId(1)});
+  h.cfg_.snapshot_threshold = 5;
+  h.cfg_.trailing_logs = 0;
+  h.boot();
+  h.rec_->hold_snapshots = true;
+  h.run_for(std::chrono::seconds(1));
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(h.node_->propose("v" + std::to_string(i)).status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::milliseconds(100));
+  ASSERT_NE(h.rec_->held, nullptr);
+  // The snapshot is still being written: nothing compacted, entries kept being applied.
+  EXPECT_EQ(h.node_->stats().snapshots_taken, 0u);
+  EXPECT_EQ(h.node_->raft().log().floor_index().v, 0u);
+  EXPECT_GT(h.node_->raft().log().applied().v, 10u);
+  h.rec_->finish_held();
+  EXPECT_EQ(h.node_->stats().snapshots_taken, 1u);
+  EXPECT_GT(h.node_->raft().log().floor_index().v, 0u);
+}
+
+TEST(Node, DamagedNewestSnapshot_OlderOneUsed) {
+  NodeHarness h({NodeId(1)});
+  h.cfg_.snapshot_threshold = 10;
+  h.cfg_.trailing_logs = 100;  // the log still covers the older snapshot's successors
+  h.boot();
+  h.run_for(std::chrono::seconds(1));
+  for (int i = 0; i < 25; ++i) ASSERT_EQ(h.node_->propose("v" + std::to_string(i)).status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(count_files(h.disk_, "snap-"), 2u);
+  const std::string state = h.rec_->state;
+  h.crash();
+  // Flip a byte in the newest snapshot's image.
+  std::string newest;
+  for (const auto& n : h.disk_.list().value()) {
+    if (n.rfind("snap-", 0) == 0) newest = n;
+  }
+  auto b = h.disk_.read(newest, 0, 1);
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(h.disk_.write(newest, 0, std::string(1, static_cast<char>((*b)[0] ^ 0x20))).ok());
+  ASSERT_TRUE(h.disk_.sync(newest).ok());
+  h.boot();
+  ASSERT_TRUE(h.status_ok_);
+  EXPECT_EQ(h.node_->stats().snapshots_skipped, 1u);
+  h.run_for(std::chrono::seconds(1));
+  EXPECT_EQ(h.rec_->state.substr(0, state.size()), state);
 }
 
 TEST(Node, GarbageAndMisaddressedBytes_AreCountedAndIgnored) {
