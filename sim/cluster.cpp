@@ -558,6 +558,10 @@ void Simulation::nemesis_step() {
   while (r >= weights[action]) r -= weights[action++];
   Host& h = *hosts_[prng_.below(hosts_.size())];
   trace_.add(6, action, h.id.v);
+  // Partitions flap, but each shape holds for at least a minimum stable window.
+  const bool reshapes = action == 0 || action == 1 || action == 7;
+  if (reshapes && q_.now() < last_reshape_ + opts_.partition_min_stable) return;
+  if (reshapes) last_reshape_ = q_.now();
   switch (action) {
     case 0:
       partition_random();

@@ -148,6 +148,7 @@ class Simulation final : public NodeObserver {
   LogIndex committed_config_index_;
   uint64_t address_epoch_ = 0;
   bool heal_all_ = false;
+  Duration last_reshape_{};
   uint64_t membership_changes_ = 0, transfers_ = 0, wipes_ = 0;
 };
 

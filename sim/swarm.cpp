@@ -30,6 +30,9 @@ Options draw_options(uint64_t seed) {
   o.tick = milliseconds(pick(p, {10, 20, 50, 100}));
   o.election_ticks = static_cast<int>(p.range(5, 20));
   o.heartbeat_ticks = static_cast<int>(p.range(1, std::max(1, o.election_ticks / 4)));
+  // Heartbeats no more often than every 20 ms (rqlite's are 100 ms apart): faster ones add
+  // events, not coverage.
+  while (o.tick * o.heartbeat_ticks < milliseconds(20) && o.heartbeat_ticks + 1 < o.election_ticks) ++o.heartbeat_ticks;
   o.max_inflight = pick(p, {1, 2, 8, 64, 256});
   o.max_msg_bytes = pick(p, {64ull, 1024ull, 64ull << 10});
   o.segment_bytes = pick(p, {4ull << 10, 64ull << 10, 1ull << 20});
@@ -111,6 +114,7 @@ Options draw_options(uint64_t seed) {
     if (p.below(3) == 0) o.learners = p.range(1, 2);
   }
   o.w_transfer = pick(p, {0u, 0u, 1u, 3u});
+  o.partition_min_stable = o.tick * o.heartbeat_ticks * static_cast<int64_t>(pick(p, {1, 4, 20}));
   o.net.reorder_ppm = pick(p, {0u, 1'000u, 20'000u, 100'000u});
   if (churn) {
     // Half-replicated logs need replies and appends to cross in flight, and deposed leaders with
@@ -210,6 +214,7 @@ std::string Options::describe() const {
   addu("spares", spares);
   addu("learners", learners);
   add("down_max_ms", ms(down_max));
+  add("partition_min_stable_ms", ms(partition_min_stable));
   add("pause_max_ms", ms(pause_max));
   add("clock_jump_max_ms", ms(clock_jump_max));
   addu("clients", clients);

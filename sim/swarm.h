@@ -57,6 +57,8 @@ struct Options {
   // Founding members that start as non-voters (read replicas).
   size_t learners = 0;
   Duration down_max = std::chrono::seconds(3);   // how long a crashed node stays down
+  // A partition (or heal) holds at least this long before the network is reshaped again.
+  Duration partition_min_stable{0};
   Duration pause_max = std::chrono::seconds(2);
   Duration clock_jump_max = std::chrono::seconds(1);
 
