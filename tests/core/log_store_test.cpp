@@ -106,6 +106,17 @@ class LogStoreTest : public ::testing::Test {
     ASSERT_FALSE(o.store.ok());
     EXPECT_EQ(o.store.error().code, ErrorCode::kCorrupt) << o.store.error().message;
   }
+
+  // With one-byte segments: entry 1 ("one") in kSecondSegment, sealed, and entry 2 ("two") in the
+  // segment after it, all synced (the first segment holds only the hard state).
+  void write_one_entry_per_segment() {
+    const LogStoreOptions tiny{.max_segment_bytes = 1};
+    Opened o = open_log(disk_, tiny);
+    ASSERT_TRUE(o.store.ok());
+    ASSERT_TRUE((*o.store)->append({entry(1, 1, "one")}, std::nullopt).ok());
+    ASSERT_TRUE((*o.store)->append({entry(2, 1, "two")}, std::nullopt).ok());
+    ASSERT_TRUE((*o.store)->sync().ok());
+  }
 };
 
 TEST_F(LogStoreTest, Open_EmptyDisk_CreatesDurableSegment) {
@@ -445,14 +456,7 @@ TEST_F(LogStoreTest, FlippedLengthFollowedByValidRecords_IsCorrupt) {
 }
 
 TEST_F(LogStoreTest, BadRecordInSealedSegment_IsCorrupt) {
-  const LogStoreOptions tiny{.max_segment_bytes = 1};
-  {
-    Opened o = open_log(disk_, tiny);
-    ASSERT_TRUE(o.store.ok());
-    ASSERT_TRUE((*o.store)->append({entry(1, 1, "one")}, std::nullopt).ok());
-    ASSERT_TRUE((*o.store)->append({entry(2, 1, "two")}, std::nullopt).ok());
-    ASSERT_TRUE((*o.store)->sync().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(write_one_entry_per_segment());
   ASSERT_EQ(files(disk_).size(), 3u);
   // The sealed segment's last record: in the last segment this would be a torn tail.
   const uint64_t size = disk_.size(kSecondSegment).value();
@@ -461,14 +465,7 @@ TEST_F(LogStoreTest, BadRecordInSealedSegment_IsCorrupt) {
 }
 
 TEST_F(LogStoreTest, TruncatedSealedSegment_IsCorrupt) {
-  const LogStoreOptions tiny{.max_segment_bytes = 1};
-  {
-    Opened o = open_log(disk_, tiny);
-    ASSERT_TRUE(o.store.ok());
-    ASSERT_TRUE((*o.store)->append({entry(1, 1, "one")}, std::nullopt).ok());
-    ASSERT_TRUE((*o.store)->append({entry(2, 1, "two")}, std::nullopt).ok());
-    ASSERT_TRUE((*o.store)->sync().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(write_one_entry_per_segment());
   ASSERT_EQ(files(disk_).size(), 3u);
   ASSERT_TRUE(disk_.truncate(kSecondSegment, disk_.size(kSecondSegment).value() - 3).ok());
   ASSERT_TRUE(disk_.sync(kSecondSegment).ok());

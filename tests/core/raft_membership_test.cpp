@@ -7,66 +7,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <deque>
-#include <map>
-#include <memory>
-#include <ostream>
-#include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
-namespace rq {
-template <class Tag>
-[[maybe_unused]] static void PrintTo(const Counter<Tag>& c, std::ostream* os) {
-  *os << c.v;
-}
-[[maybe_unused]] static void PrintTo(const NodeId& n, std::ostream* os) {
-  *os << "node " << n.v;
-}
-namespace raft {
-[[maybe_unused]] static void PrintTo(const Entry& e, std::ostream* os) {
-  *os << "{i=" << e.index.v << " t=" << e.term.v << " type=" << static_cast<int>(e.type) << " "
-      << e.data.size() << "B}";
-}
-[[maybe_unused]] static void PrintTo(const Message& m, std::ostream* os) {
-  *os << to_string(m.type) << " " << m.from.v << "->" << m.to.v << " term=" << m.term.v
-      << " index=" << m.index.v << " commit=" << m.commit.v << " entries=" << m.entries.size()
-      << (m.transfer ? " transfer" : "") << (m.reject ? " reject" : "");
-}
-[[maybe_unused]] static void PrintTo(const Membership& ms, std::ostream* os) {
-  *os << "{";
-  for (const Member& m : ms.members()) {
-    *os << " " << m.id.v << (m.voter ? "v" : m.staged ? "s" : "l");
-    if (m.incarnation != 0) *os << "#" << m.incarnation;
-  }
-  *os << " }";
-}
-[[maybe_unused]] static void PrintTo(Role r, std::ostream* os) {
-  *os << to_string(r);
-}
-[[maybe_unused]] static void PrintTo(MessageType t, std::ostream* os) {
-  *os << to_string(t);
-}
-[[maybe_unused]] static void PrintTo(ProposeStatus s, std::ostream* os) {
-  static const char* const kNames[] = {"ok", "not_leader", "dropped", "config_pending", "invalid"};
-  *os << kNames[static_cast<int>(s)];
-}
-}  // namespace raft
-}  // namespace rq
+#include "tests/core/raft_test_cluster.h"
 
 namespace rq::raft {
 namespace {
 
+using namespace test;  // the shared harness: Network, message builders, check_invariants
+
 // ---- helpers ----------------------------------------------------------------------------------
-
-struct Opts {
-  bool pre_vote = true;
-  bool check_quorum = true;
-  uint64_t max_msg_bytes = 1 << 20;
-};
-
-constexpr int kElectionTicks = 10;
 
 std::string address(uint64_t id) {
   return "n" + std::to_string(id);
@@ -99,48 +50,6 @@ Entry config_entry(uint64_t index, uint64_t term, const Membership& m) {
   return Entry{Term{term}, LogIndex{index}, EntryType::kConfig, m.encode()};
 }
 
-std::vector<uint64_t> ids(const std::vector<NodeId>& ns) {
-  std::vector<uint64_t> out;
-  for (NodeId n : ns) out.push_back(n.v);
-  return out;
-}
-
-Message msg(MessageType type, uint64_t from, uint64_t to, uint64_t term) {
-  Message m;
-  m.type = type;
-  m.from = NodeId{from};
-  m.to = NodeId{to};
-  m.term = Term{term};
-  return m;
-}
-
-Message vote_req(MessageType type, uint64_t from, uint64_t to, uint64_t term, uint64_t last_index,
-                 uint64_t last_term) {
-  Message m = msg(type, from, to, term);
-  m.index = LogIndex{last_index};
-  m.log_term = Term{last_term};
-  return m;
-}
-
-Message app(uint64_t from, uint64_t to, uint64_t term, uint64_t prev, uint64_t prev_term,
-            std::vector<Entry> ents, uint64_t commit) {
-  Message m = msg(MessageType::kApp, from, to, term);
-  m.index = LogIndex{prev};
-  m.log_term = Term{prev_term};
-  m.entries = std::move(ents);
-  m.commit = LogIndex{commit};
-  return m;
-}
-
-template <class Msgs>
-std::vector<Message> of(const Msgs& ms, MessageType type, uint64_t to = 0) {
-  std::vector<Message> out;
-  for (const Message& m : ms) {
-    if (m.type == type && (to == 0 || m.to.v == to)) out.push_back(m);
-  }
-  return out;
-}
-
 template <class Msgs>
 size_t campaign_messages_from(const Msgs& ms, uint64_t from) {
   return static_cast<size_t>(std::count_if(ms.begin(), ms.end(), [from](const Message& m) {
@@ -148,26 +57,16 @@ size_t campaign_messages_from(const Msgs& ms, uint64_t from) {
   }));
 }
 
-// A deterministic network of Raft nodes. Every message a node emits joins one FIFO queue;
-// delivering one steps it into its target (unless either end is isolated) and then takes every
-// pending Ready, as a driver that persisted, synced, sent and applied it would.
-class Network {
+// The shared Network, with nodes that start without static voters: they learn their membership
+// from bootstrap() or from their leader's log. Its add() hides Network's: every node here is
+// added this way.
+class MembershipNetwork : public Network {
  public:
-  // A node with no static voters: it learns its membership from bootstrap() or its leader.
+  // A node with no static voters (each life of a node id has its own incarnation).
   Raft& add(uint64_t id, const Opts& o = {}, uint64_t incarnation = 0) {
-    RaftConfig c;
-    c.id = NodeId{id};
+    RaftConfig c = config(id, 0, o);
     c.incarnation = incarnation;
-    c.election_ticks = kElectionTicks;
-    c.heartbeat_ticks = 1;
-    c.max_msg_bytes = o.max_msg_bytes;
-    c.pre_vote = o.pre_vote;
-    c.check_quorum = o.check_quorum;
-    auto r =
-        std::make_unique<Raft>(c, Prng(1000 + id), HardState{}, std::vector<Entry>{}, LogIndex{0});
-    Raft& ref = *r;
-    nodes[id] = std::move(r);
-    return ref;
+    return Network::add(c, RaftStorage{});
   }
 
   // Every member of `m` founds the cluster with it (each with the incarnation `m` names).
@@ -175,135 +74,19 @@ class Network {
     for (const Member& mem : m.members()) add(mem.id.v, o, mem.incarnation).bootstrap(m);
     take_all();
   }
-
-  Raft& node(uint64_t id) { return *nodes.at(id); }
-
-  Ready take(uint64_t id) {
-    Raft& r = node(id);
-    if (!r.has_ready()) return Ready{};
-    Ready rd = r.ready();
-    r.advance(rd);
-    for (const Message& m : rd.messages) queue.push_back(m);
-    for (const Message& m : rd.messages_after_sync) queue.push_back(m);
-    return rd;
-  }
-
-  void take_all() {
-    for (int round = 0; round < 100; ++round) {
-      bool any = false;
-      for (auto& [id, r] : nodes) {
-        if (r->has_ready()) {
-          take(id);
-          any = true;
-        }
-      }
-      if (!any) return;
-    }
-    ADD_FAILURE() << "nodes keep producing Readies";
-  }
-
-  void deliver(const Message& m) {
-    trace.push_back(m);
-    if (isolated.count(m.from.v) > 0 || isolated.count(m.to.v) > 0) return;
-    auto it = nodes.find(m.to.v);
-    if (it == nodes.end()) return;
-    it->second->step(m);
-    take_all();
-  }
-
-  bool deliver_one() {
-    if (queue.empty()) return false;
-    const Message m = queue.front();
-    queue.pop_front();
-    deliver(m);
-    return true;
-  }
-
-  template <class Pred>
-  bool deliver_first(Pred pred) {
-    for (auto it = queue.begin(); it != queue.end(); ++it) {
-      if (pred(*it)) {
-        const Message m = *it;
-        queue.erase(it);
-        deliver(m);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  void stabilize() {
-    for (int k = 0; k < 100000; ++k) {
-      if (!deliver_one()) return;
-    }
-    ADD_FAILURE() << "messages never stop";
-  }
-
-  void tick(uint64_t id) {
-    node(id).tick();
-    take_all();
-  }
-
-  bool elect(uint64_t id) {
-    node(id).campaign();
-    take_all();
-    stabilize();
-    return node(id).role() == Role::kLeader;
-  }
-
-  std::map<uint64_t, std::unique_ptr<Raft>> nodes;
-  std::deque<Message> queue;
-  // Every message delivered or dropped, in order.
-  std::vector<Message> trace;
-  std::set<uint64_t> isolated;
 };
-
-// Figure 3's guarantees that can be read off the nodes at any moment, plus the log's own
-// invariants.
-void check_invariants(const Network& net) {
-  std::map<uint64_t, uint64_t> leader_of_term;
-  for (const auto& [id, r] : net.nodes) {
-    const RaftLog& log = r->log();
-    EXPECT_LE(log.applied(), log.committed()) << "node " << id;
-    EXPECT_LE(log.committed(), log.last_index()) << "node " << id;
-    EXPECT_LE(log.stable(), log.last_index()) << "node " << id;
-    if (r->role() == Role::kLeader) {
-      const auto [it, fresh] = leader_of_term.emplace(r->term().v, id);
-      EXPECT_TRUE(fresh) << "Election Safety: nodes " << it->second << " and " << id
-                         << " both lead term " << r->term().v;
-    }
-  }
-  for (const auto& [a, ra] : net.nodes) {
-    for (const auto& [b, rb] : net.nodes) {
-      if (a >= b) continue;
-      const LogIndex lo = std::max(ra->log().first_index(), rb->log().first_index());
-      const LogIndex hi = std::min(ra->log().committed(), rb->log().committed());
-      for (LogIndex i = lo; i <= hi; ++i) {
-        EXPECT_EQ(ra->log().at(i), rb->log().at(i))
-            << "nodes " << a << " and " << b << " committed different entries at " << i.v;
-      }
-    }
-  }
-}
 
 Membership three_voters() {
   return Membership({voter(1), voter(2), voter(3)});
 }
 
-class RaftMembership : public ::testing::Test {
+class RaftMembership : public ClusterTest<MembershipNetwork> {
  protected:
-  void TearDown() override { check_invariants(net); }
-  Raft& node(uint64_t id) { return net.node(id); }
-  const Progress& progress(uint64_t leader, uint64_t of) {
-    return node(leader).progress().at(NodeId{of});
-  }
   // Voters {1, 2, 3} founded, and node 1 elected with its no-op committed everywhere.
   bool three_with_leader_1(const Opts& o = {}) {
     net.found(three_voters(), o);
     return net.elect(1) && node(1).log().committed() == node(1).log().last_index();
   }
-
-  Network net;
 };
 
 class RaftTransfer : public RaftMembership {};
@@ -490,10 +273,7 @@ TEST_F(RaftMembership, AddVoter_StagedUntilCaughtUp_ThenPromotedByLeader) {
   net.take_all();
   net.stabilize();
   ASSERT_GE(node(1).log().committed(), r.index) << "a staged member is not needed to commit";
-  for (int t = 0; t < 3; ++t) {
-    net.tick(1);
-    net.stabilize();
-  }
+  net.tick_and_stabilize(1, 3);
   EXPECT_FALSE(node(1).membership().is_voter(NodeId{4})) << "promoted before catching up";
   EXPECT_EQ(node(1).configs().current_index(), r.index);
 
@@ -687,9 +467,7 @@ TEST_F(RaftTransfer, CaughtUpTarget_GetsTimeoutNowAtOnce) {
   ASSERT_EQ(progress(1, 2).match, node(1).log().last_index());
   EXPECT_TRUE(node(1).transfer_leadership(NodeId{2}));
   EXPECT_EQ(node(1).lead_transferee(), NodeId{2});
-  const Ready rd = net.take(1);
-  std::vector<Message> out = rd.messages;
-  out.insert(out.end(), rd.messages_after_sync.begin(), rd.messages_after_sync.end());
+  const std::vector<Message> out = all(net.take(1));
   EXPECT_EQ(of(out, MessageType::kTimeoutNow, 2).size(), 1u);
   EXPECT_TRUE(of(out, MessageType::kTimeoutNow, 3).empty());
   net.stabilize();
@@ -792,10 +570,7 @@ TEST_F(RaftTransfer, UnfinishedTransfer_AbandonedAfterElectionTimeout) {
   net.isolated = {2};
   ASSERT_TRUE(node(1).transfer_leadership(NodeId{2}));
   net.take_all();
-  for (int t = 0; t < kElectionTicks - 1; ++t) {
-    net.tick(1);
-    net.stabilize();
-  }
+  net.tick_and_stabilize(1, kElectionTicks - 1);
   EXPECT_EQ(node(1).lead_transferee(), NodeId{2});
   EXPECT_EQ(node(1).propose("x").status, ProposeStatus::kDropped);
 
@@ -840,15 +615,7 @@ TEST_F(RaftTransfer, TimeoutNowFromNonLeader_Ignored) {
 TEST(RaftMembershipChecker, CatchesTwoLeadersOfOneTerm) {
   // STYLE §6: a checker that never fails proves nothing.
   Network bad;
-  for (uint64_t id : {1, 2}) {
-    RaftConfig c;
-    c.id = NodeId{id};
-    c.voters = {NodeId{id}};
-    bad.nodes[id] =
-        std::make_unique<Raft>(c, Prng(id), HardState{}, std::vector<Entry>{}, LogIndex{0});
-    bad.node(id).campaign();
-    ASSERT_EQ(bad.node(id).role(), Role::kLeader);
-  }
+  ASSERT_NO_FATAL_FAILURE(add_two_lone_leaders(bad));
   EXPECT_NONFATAL_FAILURE(check_invariants(bad), "Election Safety");
 }
 

@@ -5,81 +5,18 @@
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <deque>
-#include <map>
-#include <memory>
-#include <ostream>
 #include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
-namespace rq {
-template <class Tag>
-[[maybe_unused]] static void PrintTo(const Counter<Tag>& c, std::ostream* os) {
-  *os << c.v;
-}
-[[maybe_unused]] static void PrintTo(const NodeId& n, std::ostream* os) {
-  *os << "node " << n.v;
-}
-namespace raft {
-[[maybe_unused]] static void PrintTo(const Entry& e, std::ostream* os) {
-  *os << "{i=" << e.index.v << " t=" << e.term.v << (e.type == EntryType::kNoop ? " noop" : "")
-      << " " << e.data.size() << "B}";
-}
-[[maybe_unused]] static void PrintTo(const Message& m, std::ostream* os) {
-  *os << to_string(m.type) << " " << m.from.v << "->" << m.to.v << " term=" << m.term.v
-      << " log_term=" << m.log_term.v << " index=" << m.index.v << " commit=" << m.commit.v
-      << " entries=" << m.entries.size();
-  if (m.reject) *os << " reject hint=" << m.reject_hint.v;
-}
-[[maybe_unused]] static void PrintTo(Role r, std::ostream* os) {
-  *os << to_string(r);
-}
-[[maybe_unused]] static void PrintTo(MessageType t, std::ostream* os) {
-  *os << to_string(t);
-}
-}  // namespace raft
-}  // namespace rq
+#include "tests/core/raft_test_cluster.h"
 
 namespace rq::raft {
 namespace {
 
+using namespace test;  // the shared harness: Network, message builders, check_invariants
+
 // ---- helpers -----------------------------------------------------------------------------
-
-struct Opts {
-  bool pre_vote = true;
-  bool check_quorum = true;
-  size_t max_inflight = 256;
-  uint64_t max_msg_bytes = 1 << 20;
-};
-
-constexpr int kElectionTicks = 10;
-
-RaftConfig config(uint64_t id, uint64_t n_voters, const Opts& o) {
-  RaftConfig c;
-  c.id = NodeId{id};
-  for (uint64_t v = 1; v <= n_voters; ++v) c.voters.push_back(NodeId{v});
-  c.election_ticks = kElectionTicks;
-  c.heartbeat_ticks = 1;
-  c.max_msg_bytes = o.max_msg_bytes;
-  c.max_inflight = o.max_inflight;
-  c.pre_vote = o.pre_vote;
-  c.check_quorum = o.check_quorum;
-  return c;
-}
-
-Entry ent(uint64_t index, uint64_t term) {
-  return Entry{Term{term}, LogIndex{index}, EntryType::kNormal, {}};
-}
-
-std::vector<Entry> log_terms(std::initializer_list<uint64_t> terms) {
-  std::vector<Entry> out;
-  uint64_t i = 1;
-  for (uint64_t t : terms) out.push_back(ent(i++, t));
-  return out;
-}
 
 HardState hs_term(uint64_t term) {
   return HardState{Term{term}, kNoNode, LogIndex{0}};
@@ -89,39 +26,6 @@ std::vector<uint64_t> terms_of(const RaftLog& log) {
   std::vector<uint64_t> out;
   for (LogIndex i{1}; i <= log.last_index(); ++i) out.push_back(log.at(i).term.v);
   return out;
-}
-
-std::vector<uint64_t> indexes_of(const std::vector<Entry>& ents) {
-  std::vector<uint64_t> out;
-  for (const Entry& e : ents) out.push_back(e.index.v);
-  return out;
-}
-
-Message msg(MessageType type, uint64_t from, uint64_t to, uint64_t term) {
-  Message m;
-  m.type = type;
-  m.from = NodeId{from};
-  m.to = NodeId{to};
-  m.term = Term{term};
-  return m;
-}
-
-Message vote_req(MessageType type, uint64_t from, uint64_t to, uint64_t term, uint64_t last_index,
-                 uint64_t last_term) {
-  Message m = msg(type, from, to, term);
-  m.index = LogIndex{last_index};
-  m.log_term = Term{last_term};
-  return m;
-}
-
-Message app(uint64_t from, uint64_t to, uint64_t term, uint64_t prev, uint64_t prev_term,
-            std::vector<Entry> ents, uint64_t commit) {
-  Message m = msg(MessageType::kApp, from, to, term);
-  m.index = LogIndex{prev};
-  m.log_term = Term{prev_term};
-  m.entries = std::move(ents);
-  m.commit = LogIndex{commit};
-  return m;
 }
 
 Message heartbeat(uint64_t from, uint64_t to, uint64_t term, uint64_t commit) {
@@ -134,170 +38,7 @@ Message grant(MessageType type, uint64_t from, uint64_t to, uint64_t term) {
   return msg(type, from, to, term);
 }
 
-std::vector<Message> all(const Ready& rd) {
-  std::vector<Message> out = rd.messages;
-  out.insert(out.end(), rd.messages_after_sync.begin(), rd.messages_after_sync.end());
-  return out;
-}
-
-template <class Msgs>
-std::vector<Message> of(const Msgs& ms, MessageType type, uint64_t to = 0) {
-  std::vector<Message> out;
-  for (const Message& m : ms) {
-    if (m.type == type && (to == 0 || m.to.v == to)) out.push_back(m);
-  }
-  return out;
-}
-
-// A deterministic network of Raft nodes. Every message a node emits joins one FIFO queue;
-// delivering one steps it into its target (unless either end is isolated) and then takes every
-// pending Ready, as a driver that persisted, synced, sent and applied it would.
-class Network {
- public:
-  explicit Network(uint64_t seed = 1) : seed_(seed) {}
-
-  // Node `id` of a cluster whose voters are 1..n_voters.
-  Raft& add(uint64_t id, uint64_t n_voters, std::vector<Entry> log = {}, HardState hs = {},
-            const Opts& o = {}) {
-    const LogIndex applied = hs.commit;
-    auto r = std::make_unique<Raft>(config(id, n_voters, o), Prng(seed_ * 1000 + id), hs,
-                                    std::move(log), applied);
-    Raft& ref = *r;
-    nodes[id] = std::move(r);
-    return ref;
-  }
-
-  void add_cluster(uint64_t n, const Opts& o = {}) {
-    for (uint64_t id = 1; id <= n; ++id) add(id, n, {}, {}, o);
-  }
-
-  Raft& node(uint64_t id) { return *nodes.at(id); }
-
-  // One ready/advance round of node `id`; its messages join the queue.
-  Ready take(uint64_t id) {
-    Raft& r = node(id);
-    if (!r.has_ready()) return Ready{};
-    Ready rd = r.ready();
-    r.advance(rd);
-    for (const Message& m : rd.messages) queue.push_back(m);
-    for (const Message& m : rd.messages_after_sync) queue.push_back(m);
-    return rd;
-  }
-
-  void take_all() {
-    for (int round = 0; round < 100; ++round) {
-      bool any = false;
-      for (auto& [id, r] : nodes) {
-        if (r->has_ready()) {
-          take(id);
-          any = true;
-        }
-      }
-      if (!any) return;
-    }
-    ADD_FAILURE() << "nodes keep producing Readies";
-  }
-
-  Message pop() {
-    Message m = queue.front();
-    queue.pop_front();
-    return m;
-  }
-
-  void deliver(const Message& m) {
-    trace.push_back(m);
-    if (isolated.count(m.from.v) > 0 || isolated.count(m.to.v) > 0) return;
-    auto it = nodes.find(m.to.v);
-    if (it == nodes.end()) return;
-    it->second->step(m);
-    take_all();
-  }
-
-  bool deliver_one() {
-    if (queue.empty()) return false;
-    deliver(pop());
-    return true;
-  }
-
-  // Delivers the first queued message that satisfies `pred`, ahead of the others.
-  template <class Pred>
-  bool deliver_first(Pred pred) {
-    for (auto it = queue.begin(); it != queue.end(); ++it) {
-      if (pred(*it)) {
-        const Message m = *it;
-        queue.erase(it);
-        deliver(m);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  void stabilize() {
-    for (int k = 0; k < 100000; ++k) {
-      if (!deliver_one()) return;
-    }
-    ADD_FAILURE() << "messages never stop";
-  }
-
-  void tick(uint64_t id) {
-    node(id).tick();
-    take_all();
-  }
-
-  // Campaigns at `id` and runs the network until quiet. True when `id` ended up leader.
-  bool elect(uint64_t id) {
-    node(id).campaign();
-    take_all();
-    stabilize();
-    return node(id).role() == Role::kLeader;
-  }
-
-  std::map<uint64_t, std::unique_ptr<Raft>> nodes;
-  std::deque<Message> queue;
-  // Every message delivered or dropped, in order.
-  std::vector<Message> trace;
-  std::set<uint64_t> isolated;
-
- private:
-  uint64_t seed_;
-};
-
-// Figure 3's guarantees that can be read off the nodes at any moment, plus the log's own
-// invariants.
-void check_invariants(const Network& net) {
-  std::map<uint64_t, uint64_t> leader_of_term;
-  for (const auto& [id, r] : net.nodes) {
-    const RaftLog& log = r->log();
-    EXPECT_LE(log.applied(), log.committed()) << "node " << id;
-    EXPECT_LE(log.committed(), log.last_index()) << "node " << id;
-    EXPECT_LE(log.stable(), log.last_index()) << "node " << id;
-    if (r->role() == Role::kLeader) {
-      const auto [it, fresh] = leader_of_term.emplace(r->term().v, id);
-      EXPECT_TRUE(fresh) << "Election Safety: nodes " << it->second << " and " << id
-                         << " both lead term " << r->term().v;
-    }
-  }
-  // State Machine Safety: committed prefixes agree.
-  for (const auto& [a, ra] : net.nodes) {
-    for (const auto& [b, rb] : net.nodes) {
-      if (a >= b) continue;
-      const LogIndex n = std::min(ra->log().committed(), rb->log().committed());
-      for (LogIndex i{1}; i <= n; ++i) {
-        EXPECT_EQ(ra->log().at(i), rb->log().at(i))
-            << "nodes " << a << " and " << b << " committed different entries at " << i.v;
-      }
-    }
-  }
-}
-
-class RaftPaper : public ::testing::Test {
- protected:
-  void TearDown() override { check_invariants(net); }
-  Raft& node(uint64_t id) { return net.node(id); }
-
-  Network net;
-};
+class RaftPaper : public ClusterTest<> {};
 
 // Ticks a lone node of a 3-node cluster until it sends something; returns the tick count.
 int ticks_until_first_message(Network& n) {
@@ -756,15 +497,9 @@ TEST_F(RaftPaper, CheckQuorum_LeaderWithoutMajorityStepsDown) {
   net.add_cluster(3);
   ASSERT_TRUE(net.elect(1));
   net.isolated = {2, 3};
-  for (int i = 0; i < kElectionTicks; ++i) {
-    net.tick(1);
-    net.stabilize();
-  }
+  net.tick_and_stabilize(1, kElectionTicks);
   EXPECT_EQ(node(1).role(), Role::kLeader) << "the election round's acks are recent";
-  for (int i = 0; i < kElectionTicks; ++i) {
-    net.tick(1);
-    net.stabilize();
-  }
+  net.tick_and_stabilize(1, kElectionTicks);
   EXPECT_EQ(node(1).role(), Role::kFollower);
   EXPECT_EQ(node(1).lead(), kNoNode);
   EXPECT_EQ(node(1).term(), Term{1});
@@ -776,10 +511,7 @@ TEST_F(RaftPaper, CheckQuorum_LeaderHearingMajorityStaysLeader) {
   net.add_cluster(3);
   ASSERT_TRUE(net.elect(1));
   net.isolated = {3};
-  for (int i = 0; i < 5 * kElectionTicks; ++i) {
-    net.tick(1);
-    net.stabilize();
-  }
+  net.tick_and_stabilize(1, 5 * kElectionTicks);
   EXPECT_EQ(node(1).role(), Role::kLeader);
 }
 
@@ -1107,14 +839,7 @@ TEST_F(RaftPaper, Determinism_SameSeedSameMessages) {
 
 TEST(RaftPaperChecker, CatchesTwoLeadersOfOneTerm) {
   Network bad;
-  for (uint64_t id : {1, 2}) {
-    RaftConfig c = config(id, 1, Opts{});
-    c.voters = {NodeId{id}};
-    bad.nodes[id] =
-        std::make_unique<Raft>(c, Prng(id), HardState{}, std::vector<Entry>{}, LogIndex{0});
-    bad.node(id).campaign();
-    ASSERT_EQ(bad.node(id).role(), Role::kLeader);
-  }
+  ASSERT_NO_FATAL_FAILURE(add_two_lone_leaders(bad));
   EXPECT_NONFATAL_FAILURE(check_invariants(bad), "Election Safety");
 }
 

@@ -8,134 +8,41 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <deque>
-#include <functional>
 #include <map>
-#include <memory>
-#include <ostream>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace rq {
-template <class Tag>
-[[maybe_unused]] static void PrintTo(const Counter<Tag>& c, std::ostream* os) {
-  *os << c.v;
-}
-[[maybe_unused]] static void PrintTo(const NodeId& n, std::ostream* os) {
-  *os << "node " << n.v;
-}
-namespace raft {
-[[maybe_unused]] static void PrintTo(const Entry& e, std::ostream* os) {
-  *os << "{i=" << e.index.v << " t=" << e.term.v << " type=" << static_cast<int>(e.type) << " "
-      << e.data.size() << "B}";
-}
-[[maybe_unused]] static void PrintTo(const Message& m, std::ostream* os) {
-  *os << to_string(m.type) << " " << m.from.v << "->" << m.to.v << " term=" << m.term.v
-      << " index=" << m.index.v << " commit=" << m.commit.v << " snap=" << m.snapshot.index.v
-      << " offset=" << m.offset << " len=" << m.chunk_len << (m.reject ? " reject" : "");
-}
-[[maybe_unused]] static void PrintTo(const SnapshotMeta& s, std::ostream* os) {
-  *os << "{snapshot i=" << s.index.v << " t=" << s.term.v << " " << s.size << "B "
-      << s.membership.members().size() << " members}";
-}
-[[maybe_unused]] static void PrintTo(Role r, std::ostream* os) {
-  *os << to_string(r);
-}
-[[maybe_unused]] static void PrintTo(MessageType t, std::ostream* os) {
-  *os << to_string(t);
-}
-[[maybe_unused]] static void PrintTo(ProgressState s, std::ostream* os) {
-  *os << (s == ProgressState::kProbe       ? "probe"
-          : s == ProgressState::kReplicate ? "replicate"
-                                           : "snapshot");
-}
-}  // namespace raft
-}  // namespace rq
+#include "tests/core/raft_test_cluster.h"
 
 namespace rq::raft {
 namespace {
 
+using namespace test;  // the shared harness: Network, message builders, check_invariants
+
 // ---- helpers ----------------------------------------------------------------------------------
 
-constexpr int kElectionTicks = 10;
 constexpr uint64_t kChunk = 16;
 constexpr size_t kInFlight = 3;
 constexpr uint64_t kWindow = kChunk * kInFlight;
 
-RaftConfig config(uint64_t id, uint64_t n_voters) {
-  RaftConfig c;
-  c.id = NodeId{id};
-  for (uint64_t v = 1; v <= n_voters; ++v) c.voters.push_back(NodeId{v});
-  c.election_ticks = kElectionTicks;
-  c.heartbeat_ticks = 1;
+// Snapshots go in chunks of kChunk bytes, kInFlight at a time.
+RaftConfig with_small_chunks(RaftConfig c) {
   c.snapshot_chunk_bytes = kChunk;
   c.snapshot_chunks_in_flight = kInFlight;
   return c;
 }
 
-Entry ent(uint64_t index, uint64_t term) {
-  return Entry{Term{term}, LogIndex{index}, EntryType::kNormal, {}};
-}
-
-std::vector<Entry> log_terms(std::initializer_list<uint64_t> terms) {
-  std::vector<Entry> out;
-  uint64_t i = 1;
-  for (uint64_t t : terms) out.push_back(ent(i++, t));
-  return out;
+// Node `id` of a cluster whose voters are 1..n_voters (none for 0), with small chunks.
+RaftConfig config(uint64_t id, uint64_t n_voters) {
+  return with_small_chunks(test::config(id, n_voters));
 }
 
 Membership voters_1_to(uint64_t n) {
   std::vector<Member> ms;
   for (uint64_t v = 1; v <= n; ++v) ms.push_back(Member{NodeId{v}, {}, true});
   return Membership(std::move(ms));
-}
-
-std::vector<uint64_t> ids(const std::vector<NodeId>& ns) {
-  std::vector<uint64_t> out;
-  for (NodeId n : ns) out.push_back(n.v);
-  return out;
-}
-
-std::vector<uint64_t> indexes_of(const std::vector<Entry>& ents) {
-  std::vector<uint64_t> out;
-  for (const Entry& e : ents) out.push_back(e.index.v);
-  return out;
-}
-
-Message msg(MessageType type, uint64_t from, uint64_t to, uint64_t term) {
-  Message m;
-  m.type = type;
-  m.from = NodeId{from};
-  m.to = NodeId{to};
-  m.term = Term{term};
-  return m;
-}
-
-Message app(uint64_t from, uint64_t to, uint64_t term, uint64_t prev, uint64_t prev_term,
-            std::vector<Entry> ents, uint64_t commit) {
-  Message m = msg(MessageType::kApp, from, to, term);
-  m.index = LogIndex{prev};
-  m.log_term = Term{prev_term};
-  m.entries = std::move(ents);
-  m.commit = LogIndex{commit};
-  return m;
-}
-
-std::vector<Message> all(const Ready& rd) {
-  std::vector<Message> out = rd.messages;
-  out.insert(out.end(), rd.messages_after_sync.begin(), rd.messages_after_sync.end());
-  return out;
-}
-
-template <class Msgs>
-std::vector<Message> of(const Msgs& ms, MessageType type, uint64_t to = 0) {
-  std::vector<Message> out;
-  for (const Message& m : ms) {
-    if (m.type == type && (to == 0 || m.to.v == to)) out.push_back(m);
-  }
-  return out;
 }
 
 // The bytes of a snapshot image: distinct per position and per snapshot, so a chunk written at the
@@ -146,138 +53,17 @@ std::string image(uint64_t size, uint64_t salt) {
   return s;
 }
 
-// A deterministic network of Raft nodes with a driver for snapshot files. Every message a node
-// emits joins one FIFO queue; delivering one steps it into its target (unless either end is
-// isolated or `drop` says it is lost) and then takes every pending Ready.
-class Network {
+// The shared Network with a driver for snapshot files, as core/node's process loop does it:
+// messages leave with their kSnap chunks filled from the image, incoming chunks are written to a
+// file in order, and finished files are reported with snapshot_received().
+class SnapshotNetwork : public Network {
  public:
-  // Node `id` of a cluster whose voters are 1..n_voters, recovering `log` and `hs` from disk.
-  Raft& add(uint64_t id, uint64_t n_voters, std::vector<Entry> log = {}, HardState hs = {}) {
-    const LogIndex applied = hs.commit;
-    return add(config(id, n_voters), RaftStorage{hs, std::nullopt, std::move(log), applied});
-  }
-
-  Raft& add(const RaftConfig& c, RaftStorage st) {
-    auto r = std::make_unique<Raft>(c, Prng(1000 + c.id.v), std::move(st));
-    Raft& ref = *r;
-    nodes[c.id.v] = std::move(r);
-    return ref;
-  }
-
-  void add_cluster(uint64_t n) {
-    for (uint64_t id = 1; id <= n; ++id) add(id, n);
-  }
-
-  Raft& node(uint64_t id) { return *nodes.at(id); }
-
   // A snapshot image the driver can stream (the leader's file, or what a test sends by hand).
   SnapshotMeta make_snapshot(uint64_t index, uint64_t term, Membership m, uint64_t size) {
     SnapshotMeta meta{LogIndex{index}, Term{term}, std::move(m), size, 0};
     images[index] = image(size, index);
     return meta;
   }
-
-  // One ready/advance round of node `id`, as core/node's process loop does it: messages leave
-  // (kSnap chunks filled from the image), incoming chunks are written, finished files reported.
-  Ready take(uint64_t id) {
-    Raft& r = node(id);
-    if (!r.has_ready()) return Ready{};
-    Ready rd = r.ready();
-    if (rd.snapshot) {
-      installed[id].push_back(*rd.snapshot);
-      EXPECT_EQ(files[id], images[rd.snapshot->index.v])
-          << "node " << id << " installs a snapshot it does not hold";
-    }
-    for (const Message& m : rd.messages) send(m);
-    for (const Message& m : rd.messages_after_sync) send(m);
-    r.advance(rd);
-    for (const SnapshotChunk& c : rd.snapshot_chunks) write_chunk(id, c);
-    return rd;
-  }
-
-  void take_all() {
-    for (int round = 0; round < 100; ++round) {
-      bool any = false;
-      for (auto& [id, r] : nodes) {
-        if (r->has_ready()) {
-          take(id);
-          any = true;
-        }
-      }
-      if (!any) return;
-    }
-    ADD_FAILURE() << "nodes keep producing Readies";
-  }
-
-  void deliver(const Message& m) {
-    trace.push_back(m);
-    if (isolated.count(m.from.v) > 0 || isolated.count(m.to.v) > 0) return;
-    if (drop && drop(m)) return;
-    auto it = nodes.find(m.to.v);
-    if (it == nodes.end()) return;
-    it->second->step(m);
-    take_all();
-  }
-
-  bool deliver_one() {
-    if (queue.empty()) return false;
-    const Message m = queue.front();
-    queue.pop_front();
-    deliver(m);
-    return true;
-  }
-
-  // Delivers the first queued message that satisfies `pred`, ahead of the others.
-  template <class Pred>
-  bool deliver_first(Pred pred) {
-    for (auto it = queue.begin(); it != queue.end(); ++it) {
-      if (pred(*it)) {
-        const Message m = *it;
-        queue.erase(it);
-        deliver(m);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  // Removes the first queued message that satisfies `pred`, as if the network lost it.
-  template <class Pred>
-  bool lose_first(Pred pred) {
-    for (auto it = queue.begin(); it != queue.end(); ++it) {
-      if (pred(*it)) {
-        queue.erase(it);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  void stabilize() {
-    for (int k = 0; k < 100000; ++k) {
-      if (!deliver_one()) return;
-    }
-    ADD_FAILURE() << "messages never stop";
-  }
-
-  void tick(uint64_t id) {
-    node(id).tick();
-    take_all();
-  }
-
-  bool elect(uint64_t id) {
-    node(id).campaign();
-    take_all();
-    stabilize();
-    return node(id).role() == Role::kLeader;
-  }
-
-  std::map<uint64_t, std::unique_ptr<Raft>> nodes;
-  std::deque<Message> queue;
-  // Every message delivered or dropped, in order.
-  std::vector<Message> trace;
-  std::set<uint64_t> isolated;
-  std::function<bool(const Message&)> drop;
 
   // Snapshot images by index; the file each node is receiving; every Ready::snapshot each node
   // installed; every finished file each node reported (meta, ok).
@@ -290,14 +76,30 @@ class Network {
   // False: finished files are recorded but the test calls snapshot_received() itself.
   bool report_received = true;
 
- private:
-  void send(Message m) {
+ protected:
+  RaftConfig node_config(uint64_t id, uint64_t n_voters, const Opts& o) const override {
+    return with_small_chunks(Network::node_config(id, n_voters, o));
+  }
+
+  void on_ready(uint64_t id, const Ready& rd) override {
+    if (!rd.snapshot) return;
+    installed[id].push_back(*rd.snapshot);
+    EXPECT_EQ(files[id], images[rd.snapshot->index.v])
+        << "node " << id << " installs a snapshot it does not hold";
+  }
+
+  void send(Message m) override {
     if (m.type == MessageType::kSnap && m.chunk_len > 0) {
       m.chunk = images.at(m.snapshot.index.v).substr(m.offset, m.chunk_len);
     }
-    queue.push_back(std::move(m));
+    Network::send(std::move(m));
   }
 
+  void on_advanced(uint64_t id, const Ready& rd) override {
+    for (const SnapshotChunk& c : rd.snapshot_chunks) write_chunk(id, c);
+  }
+
+ private:
   void write_chunk(uint64_t id, const SnapshotChunk& c) {
     std::string& f = files[id];
     if (c.offset == 0) f.clear();
@@ -312,7 +114,7 @@ class Network {
 };
 
 // Chunk `offset` (chunk_len bytes, filled) of a snapshot, as a leader's driver sends it.
-Message chunk(const Network& net, const SnapshotMeta& meta, uint64_t from, uint64_t to,
+Message chunk(const SnapshotNetwork& net, const SnapshotMeta& meta, uint64_t from, uint64_t to,
               uint64_t term, uint64_t offset) {
   Message m = msg(MessageType::kSnap, from, to, term);
   m.snapshot = meta;
@@ -322,47 +124,12 @@ Message chunk(const Network& net, const SnapshotMeta& meta, uint64_t from, uint6
   return m;
 }
 
-// Figure 3's guarantees that can be read off the nodes at any moment, plus the log's own
-// invariants. Logs are compared only where both still hold entries.
-void check_invariants(const Network& net) {
-  std::map<uint64_t, uint64_t> leader_of_term;
-  for (const auto& [id, r] : net.nodes) {
-    const RaftLog& log = r->log();
-    EXPECT_LE(log.applied(), log.committed()) << "node " << id;
-    EXPECT_LE(log.committed(), log.last_index()) << "node " << id;
-    EXPECT_LE(log.stable(), log.last_index()) << "node " << id;
-    EXPECT_LE(log.floor_index(), log.applied()) << "node " << id << " compacted unapplied entries";
-    if (r->role() == Role::kLeader) {
-      const auto [it, fresh] = leader_of_term.emplace(r->term().v, id);
-      EXPECT_TRUE(fresh) << "Election Safety: nodes " << it->second << " and " << id
-                         << " both lead term " << r->term().v;
-    }
-  }
-  for (const auto& [a, ra] : net.nodes) {
-    for (const auto& [b, rb] : net.nodes) {
-      if (a >= b) continue;
-      const LogIndex lo = std::max(ra->log().first_index(), rb->log().first_index());
-      const LogIndex hi = std::min(ra->log().committed(), rb->log().committed());
-      for (LogIndex i = lo; i <= hi; ++i) {
-        EXPECT_EQ(ra->log().at(i), rb->log().at(i))
-            << "nodes " << a << " and " << b << " committed different entries at " << i.v;
-      }
-    }
-  }
-}
-
 bool is_snap_to(const Message& m, uint64_t to) {
   return m.type == MessageType::kSnap && m.to.v == to;
 }
 
-class RaftSnapshot : public ::testing::Test {
+class RaftSnapshot : public ClusterTest<SnapshotNetwork> {
  protected:
-  void TearDown() override { check_invariants(net); }
-  Raft& node(uint64_t id) { return net.node(id); }
-  const Progress& progress(uint64_t leader, uint64_t of) {
-    return node(leader).progress().at(NodeId{of});
-  }
-
   // Leader 1 of voters {1, 2, 3} commits `entries` proposals while node 3 is cut off, then
   // snapshots everything it applied and compacts its log up to there. Node 3 is reconnected with
   // an empty log. Returns the leader's snapshot.
@@ -398,9 +165,25 @@ class RaftSnapshot : public ::testing::Test {
         [](const Message& m) { return m.type == MessageType::kHeartbeatResp && m.from.v == 3; }));
   }
 
-  size_t queued_chunks_to_3() { return of(net.queue, MessageType::kSnap, 3).size(); }
+  // Up to three heartbeat rounds of leader 1 (each one run until quiet), until node 3 has
+  // installed a snapshot.
+  void heartbeat_until_3_installs() {
+    for (int round = 0; round < 3 && net.installed[3].empty(); ++round) {
+      net.tick(1);
+      net.stabilize();
+    }
+  }
 
-  Network net;
+  // Leader 1 hands node 2 every chunk of `meta` in order, in `term`; node 2's driver takes each
+  // Ready at once.
+  void send_chunks_to_2(const SnapshotMeta& meta, uint64_t term) {
+    for (uint64_t off = 0; off < meta.size; off += kChunk) {
+      node(2).step(chunk(net, meta, 1, 2, term, off));
+      net.take_all();
+    }
+  }
+
+  size_t queued_chunks_to_3() { return of(net.queue, MessageType::kSnap, 3).size(); }
 };
 
 // ---- the leader streams a snapshot (Raft §7) --------------------------------------------------
@@ -510,10 +293,7 @@ TEST_F(RaftSnapshot, Leader_StalledTransfer_ResendsFromAcknowledgedByte) {
   ASSERT_TRUE(net.installed[3].empty());
   EXPECT_EQ(progress(1, 3).snap_acked, 96u);
 
-  for (int round = 0; round < 3 && net.installed[3].empty(); ++round) {
-    net.tick(1);
-    net.stabilize();
-  }
+  heartbeat_until_3_installs();
   EXPECT_EQ(net.installed[3], std::vector<SnapshotMeta>{meta});
   const std::vector<Message> sent = of(net.trace, MessageType::kSnap, 3);
   ASSERT_EQ(sent.size(), 8u);
@@ -693,10 +473,7 @@ TEST_F(RaftSnapshot, Rule6_MatchingEntry_KeepsFollowingEntriesWithoutInstall) {
       net.add(2, 3, log_terms({1, 1, 1, 1, 1, 1, 1, 1}), HardState{Term{1}, kNoNode, LogIndex{2}});
   const SnapshotMeta meta = net.make_snapshot(5, 1, voters_1_to(3), 40);
   net.report_received = false;
-  for (uint64_t off = 0; off < meta.size; off += kChunk) {
-    f.step(chunk(net, meta, 1, 2, 1, off));
-    net.take(2);
-  }
+  send_chunks_to_2(meta, 1);
   ASSERT_EQ(net.reported[2].size(), 1u);
   ASSERT_TRUE(net.reported[2][0].second);
 
@@ -725,10 +502,7 @@ TEST_F(RaftSnapshot, Rule7_ConflictingLog_IsDiscarded) {
       net.add(2, 3, log_terms({1, 1, 1, 2, 2, 2, 2, 2}), HardState{Term{2}, kNoNode, LogIndex{2}});
   const SnapshotMeta meta = net.make_snapshot(5, 3, voters_1_to(3), 40);
   net.report_received = false;
-  for (uint64_t off = 0; off < meta.size; off += kChunk) {
-    f.step(chunk(net, meta, 1, 2, 3, off));
-    net.take(2);
-  }
+  send_chunks_to_2(meta, 3);
   ASSERT_EQ(f.log().last_index(), LogIndex{8}) << "nothing changes before the file is complete";
 
   f.snapshot_received(meta, true);
@@ -764,10 +538,7 @@ TEST_F(RaftSnapshot, Rule7_LogShorterThanSnapshot_IsReplaced) {
   // Figure 13 rule 7: a log without the snapshot's last entry is discarded as a whole.
   Raft& f = net.add(2, 3, log_terms({1, 1}), HardState{Term{1}, kNoNode, LogIndex{1}});
   const SnapshotMeta meta = net.make_snapshot(10, 1, voters_1_to(3), 20);
-  for (uint64_t off = 0; off < meta.size; off += kChunk) {
-    f.step(chunk(net, meta, 1, 2, 1, off));
-    net.take_all();
-  }
+  send_chunks_to_2(meta, 1);
   EXPECT_EQ(net.installed[2], std::vector<SnapshotMeta>{meta});
   EXPECT_EQ(f.log().first_index(), LogIndex{11});
   EXPECT_EQ(f.log().last_index(), LogIndex{10});
@@ -790,10 +561,7 @@ TEST_F(RaftSnapshot, Rule8_SnapshotMembership_BecomesFollowersMembership) {
   const Membership snap_members({Member{NodeId{1}, "n1", true}, Member{NodeId{2}, "n2", true},
                                  Member{NodeId{4}, "n4", true}, Member{NodeId{5}, "n5", false}});
   const SnapshotMeta meta = net.make_snapshot(6, 2, snap_members, 40);
-  for (uint64_t off = 0; off < meta.size; off += kChunk) {
-    f.step(chunk(net, meta, 1, 2, 2, off));
-    net.take_all();
-  }
+  send_chunks_to_2(meta, 2);
   ASSERT_EQ(net.installed[2], std::vector<SnapshotMeta>{meta});
   EXPECT_EQ(f.membership(), snap_members);
   EXPECT_EQ(ids(f.voters()), (std::vector<uint64_t>{1, 2, 4}));
@@ -815,10 +583,7 @@ TEST_F(RaftSnapshot, SnapshotReceivedNotOk_AbandonsTransfer) {
   Raft& f = net.add(2, 3, log_terms({1, 1}), HardState{Term{1}, kNoNode, LogIndex{1}});
   const SnapshotMeta meta = net.make_snapshot(5, 1, voters_1_to(3), 40);
   net.report_received = false;
-  for (uint64_t off = 0; off < meta.size; off += kChunk) {
-    f.step(chunk(net, meta, 1, 2, 1, off));
-    net.take(2);
-  }
+  send_chunks_to_2(meta, 1);
   net.queue.clear();
 
   f.snapshot_received(meta, false);
@@ -849,10 +614,7 @@ TEST_F(RaftSnapshot, SnapshotReceivedNotOk_LeaderStartsOver) {
   EXPECT_FALSE(net.reported[3][0].second);
   EXPECT_TRUE(net.installed[3].empty());
 
-  for (int round = 0; round < 3 && net.installed[3].empty(); ++round) {
-    net.tick(1);
-    net.stabilize();
-  }
+  heartbeat_until_3_installs();
   EXPECT_EQ(net.installed[3], std::vector<SnapshotMeta>{meta});
   EXPECT_EQ(node(3).log().first_index(), meta.index + 1);
   const std::vector<Message> sent = of(net.trace, MessageType::kSnap, 3);
@@ -995,7 +757,7 @@ TEST_F(RaftSnapshot, EmptySnapshot_SentOnceWhileFollowerWritesIt) {
 
 TEST(RaftSnapshotChecker, CatchesDivergentCommittedEntriesAfterCompaction) {
   // STYLE §6: a checker that never fails proves nothing.
-  Network bad;
+  SnapshotNetwork bad;
   const SnapshotMeta meta{LogIndex{2}, Term{1}, voters_1_to(3), 10, 0};
   bad.add(config(1, 3),
           RaftStorage{HardState{Term{1}, kNoNode, LogIndex{3}}, meta, {ent(3, 1)}, LogIndex{3}});

@@ -74,6 +74,13 @@ class SnapshotStoreTest : public ::testing::Test {
     return o.meta.ok() ? *o.meta : std::nullopt;
   }
 
+  // open() succeeds, skipping `expect_skipped` damaged files, and finds `want`.
+  void expect_opens(const SnapshotMeta& want, size_t expect_skipped) {
+    const std::optional<SnapshotMeta> opened = open_ok(expect_skipped);
+    ASSERT_TRUE(opened.has_value());
+    EXPECT_EQ(*opened, want);
+  }
+
   std::vector<std::string> files() { return disk_.list().value(); }
 
   void flip(const std::string& name, uint64_t offset) {
@@ -120,26 +127,20 @@ TEST_F(SnapshotStoreTest, WriteInPiecesFinishOpen_ReturnsTheMeta) {
   EXPECT_EQ(meta.crc, crc32c(image));
   EXPECT_EQ(files(), std::vector<std::string>{SnapshotStore::file_name(LogIndex(42), Term(7))});
 
-  const std::optional<SnapshotMeta> opened = open_ok(0);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, meta);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(meta, 0));
 }
 
 TEST_F(SnapshotStoreTest, Finish_SurvivesCrash) {
   disk_.set_options(lose_all_unsynced());
   const SnapshotMeta meta = write_snapshot(8, 2, image_bytes(300, 'q'));
   disk_.crash(Duration{0});
-  const std::optional<SnapshotMeta> opened = open_ok(0);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, meta);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(meta, 0));
 }
 
 TEST_F(SnapshotStoreTest, EmptyImage_RoundTrips) {
   const SnapshotMeta meta = write_snapshot(3, 1, members({1}), {});
   EXPECT_EQ(meta.size, 0u);
-  const std::optional<SnapshotMeta> opened = open_ok(0);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, meta);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(meta, 0));
   auto r = store_.read(meta, 0, 0);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, "");
@@ -202,9 +203,7 @@ TEST_F(SnapshotStoreTest, Open_RemovesLeftoverTmpFiles) {
   disk_.crash(Duration{0});
   ASSERT_EQ(files().size(), 4u);
 
-  const std::optional<SnapshotMeta> opened = open_ok(0);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, meta);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(meta, 0));
   const std::vector<std::string> left{"other.tmp", SnapshotStore::file_name(LogIndex(5), Term(1))};
   EXPECT_EQ(files(), left);
   disk_.crash(Duration{0});
@@ -223,9 +222,7 @@ TEST_F(SnapshotStoreTest, HalfWrittenSnapshot_CrashBeforeFinish_LeavesNoValidSna
   for (const std::string& n : files()) EXPECT_EQ(n.find("snap-"), std::string::npos) << n;
 
   const SnapshotMeta meta = write_snapshot(9, 2, image_bytes(20, 'j'));
-  const std::optional<SnapshotMeta> opened = open_ok(0);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, meta);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(meta, 0));
 }
 
 TEST_F(SnapshotStoreTest, HalfWrittenSnapshot_OlderSnapshotStillOpens) {
@@ -238,9 +235,7 @@ TEST_F(SnapshotStoreTest, HalfWrittenSnapshot_OlderSnapshotStillOpens) {
   ASSERT_TRUE(disk_.sync_dir().ok());
   disk_.crash(Duration{0});
 
-  const std::optional<SnapshotMeta> opened = open_ok(0);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, older);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(older, 0));
   EXPECT_EQ(files(), std::vector<std::string>{SnapshotStore::file_name(LogIndex(4), Term(1))});
 }
 
@@ -251,14 +246,11 @@ TEST_F(SnapshotStoreTest, FlippedImageByte_SkipsToOlderSnapshot) {
   for (uint64_t off = 0; off < newer.size; ++off) {
     SCOPED_TRACE(off);
     flip(name, off);
-    const std::optional<SnapshotMeta> opened = open_ok(1);
-    ASSERT_TRUE(opened.has_value());
-    EXPECT_EQ(*opened, older);
+    ASSERT_NO_FATAL_FAILURE(expect_opens(older, 1));
     flip(name, off);
   }
-  const std::optional<SnapshotMeta> repaired = open_ok(0);
-  ASSERT_TRUE(repaired.has_value());
-  EXPECT_EQ(*repaired, newer);
+  // Every byte flipped back: the newer snapshot opens again.
+  ASSERT_NO_FATAL_FAILURE(expect_opens(newer, 0));
 }
 
 TEST_F(SnapshotStoreTest, FlippedTrailerByte_SkipsToOlderSnapshot) {
@@ -270,9 +262,7 @@ TEST_F(SnapshotStoreTest, FlippedTrailerByte_SkipsToOlderSnapshot) {
   for (uint64_t off = newer.size; off < size; ++off) {
     SCOPED_TRACE(off);
     flip(name, off);
-    const std::optional<SnapshotMeta> opened = open_ok(1);
-    ASSERT_TRUE(opened.has_value());
-    EXPECT_EQ(*opened, older);
+    ASSERT_NO_FATAL_FAILURE(expect_opens(older, 1));
     flip(name, off);
   }
 }
@@ -293,9 +283,7 @@ TEST_F(SnapshotStoreTest, TruncatedSnapshot_IsSkipped) {
     SCOPED_TRACE(keep);
     write_snapshot(9, 2, image_bytes(40, 'n'));
     ASSERT_TRUE(disk_.truncate(name, keep).ok());
-    const std::optional<SnapshotMeta> opened = open_ok(1);
-    ASSERT_TRUE(opened.has_value());
-    EXPECT_EQ(*opened, older);
+    ASSERT_NO_FATAL_FAILURE(expect_opens(older, 1));
   }
 }
 
@@ -308,9 +296,7 @@ TEST_F(SnapshotStoreTest, BytesBetweenImageAndTrailer_IsSkipped) {
   ASSERT_TRUE(disk_.remove(name).ok());
   ASSERT_TRUE(disk_.create(name).ok());
   ASSERT_TRUE(disk_.append(name, padded).ok());
-  const std::optional<SnapshotMeta> opened = open_ok(1);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, older);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(older, 1));
 }
 
 TEST_F(SnapshotStoreTest, SnapshotUnderAnotherName_IsSkipped) {
@@ -346,9 +332,7 @@ TEST_F(SnapshotStoreTest, Finish_ExpectedCrcDiffers_IsCorruptAndLeavesNoFile) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
   EXPECT_EQ(files(), std::vector<std::string>{SnapshotStore::file_name(LogIndex(4), Term(1))});
-  const std::optional<SnapshotMeta> opened = open_ok(0);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, older);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(older, 0));
 }
 
 TEST_F(SnapshotStoreTest, Finish_ExpectedMetaMatches_Seals) {
@@ -361,18 +345,14 @@ TEST_F(SnapshotStoreTest, Finish_ExpectedMetaMatches_Seals) {
   auto r = store_.finish(*w, members({1, 4}), &expect);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(*r, expect);
-  const std::optional<SnapshotMeta> opened = open_ok(0);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, expect);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(expect, 0));
 }
 
 TEST_F(SnapshotStoreTest, Finish_SameSnapshotTwice_ReplacesIt) {
   write_snapshot(9, 2, image_bytes(30, 'a'));
   const SnapshotMeta second = write_snapshot(9, 2, image_bytes(50, 'b'));
   EXPECT_EQ(files().size(), 1u);
-  const std::optional<SnapshotMeta> opened = open_ok(0);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, second);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(second, 0));
 }
 
 TEST_F(SnapshotStoreTest, Abandon_RemovesTheTmpFile) {
@@ -388,9 +368,7 @@ TEST_F(SnapshotStoreTest, Open_PicksNewestIndex) {
   write_snapshot(4, 1, image_bytes(10, 'a'));
   const SnapshotMeta newest = write_snapshot(0x100, 3, image_bytes(10, 'c'));
   write_snapshot(0x20, 2, image_bytes(10, 'b'));
-  const std::optional<SnapshotMeta> opened = open_ok(0);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, newest);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(newest, 0));
 }
 
 TEST_F(SnapshotStoreTest, Retain1_KeepsOnlyTheNewest) {
@@ -403,9 +381,7 @@ TEST_F(SnapshotStoreTest, Retain1_KeepsOnlyTheNewest) {
   EXPECT_EQ(files(), want);
   disk_.crash(Duration{0});
   EXPECT_EQ(files(), want);
-  const std::optional<SnapshotMeta> opened = open_ok(0);
-  ASSERT_TRUE(opened.has_value());
-  EXPECT_EQ(*opened, newest);
+  ASSERT_NO_FATAL_FAILURE(expect_opens(newest, 0));
 }
 
 TEST_F(SnapshotStoreTest, Retain2_KeepsTheTwoNewestAndOtherFiles) {

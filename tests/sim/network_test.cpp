@@ -41,6 +41,28 @@ class NetworkTest : public ::testing::Test {
     while (q_.run_next()) {
     }
   }
+  // Sends `n` packets "x" from n1 to n2 at time 0 and runs until each arrived or was dropped.
+  void send_burst(int n) {
+    for (int k = 0; k < n; ++k) net_->send(n1, n2, "x", Duration(0));
+    run_all();
+  }
+  // Sends packets "0", "1", ... from n1 to n2, packet k departing at Duration(k), and runs until
+  // each arrived or was dropped. Returns what it sent, in order.
+  std::vector<std::string> send_numbered(int n) {
+    std::vector<std::string> sent;
+    for (int k = 0; k < n; ++k) {
+      sent.push_back(std::to_string(k));
+      net_->send(n1, n2, sent.back(), Duration(k));
+    }
+    run_all();
+    return sent;
+  }
+  // The bytes of every arrival, in order of arrival.
+  std::vector<std::string> arrival_order() const {
+    std::vector<std::string> order;
+    for (const Arrival& a : got_) order.push_back(a.bytes);
+    return order;
+  }
   size_t count(NodeId from, NodeId to) const {
     size_t n = 0;
     for (const Arrival& a : got_) n += a.from == from && a.to == to ? 1 : 0;
@@ -66,8 +88,7 @@ TEST_F(NetworkTest, Delivery_CarriesSenderReceiverAndBytes) {
 TEST_F(NetworkTest, Latency_WithinMinAndMinPlusSpread) {
   NetworkOptions o = independent();
   make(o);
-  for (int k = 0; k < 2000; ++k) net_->send(n1, n2, "x", Duration(0));
-  run_all();
+  send_burst(2000);
   ASSERT_EQ(got_.size(), 2000u);
   Duration lo = Duration::max(), hi = Duration::min();
   for (const Arrival& a : got_) {
@@ -84,8 +105,7 @@ TEST_F(NetworkTest, Latency_TailStaysWithinTenTimesSpread) {
   NetworkOptions o = independent();
   o.tail_ppm = 200'000;
   make(o);
-  for (int k = 0; k < 2000; ++k) net_->send(n1, n2, "x", Duration(0));
-  run_all();
+  send_burst(2000);
   size_t beyond_spread = 0;
   for (const Arrival& a : got_) {
     ASSERT_GE(a.at, o.latency_min);
@@ -106,15 +126,8 @@ TEST_F(NetworkTest, Latency_CountsFromDeparture) {
 
 TEST_F(NetworkTest, InOrder_PacketsOnALinkArriveInSendOrder) {
   make(quiet());
-  std::vector<std::string> sent;
-  for (int k = 0; k < 200; ++k) {
-    sent.push_back(std::to_string(k));
-    net_->send(n1, n2, sent.back(), Duration(k));
-  }
-  run_all();
-  std::vector<std::string> order;
-  for (const Arrival& a : got_) order.push_back(a.bytes);
-  EXPECT_EQ(order, sent);
+  const std::vector<std::string> sent = send_numbered(200);
+  EXPECT_EQ(arrival_order(), sent);
   EXPECT_EQ(net_->stats().reordered, 0u);
 }
 
@@ -122,15 +135,8 @@ TEST_F(NetworkTest, Reorder_SomePacketsOvertake) {
   NetworkOptions o = quiet();
   o.reorder_ppm = 300'000;
   make(o);
-  std::vector<std::string> sent;
-  for (int k = 0; k < 200; ++k) {
-    sent.push_back(std::to_string(k));
-    net_->send(n1, n2, sent.back(), Duration(k));
-  }
-  run_all();
-  std::vector<std::string> order;
-  for (const Arrival& a : got_) order.push_back(a.bytes);
-  EXPECT_NE(order, sent);
+  const std::vector<std::string> sent = send_numbered(200);
+  EXPECT_NE(arrival_order(), sent);
   EXPECT_GT(net_->stats().reordered, 0u);
 }
 
@@ -139,8 +145,7 @@ TEST_F(NetworkTest, Latency_ZeroSpreadIsExactlyMin) {
   o.latency_spread = Duration(0);
   o.tail_ppm = 1'000'000;
   make(o);
-  for (int k = 0; k < 10; ++k) net_->send(n1, n2, "x", Duration(0));
-  run_all();
+  send_burst(10);
   ASSERT_EQ(got_.size(), 10u);
   for (const Arrival& a : got_) EXPECT_EQ(a.at, o.latency_min);
 }
@@ -200,8 +205,7 @@ TEST_F(NetworkTest, FullLoss_DropsEverythingWhileFaultsAreOn) {
   NetworkOptions o = quiet();
   o.loss_ppm = 1'000'000;
   make(o);
-  for (int k = 0; k < 100; ++k) net_->send(n1, n2, "x", Duration(0));
-  run_all();
+  send_burst(100);
   EXPECT_TRUE(got_.empty());
   EXPECT_EQ(net_->stats().dropped_loss, 100u);
 }
@@ -211,8 +215,7 @@ TEST_F(NetworkTest, FullLoss_DropsNothingWhenFaultsAreOff) {
   o.loss_ppm = 1'000'000;
   o.faults = false;
   make(o);
-  for (int k = 0; k < 100; ++k) net_->send(n1, n2, "x", Duration(0));
-  run_all();
+  send_burst(100);
   EXPECT_EQ(got_.size(), 100u);
   EXPECT_EQ(net_->stats().dropped_loss, 0u);
 }
@@ -237,8 +240,7 @@ TEST_F(NetworkTest, FullDuplication_NoCopiesWhenFaultsAreOff) {
   o.dup_ppm = 1'000'000;
   o.faults = false;
   make(o);
-  for (int k = 0; k < 20; ++k) net_->send(n1, n2, "x", Duration(0));
-  run_all();
+  send_burst(20);
   EXPECT_EQ(got_.size(), 20u);
   EXPECT_EQ(net_->stats().duplicated, 0u);
 }
