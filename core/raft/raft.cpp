@@ -114,6 +114,7 @@ void Raft::reset(Term term) {
   uncommitted_bytes_ = 0;
   lead_transferee_ = kNoNode;
   pending_conf_index_ = LogIndex{0};
+  bcast_pending_ = false;
 }
 
 void Raft::reset_randomized_election_timeout() {
@@ -704,7 +705,9 @@ ProposeResult Raft::propose(std::string data) {
     return r;
   }
   append_entries({Entry{Term{}, LogIndex{}, EntryType::kNormal, std::move(data)}});
-  bcast_append();
+  // Sent with the next Ready: proposals that arrive together leave together, one message per
+  // follower (the driver's group commit does the same for the disk).
+  bcast_pending_ = true;
   r.status = ProposeStatus::kOk;
   r.index = log_.last_index();
   r.term = term_;
@@ -924,12 +927,16 @@ static bool needs_sync(MessageType t) {
 }
 
 bool Raft::has_ready() const {
-  return !msgs_.empty() || hard_state() != prev_hs_ || log_.has_unstable() ||
+  return bcast_pending_ || !msgs_.empty() || hard_state() != prev_hs_ || log_.has_unstable() ||
          log_.has_next_committed() || SoftState{lead_, role_} != prev_ss_ || pending_restore_.has_value() ||
          !chunks_.empty();
 }
 
 Ready Raft::ready() {
+  if (bcast_pending_) {
+    bcast_pending_ = false;
+    if (role_ == Role::kLeader) bcast_append();
+  }
   Ready rd;
   const HardState hs = hard_state();
   const bool term_or_vote_changed = hs.term != prev_hs_.term || hs.vote != prev_hs_.vote;

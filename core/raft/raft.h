@@ -220,6 +220,7 @@ class Raft {
   // The latest config entry appended by this leader and not yet known committed (thesis §4.1).
   LogIndex pending_conf_index_;
   NodeId lead_transferee_;
+  bool bcast_pending_ = false;  // proposals appended since the last Ready: append to followers
 
   // Leader only: one entry per member (this node included), ordered by id.
   std::map<NodeId, Progress> prs_;
