@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/hash.h"
+
 namespace rq::sim {
 
-uint64_t hash_bytes(std::string_view bytes);
+using rq::hash_bytes;
 
 class Trace {
  public:

@@ -1,0 +1,520 @@
+#include "core/sqlite/sqlite_machine.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#include "core/sqlite/command_codec.h"
+#include "core/hash.h"
+
+namespace rq::sql {
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool blank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
+}
+
+void put(std::string& s, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+class Cursor {
+ public:
+  explicit Cursor(std::string_view s) : s_(s) {}
+  bool get(int n, uint64_t* v) {
+    if (s_.size() - p_ < static_cast<size_t>(n)) return false;
+    *v = 0;
+    for (int i = n - 1; i >= 0; --i) *v = (*v << 8) | static_cast<uint8_t>(s_[p_ + static_cast<size_t>(i)]);
+    p_ += static_cast<size_t>(n);
+    return true;
+  }
+  bool bytes(uint64_t n, std::string_view* out) {
+    if (s_.size() - p_ < n) return false;
+    *out = s_.substr(p_, n);
+    p_ += n;
+    return true;
+  }
+  bool done() const { return p_ == s_.size(); }
+
+ private:
+  std::string_view s_;
+  size_t p_ = 0;
+};
+
+constexpr char kMagic[8] = {'R', 'Q', 'S', 'Q', 'L', 'S', 'N', '1'};
+
+Value column_value(sqlite3_stmt* st, int i) {
+  switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER:
+      return Value::of_int(sqlite3_column_int64(st, i));
+    case SQLITE_FLOAT:
+      return Value::of_real(sqlite3_column_double(st, i));
+    case SQLITE_TEXT: {
+      const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+      return Value::of_text(std::string(t, static_cast<size_t>(sqlite3_column_bytes(st, i))));
+    }
+    case SQLITE_BLOB: {
+      const auto* b = static_cast<const char*>(sqlite3_column_blob(st, i));
+      return Value::of_blob(std::string(b == nullptr ? "" : b, static_cast<size_t>(sqlite3_column_bytes(st, i))));
+    }
+    default:
+      return Value::null();
+  }
+}
+
+const char* kind_name(Value::Kind k) {
+  switch (k) {
+    case Value::Kind::kInteger:
+      return "integer";
+    case Value::Kind::kReal:
+      return "real";
+    case Value::Kind::kText:
+      return "text";
+    case Value::Kind::kBlob:
+      return "blob";
+    case Value::Kind::kNull:
+      return "";
+  }
+  return "";
+}
+
+int bind(sqlite3_stmt* st, int i, const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::kNull:
+      return sqlite3_bind_null(st, i);
+    case Value::Kind::kInteger:
+      return sqlite3_bind_int64(st, i, v.integer);
+    case Value::Kind::kReal:
+      return sqlite3_bind_double(st, i, v.real);
+    case Value::Kind::kText:
+      return sqlite3_bind_text64(st, i, v.bytes.data(), v.bytes.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    case Value::Kind::kBlob:
+      return sqlite3_bind_blob64(st, i, v.bytes.data(), v.bytes.size(), SQLITE_TRANSIENT);
+  }
+  return SQLITE_OK;
+}
+
+// Binds a statement's parameters: `?`/`?N` take the next positional values in order (shared by all
+// statements of one SQL string), `:name`, `@name` and `$name` take the named value.
+void bind_params(sqlite3_stmt* st, const std::vector<Param>& params, size_t* positional) {
+  const int n = sqlite3_bind_parameter_count(st);
+  for (int i = 1; i <= n; ++i) {
+    const char* pname = sqlite3_bind_parameter_name(st, i);
+    if (pname == nullptr || pname[0] == '?') {
+      while (*positional < params.size() && !params[*positional].name.empty()) ++*positional;
+      if (*positional < params.size()) bind(st, i, params[(*positional)++].value);
+      continue;
+    }
+    for (const Param& p : params) {
+      if (!p.name.empty() && p.name == pname + 1) {
+        bind(st, i, p.value);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool is_disallowed_pragma(std::string_view sql) {
+  size_t p = 0;
+  auto skip_ws = [&] {
+    while (p < sql.size() && std::isspace(static_cast<unsigned char>(sql[p])) != 0) ++p;
+  };
+  auto ident = [&] {
+    const size_t start = p;
+    while (p < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[p])) != 0 || sql[p] == '_')) ++p;
+    return lower(std::string(sql.substr(start, p - start)));
+  };
+  skip_ws();
+  if (ident() != "pragma") return false;
+  skip_ws();
+  std::string name = ident();
+  skip_ws();
+  if (p < sql.size() && sql[p] == '.') {  // schema.name
+    ++p;
+    skip_ws();
+    name = ident();
+    skip_ws();
+  }
+  if (name == "wal_checkpoint") return true;
+  const bool sets = p < sql.size() && sql[p] == '=';
+  return sets && (name == "journal_mode" || name == "wal_autocheckpoint" || name == "synchronous" ||
+                  name == "query_only");
+}
+
+Result<std::unique_ptr<SqliteMachine>> SqliteMachine::open(SqliteOptions opts) {
+  std::unique_ptr<SqliteMachine> m(new SqliteMachine(std::move(opts)));
+  if (Status st = m->init(); !st) return st.error();
+  return m;
+}
+
+Status SqliteMachine::init() {
+  const int rc = sqlite3_open_v2(opts_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+                                 vfs_.name());
+  if (rc != SQLITE_OK) {
+    std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    return make_error(ErrorCode::kIo, "cannot open SQLite database " + opts_.path + ": " + why);
+  }
+  sqlite3_extended_result_codes(db_, 0);
+  install_functions();
+  return ok_status();
+}
+
+SqliteMachine::~SqliteMachine() {
+  if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+void SqliteMachine::install_functions() {
+  // Replace the built-ins: every replica draws the same numbers for the same entry.
+  sqlite3_create_function_v2(db_, "random", 0, SQLITE_UTF8, this, fn_random, nullptr, nullptr, nullptr);
+  sqlite3_create_function_v2(db_, "randomblob", 1, SQLITE_UTF8, this, fn_randomblob, nullptr, nullptr, nullptr);
+}
+
+void SqliteMachine::fn_random(sqlite3_context* ctx, int, sqlite3_value**) {
+  auto* self = static_cast<SqliteMachine*>(sqlite3_user_data(ctx));
+  sqlite3_result_int64(ctx, static_cast<sqlite3_int64>(self->prng_.next_u64()));
+}
+
+void SqliteMachine::fn_randomblob(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto* self = static_cast<SqliteMachine*>(sqlite3_user_data(ctx));
+  sqlite3_int64 n = sqlite3_value_int64(argv[0]);
+  if (n < 1) n = 1;
+  if (n > (1 << 30)) {
+    sqlite3_result_error_toobig(ctx);
+    return;
+  }
+  std::string bytes(static_cast<size_t>(n), '\0');
+  for (auto& c : bytes) c = static_cast<char>(self->prng_.next_u64() & 0xff);
+  sqlite3_result_blob64(ctx, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+}
+
+StatementResult SqliteMachine::run_statement(const Statement& s, Mode mode, bool* failed) {
+  StatementResult r;
+  const char* tail = s.sql.data();
+  const char* end = tail + s.sql.size();
+  size_t positional = 0;
+  while (tail < end) {
+    sqlite3_stmt* st = nullptr;
+    const char* next = nullptr;
+    if (sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &st, &next) != SQLITE_OK) {
+      r = StatementResult{};
+      r.error = sqlite3_errmsg(db_);
+      *failed = true;
+      return r;
+    }
+    tail = next;
+    if (st == nullptr) continue;  // whitespace or a comment
+    bind_params(st, s.params, &positional);
+    const bool reads = sqlite3_stmt_readonly(st) != 0 || sqlite3_stmt_isexplain(st) != 0;
+    const int cols = sqlite3_column_count(st);
+    if (mode == Mode::kQuery && !reads) {
+      sqlite3_finalize(st);
+      r = StatementResult{};
+      r.error = "attempt to change database via query operation";
+      *failed = true;
+      return r;
+    }
+    // Rows come back for reads on the query side, and for writes that return some (RETURNING);
+    // a read sent to execute runs but shows the connection's counters, as rqlite's does.
+    const bool rows = cols > 0 && (mode == Mode::kQuery || (mode == Mode::kRequest && reads) || !reads);
+    r = StatementResult{};
+    r.is_query = rows;
+    if (rows) {
+      for (int i = 0; i < cols; ++i) {
+        r.columns.emplace_back(sqlite3_column_name(st, i));
+        const char* decl = sqlite3_column_decltype(st, i);
+        r.types.push_back(decl == nullptr ? std::string() : lower(decl));
+      }
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      if (!rows) continue;
+      std::vector<Value> row;
+      row.reserve(static_cast<size_t>(cols));
+      for (int i = 0; i < cols; ++i) row.push_back(column_value(st, i));
+      r.rows.push_back(std::move(row));
+    }
+    if (rc != SQLITE_DONE) {
+      r = StatementResult{};
+      r.error = sqlite3_errmsg(db_);
+      sqlite3_finalize(st);
+      *failed = true;
+      return r;
+    }
+    sqlite3_finalize(st);
+    if (rows) {
+      // Types the schema does not declare are filled in once, from the first row.
+      for (size_t i = 0; i < r.types.size(); ++i) {
+        if (r.types[i].empty() && !r.rows.empty()) r.types[i] = kind_name(r.rows[0][i].kind);
+      }
+    } else {
+      r.last_insert_id = sqlite3_last_insert_rowid(db_);
+      r.rows_affected = sqlite3_changes64(db_);
+    }
+  }
+  return r;
+}
+
+CommandResult SqliteMachine::execute(const Command& c) {
+  vfs_.enter(c.timestamp_ns, c.seed);
+  prng_ = Prng(c.seed);
+  CommandResult out;
+  for (const Statement& s : c.statements) {
+    if (is_disallowed_pragma(s.sql)) {
+      out.error = "disallowed pragma";
+      return out;
+    }
+  }
+  const Mode mode = c.kind == CommandKind::kQuery ? Mode::kQuery
+                    : c.kind == CommandKind::kRequest ? Mode::kRequest
+                                                      : Mode::kExecute;
+  if (c.transaction && sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    out.error = sqlite3_errmsg(db_);
+    return out;
+  }
+  bool failed = false;
+  for (const Statement& s : c.statements) {
+    if (blank(s.sql)) continue;  // rqlite skips empty statements without an entry
+    out.results.push_back(run_statement(s, mode, &failed));
+    if (failed && c.transaction) break;
+    failed = false;
+  }
+  if (c.transaction) {
+    if (failed) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    } else if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      out.error = sqlite3_errmsg(db_);
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+  return out;
+}
+
+CommandResult SqliteMachine::query(const std::vector<Statement>& statements, bool transaction) {
+  CommandResult out;
+  if (transaction) sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr);
+  for (const Statement& s : statements) {
+    if (blank(s.sql)) continue;
+    bool failed = false;
+    out.results.push_back(run_statement(s, Mode::kQuery, &failed));
+  }
+  if (transaction) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return out;
+}
+
+namespace {
+struct WriteProbe {
+  bool writes = false;
+  bool pragma = false;
+};
+
+// `PRAGMA [schema.]name = value` sets connection state every replica must share.
+bool pragma_sets(std::string_view sql) {
+  const size_t eq = sql.find('=');
+  const size_t paren = sql.find('(');
+  return eq != std::string_view::npos && (paren == std::string_view::npos || eq < paren);
+}
+int probe_authorizer(void* arg, int action, const char* a, const char* b, const char*, const char*) {
+  auto* p = static_cast<WriteProbe*>(arg);
+  switch (action) {
+    case SQLITE_TRANSACTION:
+    case SQLITE_SAVEPOINT:
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+      p->writes = true;
+      break;
+    case SQLITE_PRAGMA:
+      p->pragma = true;  // whether it sets something is decided from the text (name = value)
+      (void)a;
+      (void)b;
+      break;
+    default:
+      break;
+  }
+  return SQLITE_OK;
+}
+}  // namespace
+
+bool SqliteMachine::is_write(const std::string& sql) {
+  WriteProbe probe;
+  sqlite3_set_authorizer(db_, probe_authorizer, &probe);
+  sqlite3_stmt* st = nullptr;
+  const int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st, nullptr);
+  sqlite3_set_authorizer(db_, nullptr, nullptr);
+  if (rc != SQLITE_OK || st == nullptr) {
+    sqlite3_finalize(st);
+    return rc != SQLITE_OK;
+  }
+  bool writes;
+  if (sqlite3_stmt_isexplain(st) != 0) {
+    writes = false;
+  } else {
+    writes = probe.writes || (probe.pragma && pragma_sets(sql)) || sqlite3_stmt_readonly(st) == 0;
+  }
+  sqlite3_finalize(st);
+  return writes;
+}
+
+void SqliteMachine::expire_sessions(int64_t now_ns) {
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    it = now_ns - it->second.last_ns > opts_.session_ttl_ns ? sessions_.erase(it) : std::next(it);
+  }
+  while (sessions_.size() > opts_.max_sessions) {
+    auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_ns != b.second.last_ns ? a.second.last_ns < b.second.last_ns : a.first < b.first;
+    });
+    sessions_.erase(oldest);
+  }
+}
+
+void SqliteMachine::apply(const raft::Entry& e) {
+  last_applied_ = e.index.v;
+  if (e.type != raft::EntryType::kNormal) return;
+  CommandResult result;
+  auto c = decode_command(e.data);
+  if (!c) {
+    result.error = "invalid command";
+  } else if (c->session != 0 && sessions_.count(c->session) != 0 && c->seq <= sessions_[c->session].seq) {
+    // A retry of a command already applied: the same answer, not a second execution.
+    const Session& s = sessions_[c->session];
+    if (c->seq == s.seq) {
+      result = s.result;
+    } else {
+      result.error = "request superseded by a later one from the same session";
+    }
+  } else {
+    result = execute(*c);
+    if (c->session != 0) {
+      sessions_[c->session] = Session{c->seq, c->timestamp_ns, result};
+      expire_sessions(c->timestamp_ns);
+    }
+  }
+  if (result_sink_) result_sink_(e, result);
+}
+
+void SqliteMachine::snapshot(std::shared_ptr<SnapshotSink> sink) {
+  std::string image(kMagic, sizeof kMagic);
+  put(image, last_applied_, 8);
+  put(image, sessions_.size(), 4);
+  for (const auto& [id, s] : sessions_) {
+    put(image, id, 8);
+    put(image, s.seq, 8);
+    put(image, static_cast<uint64_t>(s.last_ns), 8);
+    const std::string r = encode_result(s.result);
+    put(image, r.size(), 4);
+    image += r;
+  }
+  sqlite3_int64 size = 0;
+  unsigned char* data = sqlite3_serialize(db_, "main", &size, 0);
+  if (data == nullptr && size != 0) {
+    sink->finish(make_error(ErrorCode::kIo, "sqlite3_serialize failed"));
+    return;
+  }
+  put(image, static_cast<uint64_t>(size), 8);
+  image.append(reinterpret_cast<const char*>(data), static_cast<size_t>(size));
+  sqlite3_free(data);
+  for (size_t off = 0; off < image.size(); off += opts_.snapshot_piece_bytes) {
+    if (Status st = sink->write(std::string_view(image).substr(off, opts_.snapshot_piece_bytes)); !st) {
+      sink->finish(st);
+      return;
+    }
+  }
+  sink->finish(ok_status());
+}
+
+Status SqliteMachine::restore(const SnapshotReader& read, uint64_t size) {
+  auto image = read(0, size);
+  if (!image) return image.error();
+  Cursor c(*image);
+  const Error bad = make_error(ErrorCode::kCorrupt, "SQL snapshot: malformed image");
+  std::string_view magic;
+  uint64_t applied = 0, n = 0;
+  if (!c.bytes(sizeof kMagic, &magic) || magic != std::string_view(kMagic, sizeof kMagic) || !c.get(8, &applied) ||
+      !c.get(4, &n)) {
+    return bad;
+  }
+  std::map<uint64_t, Session> sessions;
+  for (uint64_t k = 0; k < n; ++k) {
+    uint64_t id = 0, seq = 0, last = 0, len = 0;
+    std::string_view rb;
+    if (!c.get(8, &id) || !c.get(8, &seq) || !c.get(8, &last) || !c.get(4, &len) || !c.bytes(len, &rb)) return bad;
+    auto r = decode_result(rb);
+    if (!r) return bad;
+    sessions[id] = Session{seq, static_cast<int64_t>(last), std::move(*r)};
+  }
+  uint64_t dblen = 0;
+  std::string_view db;
+  if (!c.get(8, &dblen) || !c.bytes(dblen, &db) || !c.done()) return bad;
+  auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(dblen == 0 ? 1 : dblen));
+  if (buf == nullptr) return make_error(ErrorCode::kIo, "out of memory restoring a snapshot");
+  std::memcpy(buf, db.data(), db.size());
+  // A WAL-mode image says so in its header (bytes 18 and 19 = 2); an in-memory database opens
+  // it only in rollback mode.
+  if (dblen >= 20 && buf[18] == 2) buf[18] = 1;
+  if (dblen >= 20 && buf[19] == 2) buf[19] = 1;
+  const int rc = sqlite3_deserialize(db_, "main", buf, static_cast<sqlite3_int64>(dblen),
+                                     static_cast<sqlite3_int64>(dblen),
+                                     SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
+  if (rc != SQLITE_OK) return make_error(ErrorCode::kCorrupt, std::string("SQL snapshot: ") + sqlite3_errmsg(db_));
+  sessions_ = std::move(sessions);
+  last_applied_ = applied;
+  return ok_status();
+}
+
+uint64_t SqliteMachine::digest() {
+  uint64_t h = 0x1234abcd;
+  auto fold = [&h](std::string_view bytes) { h = mix64(h ^ hash_bytes(bytes)); };
+  std::vector<std::string> tables;
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name", -1, &st, nullptr);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    for (int i = 0; i < 4; ++i) {
+      const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+      fold(t == nullptr ? "\x01null" : t);
+    }
+    const auto* type = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+    if (type != nullptr && std::strcmp(type, "table") == 0 && name != nullptr) tables.emplace_back(name);
+  }
+  sqlite3_finalize(st);
+  for (const std::string& t : tables) {
+    std::string quoted = "\"";
+    for (char ch : t) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    quoted += "\"";
+    // Rowid order where there is one; otherwise every column, in order.
+    std::string sql = "SELECT * FROM " + quoted + " ORDER BY rowid";
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+      sqlite3_finalize(st);
+      sql = "SELECT * FROM " + quoted;
+      if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) continue;
+      const int cols = sqlite3_column_count(st);
+      sqlite3_finalize(st);
+      sql += " ORDER BY ";
+      for (int i = 1; i <= cols; ++i) sql += (i > 1 ? "," : "") + std::to_string(i);
+      if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) continue;
+    }
+    fold(t);
+    const int cols = sqlite3_column_count(st);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      for (int i = 0; i < cols; ++i) {
+        const Value v = column_value(st, i);
+        std::string tag(1, static_cast<char>(v.kind));
+        if (v.kind == Value::Kind::kInteger) tag += std::to_string(v.integer);
+        if (v.kind == Value::Kind::kReal) tag.append(reinterpret_cast<const char*>(&v.real), sizeof v.real);
+        tag += v.bytes;
+        fold(tag);
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  return h;
+}
+
+}  // namespace rq::sql

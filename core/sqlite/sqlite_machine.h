@@ -1,0 +1,104 @@
+// The SQL state machine: applies committed commands to SQLite, deterministically on every replica.
+//   - A command is a list of statements with positional or named parameters, optionally in one
+//     transaction; results per statement as rqlite reports them (counters read from the
+//     connection after each statement, so they carry over; per-statement errors; columns,
+//     lower-cased declared types with the first-row fill-in, rows; RETURNING; stop and roll back
+//     at the first error under `transaction`).
+//   - SQL's "now" (date/time functions, CURRENT_TIMESTAMP, defaults, triggers) is the leader's
+//     timestamp carried in the entry, through EntryVfs; random() and randomblob() draw from the
+//     entry's seed; SQLite's own PRNG is reset and reseeded from it before every entry. Apply never
+//     reads a real clock or a global random source.
+//   - Exactly-once: a command with a client session and sequence number is executed once; a retry
+//     gets the stored result. Sessions are bounded and expire on log time.
+//   - Snapshots capture, at one applied index, the database image and the session table; the
+//     logical digest (schema and rows) lets checkers compare replicas.
+// No bookkeeping tables live in the user's database.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/prng.h"
+#include "core/result.h"
+#include "core/sqlite/entry_vfs.h"
+#include "core/sqlite/types.h"
+#include "core/state_machine.h"
+
+namespace rq::sql {
+
+struct SqliteOptions {
+  // The database the driver chooses: ":memory:" (simulator) or a file path (server).
+  std::string path = ":memory:";
+  // The VFS doing file I/O underneath (nullptr: SQLite's default).
+  const char* base_vfs = nullptr;
+  size_t max_sessions = 10'000;
+  int64_t session_ttl_ns = int64_t{10} * 60 * 1'000'000'000;
+  // Bytes handed to the snapshot sink per write.
+  size_t snapshot_piece_bytes = 1 << 20;
+};
+
+// rqlite's refusal of pragmas that would change how the database is run (journal mode,
+// checkpointing, sync, query-only), checked before anything is replicated.
+bool is_disallowed_pragma(std::string_view sql);
+
+class SqliteMachine final : public StateMachine {
+ public:
+  static Result<std::unique_ptr<SqliteMachine>> open(SqliteOptions opts);
+  ~SqliteMachine() override;
+
+  void apply(const raft::Entry& e) override;
+  void snapshot(std::shared_ptr<SnapshotSink> sink) override;
+  Status restore(const SnapshotReader& read, uint64_t size) override;
+
+  // Called with the result of every applied command, in log order (the service's waiters).
+  using ResultSink = std::function<void(const raft::Entry&, const CommandResult&)>;
+  void set_result_sink(ResultSink sink) { result_sink_ = std::move(sink); }
+
+  // Runs a command as apply would (with its timestamp and seed), without a log entry.
+  CommandResult execute(const Command& c);
+  // A read outside the log (levels none, weak, linearizable): statements that would write get
+  // rqlite's "attempt to change database via query operation".
+  CommandResult query(const std::vector<Statement>& statements, bool transaction);
+  // Whether a statement writes, as rqlite classifies for /db/request: EXPLAIN reads; BEGIN,
+  // COMMIT, SAVEPOINT, ATTACH and pragmas that set something write; otherwise
+  // sqlite3_stmt_readonly. A statement that does not prepare counts as a write (its error comes
+  // back through the log).
+  bool is_write(const std::string& sql);
+
+  // Digest of the logical contents: schema and every row, in a canonical order.
+  uint64_t digest();
+  uint64_t last_applied() const { return last_applied_; }
+  size_t sessions() const { return sessions_.size(); }
+
+ private:
+  SqliteMachine(SqliteOptions opts) : opts_(std::move(opts)), vfs_(opts_.base_vfs) {}
+  Status init();
+  enum class Mode { kExecute, kQuery, kRequest };
+  StatementResult run_statement(const Statement& s, Mode mode, bool* failed);
+  void install_functions();
+  void expire_sessions(int64_t now_ns);
+  static void fn_random(sqlite3_context* ctx, int argc, sqlite3_value** argv);
+  static void fn_randomblob(sqlite3_context* ctx, int argc, sqlite3_value** argv);
+
+  struct Session {
+    uint64_t seq = 0;
+    int64_t last_ns = 0;
+    CommandResult result;
+  };
+
+  SqliteOptions opts_;
+  EntryVfs vfs_;
+  sqlite3* db_ = nullptr;
+  Prng prng_{0};  // random() / randomblob() of the entry being applied
+  std::map<uint64_t, Session> sessions_;
+  uint64_t last_applied_ = 0;
+  ResultSink result_sink_;
+};
+
+}  // namespace rq::sql
