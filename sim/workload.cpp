@@ -73,6 +73,8 @@ void Workload::on_proposed(size_t c, uint64_t attempt, NodeId target, const raft
       retry_later(c, hop + think_ + std::chrono::milliseconds(1));
       break;
     case raft::ProposeStatus::kDropped:
+    case raft::ProposeStatus::kConfigPending:
+    case raft::ProposeStatus::kInvalid:
       ++cl.attempt;
       retry_later(c, hop + think_ + std::chrono::milliseconds(10));
       break;

@@ -93,6 +93,9 @@ struct Message {
   uint64_t offset = 0;
   uint64_t chunk_len = 0;
   std::string chunk;
+  // kHeartbeat: the leader's heartbeat round; kHeartbeatResp echoes it. A majority answering a
+  // round confirms leadership as of when it was sent (ReadIndex, and the leader's lease).
+  uint64_t round = 0;
 
   friend bool operator==(const Message&, const Message&) = default;
 };

@@ -45,6 +45,8 @@ class Progress {
   bool probe_sent = false;
   // Heard from since the last check-quorum round.
   bool recent_active = false;
+  // The latest heartbeat round this follower answered.
+  uint64_t acked_round = 0;
   Inflights inflights;
   // Snapshot state: which snapshot, bytes acknowledged, bytes sent.
   LogIndex pending_snapshot;

@@ -115,6 +115,10 @@ void Raft::reset(Term term) {
   lead_transferee_ = kNoNode;
   pending_conf_index_ = LogIndex{0};
   bcast_pending_ = false;
+  // Reads waiting on a leadership check are dropped with the leadership; their callers time out.
+  pending_reads_.clear();
+  read_round_pending_ = false;
+  round_ticks_.clear();
 }
 
 void Raft::reset_randomized_election_timeout() {
@@ -209,6 +213,7 @@ VoteResult Raft::poll(NodeId from, bool granted) {
 // ---- ticks -------------------------------------------------------------------------------
 
 void Raft::tick() {
+  ++ticks_;
   if (role_ == Role::kLeader) {
     tick_heartbeat();
   } else {
@@ -458,6 +463,7 @@ void Raft::on_heartbeat(const Message& m) {
   Message resp;
   resp.type = MessageType::kHeartbeatResp;
   resp.to = m.from;
+  resp.round = m.round;
   send(std::move(resp));
 }
 
@@ -623,6 +629,10 @@ void Raft::on_heartbeat_response(const Message& m) {
   if (it == prs_.end()) return;
   Progress& pr = it->second;
   pr.recent_active = true;
+  if (m.round > pr.acked_round) {
+    pr.acked_round = m.round;
+    confirm_reads();
+  }
   if (pr.state == ProgressState::kSnapshot) {
     // A newer snapshot supersedes the one in flight; a transfer that made no progress since the
     // last heartbeat lost chunks: resend from what was acknowledged.
@@ -884,6 +894,7 @@ void Raft::send_heartbeat(NodeId to) {
   m.to = to;
   // The follower may not have everything we committed; it can only commit what matches ours.
   m.commit = std::min(pr.match, log_.committed());
+  m.round = round_;
   send(std::move(m));
 }
 
@@ -894,9 +905,65 @@ void Raft::bcast_append() {
 }
 
 void Raft::bcast_heartbeat() {
+  ++round_;
+  round_ticks_[round_] = ticks_;
+  // Rounds older than an election timeout can no longer give a lease; forget them.
+  while (!round_ticks_.empty() && ticks_ - round_ticks_.begin()->second > static_cast<uint64_t>(2 * cfg_.election_ticks)) {
+    round_ticks_.erase(round_ticks_.begin());
+  }
   for (const auto& [id, pr] : prs_) {
     if (id != cfg_.id) send_heartbeat(id);
   }
+  confirm_reads();  // a single voter confirms its own reads
+}
+
+uint64_t Raft::quorum_round() const {
+  std::vector<uint64_t> rounds;
+  for (NodeId v : voters_) {
+    if (v == cfg_.id) {
+      rounds.push_back(round_);
+      continue;
+    }
+    auto it = prs_.find(v);
+    rounds.push_back(it == prs_.end() ? 0 : it->second.acked_round);
+  }
+  if (rounds.empty()) return 0;
+  std::sort(rounds.begin(), rounds.end(), std::greater<>());
+  return rounds[majority_of(rounds.size()) - 1];
+}
+
+void Raft::confirm_reads() {
+  if (pending_reads_.empty()) return;
+  const uint64_t confirmed = quorum_round();
+  size_t done = 0;
+  while (done < pending_reads_.size() && pending_reads_[done].round <= confirmed) {
+    read_states_.push_back(ReadState{pending_reads_[done].context, pending_reads_[done].index});
+    ++done;
+  }
+  pending_reads_.erase(pending_reads_.begin(), pending_reads_.begin() + static_cast<std::ptrdiff_t>(done));
+}
+
+ReadIndexStatus Raft::read_index(uint64_t context) {
+  if (role_ != Role::kLeader) return ReadIndexStatus::kNotLeader;
+  // Thesis §6.4 step 1: until it commits an entry of its term, a new leader does not know the
+  // commit index of the cluster; such a read goes through the log instead.
+  if (log_.term(log_.committed()) != term_) return ReadIndexStatus::kNoCommitInTerm;
+  // Reads that arrive together share one heartbeat round, sent with the next Ready.
+  pending_reads_.push_back(PendingRead{context, log_.committed(), round_ + 1});
+  read_round_pending_ = true;
+  return ReadIndexStatus::kPending;
+}
+
+bool Raft::lease_valid() const {
+  if (role_ != Role::kLeader) return false;
+  const uint64_t r = quorum_round();
+  auto it = round_ticks_.find(r);
+  if (r == 0 || it == round_ticks_.end()) return false;
+  // Followers wait at least election_ticks (their clocks) after a heartbeat before voting for
+  // anyone else; measured on our clock from when that heartbeat left, minus drift and a tick.
+  const int64_t ppm = cfg_.max_clock_drift_ppm;
+  const int64_t lease = cfg_.election_ticks * (1'000'000 - ppm) / (1'000'000 + ppm) - 1;
+  return static_cast<int64_t>(ticks_ - it->second) < lease;
 }
 
 void Raft::send(Message m) {
@@ -927,15 +994,19 @@ static bool needs_sync(MessageType t) {
 }
 
 bool Raft::has_ready() const {
-  return bcast_pending_ || !msgs_.empty() || hard_state() != prev_hs_ || log_.has_unstable() ||
+  return bcast_pending_ || read_round_pending_ || !msgs_.empty() || hard_state() != prev_hs_ || log_.has_unstable() ||
          log_.has_next_committed() || SoftState{lead_, role_} != prev_ss_ || pending_restore_.has_value() ||
-         !chunks_.empty();
+         !chunks_.empty() || !read_states_.empty();
 }
 
 Ready Raft::ready() {
   if (bcast_pending_) {
     bcast_pending_ = false;
     if (role_ == Role::kLeader) bcast_append();
+  }
+  if (read_round_pending_) {
+    read_round_pending_ = false;
+    if (role_ == Role::kLeader) bcast_heartbeat();
   }
   Ready rd;
   const HardState hs = hard_state();
@@ -947,6 +1018,8 @@ Ready Raft::ready() {
   rd.must_sync = !rd.entries.empty() || term_or_vote_changed || rd.snapshot.has_value();
   rd.snapshot_chunks = std::move(chunks_);
   chunks_.clear();
+  rd.read_states = std::move(read_states_);
+  read_states_.clear();
   rd.committed_entries = log_.next_committed_entries(cfg_.max_apply_bytes);
   for (auto& m : msgs_) {
     if (term_or_vote_changed || needs_sync(m.type)) {

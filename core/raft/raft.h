@@ -40,6 +40,9 @@ struct RaftConfig {
   // InstallSnapshot: bytes per chunk, and chunks in flight per follower.
   uint64_t snapshot_chunk_bytes = 1 << 20;
   size_t snapshot_chunks_in_flight = 4;
+  // The largest rate difference between two nodes' clocks (parts per million); the leader's
+  // lease is shortened by it (thesis §6.4.1).
+  int64_t max_clock_drift_ppm = 20'000;
   // Raft thesis §9.6: a candidate first asks whether it could win, without disturbing terms.
   bool pre_vote = true;
   // Raft thesis §6.2: a leader that cannot hear a majority for an election timeout steps down, and
@@ -72,6 +75,12 @@ struct SnapshotChunk {
   bool last = false;
 };
 
+// A read confirmed by ReadIndex (thesis §6.4): serve it once the state machine has applied `index`.
+struct ReadState {
+  uint64_t context = 0;
+  LogIndex index;
+};
+
 struct Ready {
   // Set when it changed since the previous Ready.
   std::optional<HardState> hard_state;
@@ -90,7 +99,15 @@ struct Ready {
   std::vector<Message> messages_after_sync;
   // Chunks of an incoming snapshot to write, in order.
   std::vector<SnapshotChunk> snapshot_chunks;
+  // Reads whose leadership check completed.
+  std::vector<ReadState> read_states;
   std::optional<SoftState> soft_state;
+};
+
+enum class ReadIndexStatus : uint8_t {
+  kPending,          // a heartbeat round is confirming leadership; a ReadState will follow
+  kNotLeader,
+  kNoCommitInTerm,   // this leader has not committed an entry of its term: read through the log
 };
 
 enum class ProposeStatus : uint8_t {
@@ -128,6 +145,15 @@ class Raft {
   // Leadership transfer (thesis §3.10): bring `to` up to date, then tell it to campaign at once.
   // False when this node is not the leader or `to` is not a voter.
   bool transfer_leadership(NodeId to);
+  // ReadIndex (thesis §6.4): remembers the commit index, confirms with a heartbeat round that this
+  // node still leads, then reports a ReadState carrying `context`.
+  ReadIndexStatus read_index(uint64_t context);
+  // Whether this leader's lease holds: a majority answered a heartbeat round sent less than an
+  // election timeout ago, shortened for clock drift, so no other leader can exist yet
+  // (followers ignore votes while they hear from a leader). Call after running all due ticks.
+  bool lease_valid() const;
+  // Ticks since this follower last heard from a leader (rqlite's freshness).
+  int ticks_since_leader_contact() const { return election_elapsed_; }
 
   // The driver made a local snapshot durable: it may be streamed to followers from now on.
   void snapshot_written(const SnapshotMeta& meta);
@@ -191,6 +217,8 @@ class Raft {
   void send_snapshot_chunks(NodeId to);
   void send_heartbeat(NodeId to);
   void send_timeout_now(NodeId to);
+  uint64_t quorum_round() const;  // the latest heartbeat round a majority of voters answered
+  void confirm_reads();
   void bcast_append();
   void bcast_heartbeat();
   bool maybe_commit();
@@ -243,6 +271,20 @@ class Raft {
   std::optional<Incoming> incoming_;
   std::optional<SnapshotMeta> pending_restore_;  // for the next Ready
   std::vector<SnapshotChunk> chunks_;             // for the next Ready
+
+  // Heartbeat rounds (leader): the round being sent, when each recent one left (in ticks), and
+  // reads waiting for a majority to answer a round.
+  uint64_t ticks_ = 0;
+  uint64_t round_ = 0;
+  std::map<uint64_t, uint64_t> round_ticks_;
+  struct PendingRead {
+    uint64_t context;
+    LogIndex index;
+    uint64_t round;
+  };
+  std::vector<PendingRead> pending_reads_;
+  bool read_round_pending_ = false;
+  std::vector<ReadState> read_states_;
 
   std::vector<Message> msgs_;
   std::vector<LogIndex> acks_scratch_;  // reused by maybe_commit

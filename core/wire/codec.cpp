@@ -66,6 +66,7 @@ std::string encode(const raft::Message& m) {
   w.setRejectHint(m.reject_hint.v);
   w.setTransfer(m.transfer);
   w.setFromIncarnation(m.from_incarnation);
+  w.setRound(m.round);
   if (m.type == raft::MessageType::kSnap || m.type == raft::MessageType::kSnapResp) {
     auto sm = w.initSnapshot();
     sm.setIndex(m.snapshot.index.v);
@@ -157,6 +158,7 @@ Result<raft::Message> decode(std::string_view bytes) {
     }
     m.transfer = r.getTransfer();
     m.from_incarnation = r.getFromIncarnation();
+    m.round = r.getRound();
     if (r.hasSnapshot()) {
       auto sm = r.getSnapshot();
       m.snapshot.index = LogIndex(sm.getIndex());

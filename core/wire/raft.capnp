@@ -63,4 +63,5 @@ struct Message {
   chunkLen @13 :UInt64;
   chunk @14 :Data;
   fromIncarnation @15 :UInt64;
+  round @16 :UInt64;
 }
