@@ -142,6 +142,25 @@ void Node::arm_tick() {
 
 void Node::on_tick() {
   if (!running()) return;
+  run_due_ticks();
+  if (running()) arm_tick();
+}
+
+void Node::catch_up_ticks() {
+  if (!running() || clock_.now() - last_tick_ < cfg_.tick_interval) return;
+  stop();
+  run_due_ticks();
+  if (running()) arm_tick();
+}
+
+raft::ReadIndexStatus Node::read_index(uint64_t context) {
+  if (!running()) return raft::ReadIndexStatus::kNotLeader;
+  const auto r = raft_->read_index(context);
+  maybe_process();
+  return r;
+}
+
+void Node::run_due_ticks() {
   // Ticks follow this node's clock: a clock that jumps or a process that was paused sees the
   // elapsed ticks at once (bounded), as a real process would.
   const Duration now = clock_.now();
@@ -157,7 +176,6 @@ void Node::on_tick() {
     raft_->tick();
     process();
   }
-  if (running()) arm_tick();
 }
 
 void Node::receive(std::string_view bytes) {
@@ -375,6 +393,9 @@ void Node::process() {
     std::vector<Finished> finished;
     if (!write_chunks(rd.snapshot_chunks, &finished)) break;
     raft_->advance(rd);
+    if (read_sink_) {
+      for (const auto& r : rd.read_states) read_sink_(r);
+    }
     for (const auto& f : finished) {
       if (f.ok) last_snapshot_index_ = std::max(last_snapshot_index_, f.meta.index);
       raft_->snapshot_received(f.meta, f.ok);

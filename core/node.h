@@ -111,6 +111,12 @@ class Node {
   MembershipResult remove_member(NodeId id);
   bool transfer_leadership(NodeId to);
   void campaign();
+  // ReadIndex (Raft::read_index); the ReadState goes to the read-state sink once confirmed.
+  raft::ReadIndexStatus read_index(uint64_t context);
+  void set_read_state_sink(std::function<void(const raft::ReadState&)> sink) { read_sink_ = std::move(sink); }
+  // Runs the ticks the clock says are due now, before anything that depends on elapsed time
+  // (a lease check after the process was paused must see the time that passed).
+  void catch_up_ticks();
   // Take a snapshot as soon as possible, whatever the threshold.
   void request_snapshot();
   // Group commit: inputs between begin_batch() and end_batch() (messages that piled up while the
@@ -136,6 +142,7 @@ class Node {
 
   void arm_tick();
   void on_tick();
+  void run_due_ticks();
   void process();
   void maybe_process();
   void send_all(std::vector<raft::Message>& msgs);
@@ -155,6 +162,7 @@ class Node {
   StateMachine& sm_;
   NodeObserver* observer_;
   NodeObserver null_observer_;
+  std::function<void(const raft::ReadState&)> read_sink_;
 
   std::unique_ptr<storage::LogStore> store_;
   std::unique_ptr<storage::SnapshotStore> snapshots_;

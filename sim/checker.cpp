@@ -222,6 +222,15 @@ void Checker::on_acknowledged(LogIndex index, Term term, const std::string& data
   acked_.push_back(Acked{index.v, term.v, h});
 }
 
+void Checker::on_acknowledged_at(LogIndex index, Term term) {
+  const size_t k = index.v - 1;
+  if (index.v == 0 || k >= applied_.size() || applied_[k].term != term.v) {
+    fail("lost-acknowledged-write", NodeId{}, "acknowledged entry " + std::to_string(index.v) + " was never applied");
+    return;
+  }
+  acked_.push_back(Acked{index.v, term.v, applied_[k].hash});
+}
+
 void Checker::check_acknowledged_present(NodeId n) {
   const raft::Raft* r = raft_of_(n);
   if (r == nullptr) return;

@@ -83,6 +83,8 @@ class Checker {
   void on_wiped(NodeId n);
   // A client was told that the entry (index, term) with this data committed.
   void on_acknowledged(LogIndex index, Term term, const std::string& data);
+  // A client was told that the entry (index, term) committed, whatever it holds.
+  void on_acknowledged_at(LogIndex index, Term term);
   // Every acknowledged entry must be in the node's log.
   void check_acknowledged_present(NodeId n);
 

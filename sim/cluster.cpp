@@ -54,8 +54,10 @@ struct Simulation::Host {
   std::unique_ptr<SimDisk> disk;
   std::unique_ptr<SimClock> clock;
   std::unique_ptr<HostTransport> transport;
-  std::unique_ptr<SimMachine> sm;
+  std::unique_ptr<SimMachine> sm;           // workload raft
+  std::unique_ptr<sql::SqliteMachine> sql;  // the SQL workloads, with the client service
   std::unique_ptr<Node> node;
+  std::unique_ptr<svc::Service> service;
   bool up = false;
   uint64_t incarnation = 0;
   bool in_dispatch = false;
@@ -68,6 +70,8 @@ struct Simulation::Host {
   uint64_t identity = 0;        // the node's incarnation (new each time its disk is wiped)
   uint64_t pending_visible = 0;  // observations waiting for the node's cursor
   bool decommissioned = false;  // removed and switched off
+
+  uint64_t digest() const { return sm ? sm->digest() : sql->digest(); }
 };
 
 void Simulation::HostTransport::send(NodeId to, std::string bytes) {
@@ -148,6 +152,21 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
   initial_membership_ = raft::Membership(std::move(members));
   committed_config_ = initial_membership_;
   committed_config_index_ = LogIndex{1};
+  if (opts_.workload != WorkloadKind::kRaft) {
+    SqlWorkloadOptions wo;
+    wo.kind = opts_.workload;
+    wo.read_level = opts_.read_level;
+    wo.clients = opts_.clients;
+    wo.nodes = hosts;
+    wo.think = opts_.client_think;
+    wo.attempt_timeout = opts_.client_timeout;
+    sql_workload_ = std::make_unique<SqlWorkload>(
+        q_, workload_prng, wo,
+        [this](NodeId target, svc::Request req, SqlWorkload::Reply reply) {
+          submit_sql(target, std::move(req), std::move(reply));
+        },
+        [this](LogIndex index, Term term) { checker_->on_acknowledged_at(index, term); });
+  }
   workload_ = std::make_unique<Workload>(
       q_, workload_prng, opts_.clients, hosts, opts_.client_think, opts_.client_timeout, *checker_,
       [this](NodeId target, std::string data, Workload::AtNode at_node) {
@@ -163,6 +182,27 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
 }
 
 Simulation::~Simulation() = default;
+
+void Simulation::submit_sql(NodeId target, svc::Request req, SqlWorkload::Reply reply) {
+  // One network hop each way (the client's link is not part of the simulated cluster network).
+  const Duration hop = std::chrono::microseconds(100);
+  q_.after(hop, [this, hop, target, req = std::move(req), reply = std::move(reply)]() mutable {
+    Host& h = host(target);
+    if (!h.up) return;
+    run_on(h, h.incarnation, [this, &h, hop, req = std::move(req), reply = std::move(reply)]() mutable {
+      if (!h.service) return;
+      h.service->submit(std::move(req), [this, &h, hop, reply](svc::Response r) {
+        // The answer leaves when the node gets there (after the syncs it waited for), and never
+        // if it crashes first.
+        const uint64_t inc = h.incarnation;
+        q_.at(host_now(h), [this, &h, inc, hop, reply, r = std::move(r)]() mutable {
+          if (!h.up || h.incarnation != inc) return;
+          q_.after(hop, [reply, r = std::move(r)]() mutable { reply(std::move(r)); });
+        });
+      });
+    });
+  });
+}
 
 NodeConfig Simulation::node_config(NodeId id) const {
   NodeConfig c;
@@ -258,6 +298,19 @@ void Simulation::start_node(Host& h) {
   h.up = true;
   ++h.incarnation;
   const uint64_t inc = h.incarnation;
+  NodeConfig cfg = node_config(h.id);
+  cfg.incarnation = h.identity;
+  if (opts_.workload != WorkloadKind::kRaft) {
+    sql::SqliteOptions so;
+    so.snapshot_piece_bytes = opts_.snapshot_piece_bytes;
+    auto m = sql::SqliteMachine::open(so);
+    RQ_ASSERT(m.ok());
+    h.sql = std::move(*m);
+    h.node = std::make_unique<Node>(std::move(cfg), *h.clock, *h.transport, *h.disk, h.prng.split(), *h.sql, this);
+    svc::ServiceOptions svo;
+    svo.tick_interval = opts_.tick;
+    h.service = std::make_unique<svc::Service>(*h.node, *h.sql, *h.clock, h.prng.split(), svo);
+  } else {
   // The state machine finishes snapshots piece by piece, later, on the node (gone if it crashes).
   h.sm = std::make_unique<SimMachine>(
       [this, &h, inc](std::function<void()> fn) {
@@ -266,9 +319,8 @@ void Simulation::start_node(Host& h) {
         q_.at(at, [this, &h, inc, fn = std::move(fn)] { run_on(h, inc, fn); });
       },
       opts_.snapshot_piece_bytes);
-  NodeConfig cfg = node_config(h.id);
-  cfg.incarnation = h.identity;
   h.node = std::make_unique<Node>(std::move(cfg), *h.clock, *h.transport, *h.disk, h.prng.split(), *h.sm, this);
+  }
   h.busy_until = std::max(h.busy_until, q_.now());
   // A founder bootstraps whenever it starts with a fresh disk (the same flags every time, like
   // rqlited's), until its disk is wiped for a rejoin; the node ignores it once it has state.
@@ -285,8 +337,10 @@ void Simulation::crash(Host& h, const char* why) {
   h.up = false;
   h.inbox.clear();
   h.pending_visible = 0;
+  h.service.reset();
   h.node.reset();
   h.sm.reset();
+  h.sql.reset();
   h.clock->clear_timers();
   h.disk->crash(q_.now());
   ++h.incarnation;
@@ -344,7 +398,7 @@ void Simulation::on_applied(NodeId n, const raft::Entry& e) {
   // The node applies an entry only after the syncs before it returned: the world sees it at the
   // node's cursor, and not at all if the node crashes before then (it never got that far).
   Host& h = host(n);
-  const uint64_t digest = h.sm->digest();
+  const uint64_t digest = h.digest();
   const Term term = h.node->raft().term();
   at_cursor(h, [this, n, e, digest, term] { applied_visible(n, e, digest, term); });
 }
@@ -398,7 +452,7 @@ void Simulation::on_snapshot_installed(NodeId n, const raft::SnapshotMeta& meta)
   ++snapshots_installed_;
   trace_.add(8, n.v, meta.index.v, meta.crc);
   note("node=" + std::to_string(n.v) + " snapshot installed index=" + std::to_string(meta.index.v));
-  const uint64_t digest = host(n).sm->digest();
+  const uint64_t digest = host(n).digest();
   at_cursor(host(n), [this, n, meta, digest] {
     checker_->on_restored(n, meta.index);
     checker_->on_digest(n, meta.index, digest);
@@ -433,7 +487,7 @@ void Simulation::on_recovered(NodeId n, const storage::RecoveredLog& rec,
   }
   const LogIndex floor = snap ? snap->index : LogIndex{0};
   checker_->on_recovered(n, rec.hard_state, rec.entries, floor);
-  if (snap) checker_->on_digest(n, snap->index, host(n).sm->digest());
+  if (snap) checker_->on_digest(n, snap->index, host(n).digest());
 }
 
 void Simulation::on_fail_stop(NodeId n, const Error& why) {
@@ -873,7 +927,7 @@ void Simulation::begin_liveness() {
     h.decommissioned = false;
     if (!h.up) restart(h);
   }
-  workload_->watch_fresh_acks(q_.now());
+  watch_fresh_acks();
   check_liveness();
 }
 
@@ -896,7 +950,7 @@ void Simulation::check_liveness() {
   }
   const std::vector<NodeId> targets = convergence_targets(leader, core_, heal_all_);
   if (q_.now() - heal_at_ > opts_.liveness_bound) {
-    std::string why = workload_->first_fresh_ack() ? "healed nodes did not converge" : "no write acknowledged";
+    std::string why = first_fresh_ack() ? "healed nodes did not converge" : "no write acknowledged";
     why += " [";
     for (NodeId c : targets) {
       const raft::Raft* r = raft_of(c);
@@ -925,10 +979,10 @@ void Simulation::check_liveness() {
                                              " ms of healing");
     return;
   }
-  if (workload_->first_fresh_ack()) {
+  if (first_fresh_ack()) {
     // The healed nodes made progress; now let them quiesce: converged when every target has
     // applied everything the leader has (and then all must hold the same state).
-    workload_->stop();
+    stop_clients();
     bool converged = leader != nullptr && leader->log().committed() == leader->log().last_index();
     for (NodeId c : targets) {
       const raft::Raft* r = raft_of(c);
@@ -948,19 +1002,51 @@ void Simulation::finish() {
   for (NodeId c : core_) {
     checker_->check_acknowledged_present(c);
     const Host& h = host(c);
-    if (digest && *digest != h.sm->digest()) {
+    if (digest && *digest != h.digest()) {
       checker_->fail("convergence", c, "state digest differs between healed nodes at the same applied index");
     }
-    digest = h.sm->digest();
+    digest = h.digest();
+  }
+  if (sql_workload_ && !checker_->failed()) {
+    // What the clients saw, judged as a whole.
+    if (auto f = sql_workload_->check()) checker_->fail(f->reason, NodeId{}, f->detail);
   }
   done_ = true;
+}
+
+std::optional<Duration> Simulation::first_fresh_ack() const {
+  return sql_workload_ ? sql_workload_->first_fresh_ack() : workload_->first_fresh_ack();
+}
+
+void Simulation::watch_fresh_acks() {
+  if (sql_workload_) {
+    sql_workload_->watch_fresh_acks(q_.now());
+  } else {
+    workload_->watch_fresh_acks(q_.now());
+  }
+}
+
+void Simulation::stop_clients() {
+  if (sql_workload_) {
+    sql_workload_->stop();
+  } else {
+    workload_->stop();
+  }
+}
+
+std::vector<TimedEvent> Simulation::history() const {
+  return sql_workload_ ? sql_workload_->events() : std::vector<TimedEvent>{};
 }
 
 // ---- run ---------------------------------------------------------------------------------
 
 RunResult Simulation::run() {
   for (auto& h : hosts_) start_node(*h);
-  workload_->start();
+  if (sql_workload_) {
+    sql_workload_->start();
+  } else {
+    workload_->start();
+  }
   schedule_nemesis();
   q_.at(opts_.safety_duration, [this] { begin_liveness(); });
 
@@ -1027,9 +1113,21 @@ RunResult Simulation::run() {
   c.add("wipes", wipes_);
   c.add("proposals", ws.proposals);
   c.add("acks", ws.acks);
-  c.add("redirects", ws.redirects);
+  c.add("redirects", ws.redirects + (sql_workload_ ? sql_workload_->stats().redirects : 0));
   c.add("timeouts", ws.timeouts);
   c.add("definite_failures", ws.definite_failures);
+  if (sql_workload_) {
+    const SqlWorkloadStats& ss = sql_workload_->stats();
+    c.add("ops", ss.invoked);
+    c.add("ops_ok", ss.ok);
+    c.add("ops_failed", ss.failed);
+    c.add("ops_unknown", ss.unknown);
+    c.add("reads", ss.reads);
+    c.add("attempts", ss.attempts);
+    c.add("attempt_timeouts", ss.attempt_timeouts);
+    c.add("attempt_unknown", ss.attempt_unknown);
+    c.add("no_leader", ss.no_leader);
+  }
   r.trace = trace_.value();
   r.simulated = q_.now();
   r.events = q_.executed();

@@ -19,6 +19,7 @@
 #include "sim/network.h"
 #include "sim/sim_clock.h"
 #include "sim/sim_disk.h"
+#include "sim/sql_workload.h"
 #include "sim/swarm.h"
 #include "sim/trace.h"
 #include "sim/workload.h"
@@ -52,6 +53,8 @@ class Simulation final : public NodeObserver {
   ~Simulation() override;
 
   RunResult run();
+  // The SQL clients' history (empty for the raft workload), for a jsonl file.
+  std::vector<TimedEvent> history() const;
 
  private:
   class HostTransport;
@@ -67,6 +70,11 @@ class Simulation final : public NodeObserver {
   Duration host_now(const Host& h) const;
 
   void start_node(Host& h);
+  void submit_sql(NodeId target, svc::Request req, SqlWorkload::Reply reply);
+  // The workload in use (raft or SQL).
+  std::optional<Duration> first_fresh_ack() const;
+  void watch_fresh_acks();
+  void stop_clients();
   size_t host_count() const { return hosts_.size(); }
   NodeId random_host() { return NodeId(prng_.range(1, hosts_.size())); }
 
@@ -128,6 +136,7 @@ class Simulation final : public NodeObserver {
   std::unique_ptr<Network> net_;
   std::unique_ptr<Checker> checker_;
   std::unique_ptr<Workload> workload_;
+  std::unique_ptr<SqlWorkload> sql_workload_;
   std::vector<std::unique_ptr<Host>> hosts_;
 
   bool liveness_ = false;

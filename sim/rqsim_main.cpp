@@ -3,6 +3,12 @@
 //   rqsim --seeds A-B [--jobs J] [--print-all] [--stop-on-fail]
 //   rqsim --bench SECONDS [--nodes N] [--think-ms MS] [--seed N]
 //                                    the simulator's own speed, on a fixed configuration
+// With any of them:
+//   --workload raft|register|multi-register|bank|append   (default raft: opaque values straight
+//                                    to Raft; the others are SQL through the client service,
+//                                    checked for linearizability / a conserved total)
+//   --read-level none|weak|linearizable|strong             (SQL workloads; default linearizable)
+//   --history FILE                   (--seed) the clients' history as jsonl, for rqcheck
 // Exit: 0 all passed, 1 a violation, 2 bad usage.
 #include <cinttypes>
 #include <cstdio>
@@ -18,9 +24,11 @@ namespace {
 int usage(const char* why) {
   if (why != nullptr) std::fprintf(stderr, "rqsim: %s\n", why);
   std::fprintf(stderr,
-               "usage: rqsim --seed N [--verbose]\n"
+               "usage: rqsim --seed N [--verbose] [--history FILE]\n"
                "       rqsim --seeds A-B [--jobs J] [--print-all] [--stop-on-fail]\n"
-               "       rqsim --bench SECONDS [--nodes N] [--think-ms MS] [--seed N]\n");
+               "       rqsim --bench SECONDS [--nodes N] [--think-ms MS] [--seed N]\n"
+               "  with  [--workload raft|register|multi-register|bank|append]\n"
+               "        [--read-level none|weak|linearizable|strong]\n");
   return 2;
 }
 
@@ -34,12 +42,22 @@ bool parse_u64(const char* s, uint64_t* out) {
   return true;
 }
 
-int run_single(const rq::sim::Options& opts, bool verbose) {
+int run_single(const rq::sim::Options& opts, bool verbose, const std::string& history_path) {
   const uint64_t seed = opts.seed;
   std::printf("%s\n", opts.describe().c_str());
   std::fflush(stdout);
   rq::sim::Simulation sim(opts, stdout, verbose);
   const rq::sim::RunResult r = sim.run();
+  if (!history_path.empty()) {
+    std::FILE* f = std::fopen(history_path.c_str(), "w");
+    if (f == nullptr) {
+      std::fprintf(stderr, "rqsim: cannot write %s\n", history_path.c_str());
+      return 2;
+    }
+    const std::string text = rq::sim::history_to_jsonl(sim.history());
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
   const auto sim_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.simulated).count();
   if (!r.pass) {
     const auto at_us = std::chrono::duration_cast<std::chrono::microseconds>(r.at).count();
@@ -64,6 +82,7 @@ int main(int argc, char** argv) {
   bool have_seed = false, have_seeds = false, verbose = false;
   uint64_t seed = 0, bench_seconds = 0, bench_nodes = 5, bench_think_ms = 10;
   rq::sim::SweepOptions sw;
+  std::string history_path;
   sw.self = argv[0];
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -99,6 +118,16 @@ int main(int argc, char** argv) {
       if (!parse_u64(value("--nodes"), &bench_nodes) || bench_nodes < 1 || bench_nodes > 9) {
         return usage("--nodes wants 1..9");
       }
+    } else if (a == "--workload") {
+      auto w = rq::sim::workload_from_name(value("--workload"));
+      if (!w) return usage("--workload wants raft, register, multi-register, bank or append");
+      sw.workload = *w;
+    } else if (a == "--read-level") {
+      auto l = rq::svc::read_level_from_name(value("--read-level"));
+      if (!l || *l == rq::svc::ReadLevel::kAuto) return usage("--read-level wants none, weak, linearizable or strong");
+      sw.read_level = *l;
+    } else if (a == "--history") {
+      history_path = value("--history");
     } else if (a == "--verbose" || a == "-v") {
       verbose = true;
     } else if (a == "--print-all") {
@@ -114,11 +143,14 @@ int main(int argc, char** argv) {
   }
   if (bench_seconds > 0) {
     if (have_seeds) return usage("--bench runs one seed");
-    return run_single(rq::sim::bench_options(seed, bench_nodes, static_cast<int64_t>(bench_seconds),
-                                             std::chrono::milliseconds(bench_think_ms)),
-                      verbose);
+    rq::sim::Options o = rq::sim::bench_options(seed, bench_nodes, static_cast<int64_t>(bench_seconds),
+                                                std::chrono::milliseconds(bench_think_ms));
+    o.workload = sw.workload;
+    o.read_level = sw.read_level;
+    return run_single(o, verbose, history_path);
   }
   if (have_seed == have_seeds) return usage("give exactly one of --seed and --seeds");
-  if (have_seed) return run_single(rq::sim::draw_options(seed), verbose);
+  if (!history_path.empty() && !have_seed) return usage("--history goes with --seed");
+  if (have_seed) return run_single(rq::sim::options_for(seed, sw.workload, sw.read_level), verbose, history_path);
   return rq::sim::sweep(sw) == 0 ? 0 : 1;
 }

@@ -28,6 +28,8 @@ Duration SimClock::global_at(Duration local) const {
 
 Duration SimClock::now() const { return local_at(global_now_()); }
 
+int64_t SimClock::wall_unix_ns() const { return int64_t{1'735'689'600} * 1'000'000'000 + now().count(); }
+
 TimerId SimClock::schedule(Duration delay, std::function<void()> fn) {
   const TimerId id = next_id_++;
   timers_.emplace(id, Timer{now() + delay, 0, std::move(fn)});

@@ -19,6 +19,8 @@ class SimClock final : public Clock {
            int64_t drift_ppm);
 
   Duration now() const override;
+  // A fixed epoch (2025-01-01T00:00:00Z) plus this node's clock: deterministic, drifting with it.
+  int64_t wall_unix_ns() const override;
   TimerId schedule(Duration delay, std::function<void()> fn) override;
   void cancel(TimerId id) override;
 

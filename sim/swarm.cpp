@@ -18,6 +18,30 @@ int64_t us(Duration d) { return std::chrono::duration_cast<std::chrono::microsec
 
 }  // namespace
 
+const char* workload_name(WorkloadKind k) {
+  switch (k) {
+    case WorkloadKind::kRaft:
+      return "raft";
+    case WorkloadKind::kRegister:
+      return "register";
+    case WorkloadKind::kMultiRegister:
+      return "multi-register";
+    case WorkloadKind::kBank:
+      return "bank";
+    case WorkloadKind::kAppend:
+      return "append";
+  }
+  return "?";
+}
+
+std::optional<WorkloadKind> workload_from_name(std::string_view s) {
+  for (auto k : {WorkloadKind::kRaft, WorkloadKind::kRegister, WorkloadKind::kMultiRegister, WorkloadKind::kBank,
+                 WorkloadKind::kAppend}) {
+    if (s == workload_name(k)) return k;
+  }
+  return std::nullopt;
+}
+
 Options draw_options(uint64_t seed) {
   using std::chrono::microseconds;
   using std::chrono::milliseconds;
@@ -217,6 +241,8 @@ std::string Options::describe() const {
   add("partition_min_stable_ms", ms(partition_min_stable));
   add("pause_max_ms", ms(pause_max));
   add("clock_jump_max_ms", ms(clock_jump_max));
+  out += std::string(" workload=") + workload_name(workload);
+  if (workload != WorkloadKind::kRaft) out += std::string(" read_level=") + svc::to_string(read_level);
   addu("clients", clients);
   add("think_ms", ms(client_think));
   add("client_timeout_ms", ms(client_timeout));

@@ -4,12 +4,21 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
+#include "core/service/read_level.h"
 #include "sim/network.h"
 #include "sim/sim_disk.h"
 
 namespace rq::sim {
+
+// What the clients do: `raft` proposes opaque values straight to Raft (sim/workload.h); the others
+// send SQL through the client service (sim/sql_workload.h) and are checked for linearizability.
+enum class WorkloadKind : uint8_t { kRaft, kRegister, kMultiRegister, kBank, kAppend };
+const char* workload_name(WorkloadKind k);
+std::optional<WorkloadKind> workload_from_name(std::string_view s);
 
 struct Options {
   uint64_t seed = 0;
@@ -62,7 +71,9 @@ struct Options {
   Duration pause_max = std::chrono::seconds(2);
   Duration clock_jump_max = std::chrono::seconds(1);
 
-  // Workload.
+  // Workload (chosen on the command line, not drawn from the seed).
+  WorkloadKind workload = WorkloadKind::kRaft;
+  svc::ReadLevel read_level = svc::ReadLevel::kLinearizable;
   size_t clients = 3;
   Duration client_think = std::chrono::milliseconds(20);
   Duration client_timeout = std::chrono::seconds(2);

@@ -15,8 +15,19 @@
 
 namespace rq::sim {
 
-std::string run_one_line(uint64_t seed, bool* pass) {
-  RunResult r = run_seed(seed, nullptr, false);
+Options options_for(uint64_t seed, WorkloadKind workload, svc::ReadLevel level) {
+  Options o = draw_options(seed);
+  o.workload = workload;
+  o.read_level = level;
+  return o;
+}
+
+std::string run_one_line(uint64_t seed, bool* pass) { return run_one_line(draw_options(seed), pass); }
+
+std::string run_one_line(const Options& opts, bool* pass) {
+  const uint64_t seed = opts.seed;
+  Simulation sim(opts, nullptr, false);
+  RunResult r = sim.run();
   char trace[32];
   std::snprintf(trace, sizeof trace, "%016" PRIx64, r.trace);
   std::string line = "seed=" + std::to_string(seed) + " result=" + (r.pass ? "pass" : "fail");
@@ -35,7 +46,7 @@ struct Child {
   std::string out;
 };
 
-Child spawn(uint64_t seed) {
+Child spawn(uint64_t seed, const SweepOptions& o) {
   int p[2];
   if (pipe(p) != 0) {
     std::perror("pipe");
@@ -53,7 +64,7 @@ Child spawn(uint64_t seed) {
     dup2(p[1], 1);
     dup2(p[1], 2);
     bool pass = false;
-    const std::string line = run_one_line(seed, &pass);
+    const std::string line = run_one_line(options_for(seed, o.workload, o.read_level), &pass);
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
     _exit(pass ? 0 : 1);
@@ -100,7 +111,7 @@ uint64_t sweep(const SweepOptions& o) {
   };
 
   while ((next <= o.last && !stop) || !running.empty()) {
-    while (!stop && next <= o.last && running.size() < static_cast<size_t>(o.jobs)) running.push_back(spawn(next++));
+    while (!stop && next <= o.last && running.size() < static_cast<size_t>(o.jobs)) running.push_back(spawn(next++, o));
     std::vector<pollfd> fds;
     for (auto& c : running) fds.push_back(pollfd{c.fd, POLLIN, 0});
     if (poll(fds.data(), fds.size(), -1) < 0) continue;
@@ -137,8 +148,12 @@ uint64_t sweep(const SweepOptions& o) {
         const size_t rp = line.find("reason=");
         if (rp != std::string::npos) reason = line.substr(rp + 7, line.find(' ', rp) - rp - 7);
         if (o.print_all) std::printf("%s\n", line.c_str());
-        std::printf("seed=%" PRIu64 " result=fail reason=%s replay: %s --seed %" PRIu64 "\n", c.seed,
-                    reason.c_str(), o.self.c_str(), c.seed);
+        std::string flags;
+        if (o.workload != WorkloadKind::kRaft) {
+          flags = std::string(" --workload ") + workload_name(o.workload) + " --read-level " + svc::to_string(o.read_level);
+        }
+        std::printf("seed=%" PRIu64 " result=fail reason=%s replay: %s --seed %" PRIu64 "%s\n", c.seed,
+                    reason.c_str(), o.self.c_str(), c.seed, flags.c_str());
         if (o.stop_on_fail) stop = true;
       }
       std::fflush(stdout);

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "sim/swarm.h"
+
 namespace rq::sim {
 
 struct SweepOptions {
@@ -14,9 +16,15 @@ struct SweepOptions {
   bool print_all = false;   // print every seed's result line, not only failures
   bool stop_on_fail = false;
   std::string self;         // path of this binary, for replay commands
+  WorkloadKind workload = WorkloadKind::kRaft;
+  svc::ReadLevel read_level = svc::ReadLevel::kLinearizable;
 };
 
+// The seed's options with the workload chosen on the command line.
+Options options_for(uint64_t seed, WorkloadKind workload, svc::ReadLevel level);
+
 // The result line of one seed, as rqsim prints it last.
+std::string run_one_line(const Options& opts, bool* pass);
 std::string run_one_line(uint64_t seed, bool* pass);
 
 // Returns the number of failing seeds.

@@ -119,6 +119,7 @@ void Raft::reset(Term term) {
   pending_reads_.clear();
   read_round_pending_ = false;
   round_ticks_.clear();
+  lease_forfeited_ = false;
 }
 
 void Raft::reset_randomized_election_timeout() {
@@ -279,8 +280,11 @@ void Raft::step(const Message& m) {
       // Leader stickiness (thesis §4.2.3, §9.6): while we hear from a leader, a vote request is
       // from a node that is partitioned or removed; ignoring it keeps it from deposing the leader.
       // A campaign that follows a leadership transfer is the leader's own wish: it waives this.
-      const bool in_lease =
-          cfg_.check_quorum && lead_.valid() && election_elapsed_ < cfg_.election_ticks;
+      // A node that just started may have answered a leader's heartbeat before it went down
+      // (RaftConfig::quiet_after_start).
+      const bool heard_recently =
+          lead_.valid() || (cfg_.quiet_after_start && ticks_ < static_cast<uint64_t>(cfg_.election_ticks));
+      const bool in_lease = cfg_.check_quorum && heard_recently && election_elapsed_ < cfg_.election_ticks;
       if (in_lease && !m.transfer) return;
     }
     if (m.type == MessageType::kPreVote) {
@@ -773,6 +777,9 @@ bool Raft::transfer_leadership(NodeId to) {
 }
 
 void Raft::send_timeout_now(NodeId to) {
+  // The target campaigns at once, whatever our lease says, and the message may arrive late:
+  // this term's lease is over.
+  lease_forfeited_ = true;
   Message m;
   m.type = MessageType::kTimeoutNow;
   m.to = to;
@@ -955,7 +962,7 @@ ReadIndexStatus Raft::read_index(uint64_t context) {
 }
 
 bool Raft::lease_valid() const {
-  if (role_ != Role::kLeader) return false;
+  if (role_ != Role::kLeader || lease_forfeited_) return false;
   const uint64_t r = quorum_round();
   auto it = round_ticks_.find(r);
   if (r == 0 || it == round_ticks_.end()) return false;

@@ -48,6 +48,10 @@ struct RaftConfig {
   // Raft thesis §6.2: a leader that cannot hear a majority for an election timeout steps down, and
   // followers that hear a leader ignore vote requests (leader stickiness).
   bool check_quorum = true;
+  // With check_quorum: a node that just started ignores vote requests for an election timeout,
+  // as if it had just heard from a leader. Before it went down it may have answered a heartbeat
+  // that the leader's lease (lease_valid) counts on; a fast restart must not cut the lease short.
+  bool quiet_after_start = true;
 };
 
 // What a node recovered from its disk.
@@ -150,7 +154,9 @@ class Raft {
   ReadIndexStatus read_index(uint64_t context);
   // Whether this leader's lease holds: a majority answered a heartbeat round sent less than an
   // election timeout ago, shortened for clock drift, so no other leader can exist yet
-  // (followers ignore votes while they hear from a leader). Call after running all due ticks.
+  // (followers ignore votes while they hear from a leader, and for an election timeout after
+  // they start). Never after this leader sent TimeoutNow in its term. Call after running all due
+  // ticks.
   bool lease_valid() const;
   // Ticks since this follower last heard from a leader (rqlite's freshness).
   int ticks_since_leader_contact() const { return election_elapsed_; }
@@ -284,6 +290,7 @@ class Raft {
   };
   std::vector<PendingRead> pending_reads_;
   bool read_round_pending_ = false;
+  bool lease_forfeited_ = false;  // sent TimeoutNow in this term
   std::vector<ReadState> read_states_;
 
   std::vector<Message> msgs_;

@@ -376,7 +376,11 @@ void SqliteMachine::expire_sessions(int64_t now_ns) {
 
 void SqliteMachine::apply(const raft::Entry& e) {
   last_applied_ = e.index.v;
-  if (e.type != raft::EntryType::kNormal) return;
+  if (e.type != raft::EntryType::kNormal) {
+    // Not a command, but waiters on this index must learn it went to something else.
+    if (result_sink_) result_sink_(e, CommandResult{});
+    return;
+  }
   CommandResult result;
   auto c = decode_command(e.data);
   if (!c) {

@@ -56,7 +56,8 @@ class SqliteMachine final : public StateMachine {
   void snapshot(std::shared_ptr<SnapshotSink> sink) override;
   Status restore(const SnapshotReader& read, uint64_t size) override;
 
-  // Called with the result of every applied command, in log order (the service's waiters).
+  // Called for every applied entry, in log order, with its command's result (empty for no-ops and
+  // config entries): the service's waiters.
   using ResultSink = std::function<void(const raft::Entry&, const CommandResult&)>;
   void set_result_sink(ResultSink sink) { result_sink_ = std::move(sink); }
 

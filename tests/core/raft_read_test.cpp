@@ -165,5 +165,55 @@ TEST_F(RaftRead, Lease_CountsFromTheHeartbeatNotItsAnswer) {
   EXPECT_FALSE(node(1).lease_valid());
 }
 
+// TimeoutNow makes its target campaign at once, lease or not, and it may arrive late: the leader
+// that sent it serves no lease reads for the rest of its term, even once the transfer is dropped.
+TEST_F(RaftRead, Lease_ForfeitedByLeadershipTransfer) {
+  net.tick(1);
+  net.stabilize();
+  ASSERT_TRUE(node(1).lease_valid());
+  net.drop = [](const Message& m) { return m.type == MessageType::kTimeoutNow; };
+  ASSERT_TRUE(node(1).transfer_leadership(NodeId{2}));
+  net.take_all();
+  net.stabilize();
+  EXPECT_FALSE(node(1).lease_valid());
+  // The transfer is abandoned after an election timeout; heartbeats are answered all along.
+  net.tick_and_stabilize(1, test::kElectionTicks + 1);
+  net.drop = nullptr;
+  net.tick_and_stabilize(1, 2);
+  ASSERT_EQ(node(1).role(), Role::kLeader);
+  EXPECT_FALSE(node(1).lease_valid());
+  // The next leader (a new term) earns a lease of its own.
+  ASSERT_TRUE(node(1).transfer_leadership(NodeId{3}));
+  net.take_all();
+  net.stabilize();
+  ASSERT_EQ(node(3).role(), Role::kLeader);
+  net.tick(3);
+  net.stabilize();
+  EXPECT_TRUE(node(3).lease_valid());
+  EXPECT_FALSE(node(1).lease_valid());
+}
+
+// A node that just started ignores vote requests for an election timeout (it may have answered
+// the current leader's heartbeat just before it went down), then votes normally.
+TEST(RaftQuietStart, FreshNode_IgnoresVotesForAnElectionTimeout) {
+  Network net;
+  test::Opts o;
+  o.quiet_after_start = true;
+  Raft& r = net.add(2, 3, {}, {}, o);
+  r.step(test::vote_req(MessageType::kVote, 1, 2, 5, 0, 0));
+  net.take_all();
+  EXPECT_EQ(r.term(), Term{0});
+  EXPECT_TRUE(test::of(net.queue, MessageType::kVoteResp).empty());
+  for (int k = 0; k < test::kElectionTicks; ++k) r.tick();
+  net.take_all();
+  net.queue.clear();
+  r.step(test::vote_req(MessageType::kVote, 1, 2, 5, 0, 0));
+  net.take_all();
+  EXPECT_EQ(r.term(), Term{5});
+  const auto resps = test::of(net.queue, MessageType::kVoteResp);
+  ASSERT_EQ(resps.size(), 1u);
+  EXPECT_FALSE(resps[0].reject);
+}
+
 }  // namespace
 }  // namespace rq::raft

@@ -90,6 +90,8 @@ constexpr int kElectionTicks = 10;
 struct Opts {
   bool pre_vote = true;
   bool check_quorum = true;
+  // Off: tests hold elections on nodes created moments ago, standing for nodes up for a while.
+  bool quiet_after_start = false;
   size_t max_inflight = 256;
   uint64_t max_msg_bytes = 1 << 20;
 };
@@ -105,6 +107,7 @@ inline RaftConfig config(uint64_t id, uint64_t n_voters, const Opts& o = {}) {
   c.max_inflight = o.max_inflight;
   c.pre_vote = o.pre_vote;
   c.check_quorum = o.check_quorum;
+  c.quiet_after_start = o.quiet_after_start;
   return c;
 }
 

@@ -1,0 +1,295 @@
+#include "core/service/service.h"
+
+#include <utility>
+
+#include "core/assert.h"
+
+#include "core/sqlite/command_codec.h"
+
+namespace rq::svc {
+
+const char* to_string(ReadLevel l) {
+  switch (l) {
+    case ReadLevel::kNone:
+      return "none";
+    case ReadLevel::kWeak:
+      return "weak";
+    case ReadLevel::kLinearizable:
+      return "linearizable";
+    case ReadLevel::kStrong:
+      return "strong";
+    case ReadLevel::kAuto:
+      return "auto";
+  }
+  return "?";
+}
+
+std::optional<ReadLevel> read_level_from_name(std::string_view s) {
+  for (auto l : {ReadLevel::kNone, ReadLevel::kWeak, ReadLevel::kLinearizable, ReadLevel::kStrong, ReadLevel::kAuto}) {
+    if (s == to_string(l)) return l;
+  }
+  return std::nullopt;
+}
+
+const char* to_string(Status s) {
+  switch (s) {
+    case Status::kOk:
+      return "ok";
+    case Status::kNotLeader:
+      return "not leader";
+    case Status::kNoLeader:
+      return "leader not found";
+    case Status::kFailed:
+      return "failed";
+    case Status::kUnknown:
+      return "unknown";
+    case Status::kError:
+      return "error";
+  }
+  return "?";
+}
+
+Service::Service(Node& node, sql::SqliteMachine& sm, Clock& clock, Prng prng, ServiceOptions opts)
+    : node_(node), sm_(sm), clock_(clock), prng_(prng), opts_(opts) {
+  node_.set_read_state_sink([this](const raft::ReadState& rs) { on_read_state(rs); });
+  sm_.set_result_sink([this](const raft::Entry& e, const sql::CommandResult& r) { on_result(e, r); });
+}
+
+Service::~Service() {
+  node_.set_read_state_sink({});
+  sm_.set_result_sink({});
+  for (auto& [i, w] : writes_) clock_.cancel(w.timer);
+  for (auto& [c, r] : reads_) clock_.cancel(r.timer);
+}
+
+Response Service::not_leader() const {
+  Response r;
+  r.leader = node_.running() ? node_.raft().lead() : kNoNode;
+  if (!r.leader.valid()) {
+    r.status = Status::kNoLeader;
+    r.error = "leader not found";
+    return r;
+  }
+  r.status = Status::kNotLeader;
+  if (const raft::Member* m = node_.raft().membership().find(r.leader)) r.leader_address = m->address;
+  return r;
+}
+
+bool Service::all_reads(const Request& req) {
+  for (const auto& s : req.statements) {
+    if (sm_.is_write(s.sql)) return false;
+  }
+  return true;
+}
+
+void Service::submit(Request req, Done done) {
+  for (const auto& s : req.statements) {
+    if (sql::is_disallowed_pragma(s.sql)) {
+      Response r;
+      r.status = Status::kError;
+      r.error = "disallowed pragma";
+      done(std::move(r));
+      return;
+    }
+  }
+  if (!node_.running()) {
+    done(not_leader());
+    return;
+  }
+  const bool reads = req.kind == sql::CommandKind::kQuery ||
+                     (req.kind == sql::CommandKind::kRequest && all_reads(req));
+  if (!reads || req.level == ReadLevel::kStrong) {
+    propose(req, std::move(done));
+    return;
+  }
+  ReadLevel level = req.level;
+  if (level == ReadLevel::kAuto) level = node_.raft().voters().empty() || !node_.raft().membership().is_voter(node_.id())
+                                            ? ReadLevel::kNone
+                                            : ReadLevel::kWeak;
+  const bool leader = node_.raft().role() == raft::Role::kLeader;
+  switch (level) {
+    case ReadLevel::kNone:
+      if (req.freshness.count() > 0 && !leader) {
+        const Duration since = opts_.tick_interval * node_.raft().ticks_since_leader_contact();
+        if (!node_.raft().lead().valid() || since > req.freshness) {
+          Response r;
+          r.status = Status::kError;
+          r.error = "stale read";
+          done(std::move(r));
+          return;
+        }
+      }
+      read_local(req, done);
+      return;
+    case ReadLevel::kWeak:
+      if (!leader) {
+        done(not_leader());
+        return;
+      }
+      // The lease is judged on the time that really passed, paused process or not.
+      node_.catch_up_ticks();
+      if (node_.running() && node_.raft().lease_valid()) {
+        // No other leader can exist yet, but this one may not have applied all it committed,
+        // and before its first commit in its term it does not know the cluster's commit index.
+        const raft::RaftLog& log = node_.raft().log();
+        if (log.term(log.committed()) == node_.raft().term()) {
+          const uint64_t ctx = add_read(std::move(req), std::move(done));
+          serve_when_applied(ctx, log.committed());
+          return;
+        }
+      }
+      read_index(std::move(req), std::move(done));
+      return;
+    default:
+      read_index(std::move(req), std::move(done));
+      return;
+  }
+}
+
+void Service::propose(const Request& req, Done done) {
+  if (node_.raft().role() != raft::Role::kLeader) {
+    done(not_leader());
+    return;
+  }
+  sql::Command c;
+  c.kind = req.kind;
+  c.transaction = req.transaction;
+  c.statements = req.statements;
+  c.timestamp_ns = clock_.wall_unix_ns();
+  c.seed = prng_.next_u64();
+  c.session = req.session;
+  c.seq = req.seq;
+  std::weak_ptr<int> alive = alive_;
+  raft::ProposeResult p = node_.propose(sql::encode_command(c), [&](const raft::ProposeResult& r) {
+    if (r.status != raft::ProposeStatus::kOk) return;
+    // Waiting starts before the entry can possibly be applied (a lone voter commits at once).
+    const uint64_t index = r.index.v;
+    const TimerId timer = clock_.schedule(req.timeout, [this, alive, index] {
+      if (alive.expired()) return;
+      auto it = writes_.find(index);
+      if (it == writes_.end()) return;
+      Done d = std::move(it->second.done);
+      writes_.erase(it);
+      Response resp;
+      resp.status = Status::kUnknown;
+      resp.error = "timeout";
+      d(std::move(resp));
+    });
+    writes_[index] = Write{r.term, std::move(done), timer};
+  });
+  switch (p.status) {
+    case raft::ProposeStatus::kOk:
+      return;
+    case raft::ProposeStatus::kNotLeader:
+      done(not_leader());
+      return;
+    default: {
+      Response r;
+      r.status = Status::kError;
+      r.error = "leadership transfer in progress or too many writes pending";
+      done(std::move(r));
+      return;
+    }
+  }
+}
+
+void Service::read_local(const Request& req, const Done& done) {
+  Response r;
+  r.result = sm_.query(req.statements, req.transaction);
+  done(std::move(r));
+}
+
+uint64_t Service::add_read(Request req, Done done) {
+  const uint64_t ctx = next_context_++;
+  std::weak_ptr<int> alive = alive_;
+  const TimerId timer = clock_.schedule(req.timeout, [this, alive, ctx] {
+    if (alive.expired()) return;
+    auto it = reads_.find(ctx);
+    if (it == reads_.end()) return;
+    Done d = std::move(it->second.done);
+    reads_.erase(it);  // its apply_waits_ entry, if any, is skipped when reached
+    Response resp;
+    resp.status = Status::kUnknown;
+    resp.error = "timeout";
+    d(std::move(resp));
+  });
+  reads_[ctx] = Read{std::move(req), std::move(done), timer};
+  return ctx;
+}
+
+Service::Read Service::take_read(uint64_t ctx) {
+  auto it = reads_.find(ctx);
+  RQ_ASSERT(it != reads_.end());
+  Read r = std::move(it->second);
+  reads_.erase(it);
+  clock_.cancel(r.timer);
+  return r;
+}
+
+void Service::read_index(Request req, Done done) {
+  // Registered first: a lone voter confirms the read inside read_index().
+  const uint64_t ctx = add_read(std::move(req), std::move(done));
+  const raft::ReadIndexStatus st = node_.read_index(ctx);
+  if (st == raft::ReadIndexStatus::kPending) return;
+  Read r = take_read(ctx);
+  if (st == raft::ReadIndexStatus::kNotLeader) {
+    r.done(not_leader());
+    return;
+  }
+  // kNoCommitInTerm: a new leader's first reads go through the log.
+  r.req.level = ReadLevel::kStrong;
+  propose(r.req, std::move(r.done));
+}
+
+void Service::on_read_state(const raft::ReadState& rs) {
+  if (reads_.count(rs.context) == 0) return;  // timed out meanwhile
+  serve_when_applied(rs.context, rs.index);
+}
+
+void Service::serve_when_applied(uint64_t ctx, LogIndex index) {
+  if (sm_.last_applied() >= index.v) {
+    Read r = take_read(ctx);
+    read_local(r.req, r.done);
+    return;
+  }
+  apply_waits_.emplace(index.v, ctx);
+}
+
+void Service::on_result(const raft::Entry& e, const sql::CommandResult& result) {
+  // Writes whose positions a snapshot skipped: they were applied or replaced, we cannot tell.
+  while (!writes_.empty() && writes_.begin()->first < e.index.v) {
+    Write w = std::move(writes_.begin()->second);
+    writes_.erase(writes_.begin());
+    clock_.cancel(w.timer);
+    Response r;
+    r.status = Status::kUnknown;
+    r.error = "outcome unknown";
+    w.done(std::move(r));
+  }
+  if (auto it = writes_.find(e.index.v); it != writes_.end()) {
+    Write w = std::move(it->second);
+    writes_.erase(it);
+    clock_.cancel(w.timer);
+    Response r;
+    if (e.term == w.term) {
+      r.status = Status::kOk;
+      r.result = result;
+      r.raft_index = e.index;
+      r.raft_term = e.term;
+    } else {
+      // Another entry took this index: ours can never commit (Log Matching).
+      r.status = Status::kFailed;
+      r.error = "leadership changed before the write committed";
+    }
+    w.done(std::move(r));
+  }
+  while (!apply_waits_.empty() && apply_waits_.begin()->first <= sm_.last_applied()) {
+    const uint64_t ctx = apply_waits_.begin()->second;
+    apply_waits_.erase(apply_waits_.begin());
+    if (reads_.count(ctx) == 0) continue;  // timed out
+    Read r = take_read(ctx);
+    read_local(r.req, r.done);
+  }
+}
+
+}  // namespace rq::svc

@@ -1,0 +1,122 @@
+// The client-facing service: rqlite's execute, query and request, with every read level, on top of
+// one node (Node + SqliteMachine). Everything below HTTP parsing lives here, so the simulator runs
+// it unchanged; the HTTP server is a thin adapter.
+//   writes        proposed as one log entry (stamped with the leader's wall clock and a seed);
+//                 done when the entry at (index, term) is applied; an entry of another term
+//                 applied at that index means the write definitely failed; a timeout before
+//                 either is an unknown outcome, reported as such.
+//   level none    served from the local database; with `freshness`, a follower that has not heard
+//                 from a leader for that long answers "stale read".
+//   level weak    the leader serves it locally while its lease holds; otherwise ReadIndex.
+//   linearizable  ReadIndex: a heartbeat round confirms leadership, then the read waits until the
+//                 state machine applied the confirmed index. A leader with no commit in its term
+//                 sends the read through the log.
+//   strong        through the log, like a write.
+//   auto          none on a node that cannot vote (a read replica), weak elsewhere.
+// A request that reaches a follower is answered with kNotLeader and the leader's id and address,
+// or "leader not found" when there is none (forwarding over the transport is a later layer).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/node.h"
+#include "core/prng.h"
+#include "core/service/read_level.h"
+#include "core/sqlite/sqlite_machine.h"
+
+namespace rq::svc {
+
+struct Request {
+  sql::CommandKind kind = sql::CommandKind::kExecute;
+  std::vector<sql::Statement> statements;
+  bool transaction = false;
+  ReadLevel level = ReadLevel::kWeak;
+  Duration freshness{0};  // level none: 0 means no limit
+  Duration timeout = std::chrono::seconds(10);
+  uint64_t session = 0;  // exactly-once retries (0: none)
+  uint64_t seq = 0;
+};
+
+enum class Status : uint8_t {
+  kOk,
+  kNotLeader,  // ask the leader (`leader`, `leader_address`)
+  kNoLeader,   // rqlite's "leader not found"
+  kFailed,     // definitely not applied (its log position went to another entry)
+  kUnknown,    // timed out: it may or may not have been applied
+  kError,      // refused before replication (`error`: e.g. "disallowed pragma", "stale read")
+};
+const char* to_string(Status s);
+
+struct Response {
+  Status status = Status::kOk;
+  sql::CommandResult result;
+  LogIndex raft_index;  // writes and strong reads: where the entry went
+  Term raft_term;
+  NodeId leader;
+  std::string leader_address;
+  std::string error;
+};
+
+using Done = std::function<void(Response)>;
+
+struct ServiceOptions {
+  Duration tick_interval = std::chrono::milliseconds(100);  // the node's, for freshness
+};
+
+class Service {
+ public:
+  // Wires itself to the node (read states) and the state machine (results).
+  Service(Node& node, sql::SqliteMachine& sm, Clock& clock, Prng prng, ServiceOptions opts);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Answers exactly once through `done` (now or later); `done` must not call back into the
+  // service synchronously.
+  void submit(Request req, Done done);
+
+  size_t pending() const { return writes_.size() + reads_.size() + apply_waits_.size(); }
+
+ private:
+  struct Write {
+    Term term;
+    Done done;
+    TimerId timer;
+  };
+  struct Read {
+    Request req;
+    Done done;
+    TimerId timer;
+  };
+
+  void propose(const Request& req, Done done);
+  void read_local(const Request& req, const Done& done);
+  void read_index(Request req, Done done);
+  void on_read_state(const raft::ReadState& rs);
+  void on_result(const raft::Entry& e, const sql::CommandResult& r);
+  // Reads waiting for leadership to be confirmed or for the state machine to catch up, each
+  // with its timeout.
+  uint64_t add_read(Request req, Done done);
+  Read take_read(uint64_t ctx);
+  void serve_when_applied(uint64_t ctx, LogIndex index);
+  bool all_reads(const Request& req);
+  Response not_leader() const;
+
+  Node& node_;
+  sql::SqliteMachine& sm_;
+  Clock& clock_;
+  Prng prng_;
+  ServiceOptions opts_;
+  std::map<uint64_t, Write> writes_;  // log index -> waiting write (or strong read)
+  std::map<uint64_t, Read> reads_;                 // context -> waiting read
+  std::multimap<uint64_t, uint64_t> apply_waits_;  // applied index wanted -> context
+  uint64_t next_context_ = 1;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace rq::svc
