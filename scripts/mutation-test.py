@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Mutation test of the simulator: plant classic one-line Raft bugs and check rqsim catches each.
+"""Mutation test of the simulator: plant classic one-line Raft and client-service bugs and check
+rqsim catches each (the client ones with an SQL workload and the linearizability checker).
 
 Each mutation (from ../shared/spec/testing.md) is applied to a scratch copy of the repository, only
 `rqsim` is rebuilt there (ccache with CCACHE_BASEDIR keeps rebuilds cheap), and a sweep runs until
@@ -8,6 +9,7 @@ fault or an oracle.
 
     scripts/mutation-test.py                 # every mutation, seeds 1-1000
     scripts/mutation-test.py M1 M4 --seeds 2000
+    scripts/mutation-test.py M7 M9 M11 --seeds 300   # the client-history mutations
     scripts/mutation-test.py --list
 """
 import argparse
@@ -18,7 +20,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# id, file, exact text to replace (must occur once), replacement, description
+# id, file, exact text to replace (must occur once), replacement, description[, rqsim arguments
+# choosing the workload that exposes it]
 MUTATIONS = [
     ("M1", "core/raft/raft.cpp",
      "if (mci > log_.committed() && log_.term(mci) == term_) {",
@@ -60,6 +63,22 @@ MUTATIONS = [
      "if (!pr.maybe_update(m.index) && !probe_answered) return;",
      "if (!pr.maybe_update(log_.last_index()) && !probe_answered) return;",
      "leader sets matchIndex to its last index instead of what the reply acknowledged"),
+    ("M7", "core/service/service.cpp",
+     "    default:\n      read_index(std::move(req), std::move(done));\n      return;",
+     "    default:\n      if (leader) {\n        read_local(req, done);\n        return;\n      }\n"
+     "      read_index(std::move(req), std::move(done));\n      return;",
+     "linearizable read served from the leader's local SQLite without a ReadIndex round",
+     ["--workload", "register", "--read-level", "linearizable"]),
+    ("M9", "core/raft/raft.cpp",
+     "if (log_.term(log_.committed()) != term_) return ReadIndexStatus::kNoCommitInTerm;",
+     "if (false) return ReadIndexStatus::kNoCommitInTerm;",
+     "new leader serves ReadIndex reads before its first commit in its term (an old commit index)",
+     ["--workload", "register", "--read-level", "linearizable"]),
+    ("M11", "core/sqlite/sqlite_machine.cpp",
+     "} else if (c->session != 0 && sessions_.count(c->session) != 0 && c->seq <= sessions_[c->session].seq) {",
+     "} else if (false) {",
+     "no (session, seq) deduplication: a retried write takes effect twice",
+     ["--workload", "append", "--read-level", "linearizable"]),
 ]
 
 
@@ -77,8 +96,8 @@ def main():
     args = ap.parse_args()
 
     if args.list:
-        for mid, f, _, _, desc in MUTATIONS:
-            print(f"{mid:4} {f:28} {desc}")
+        for mid, f, _, _, desc, *extra in MUTATIONS:
+            print(f"{mid:4} {f:28} {desc}" + (f"  [{' '.join(extra[0])}]" if extra else ""))
         return 0
     chosen = [m for m in MUTATIONS if not args.ids or m[0] in args.ids]
     unknown = set(args.ids) - {m[0] for m in MUTATIONS}
@@ -107,7 +126,8 @@ def main():
         return 2
 
     results = []
-    for mid, f, old, new, desc in chosen:
+    for mid, f, old, new, desc, *extra in chosen:
+        rqsim_args = extra[0] if extra else []
         path = os.path.join(src, f)
         original = open(os.path.join(ROOT, f)).read()
         if original.count(old) != 1:
@@ -122,7 +142,7 @@ def main():
             open(path, "w").write(original)
             return 2
         sweep = run([os.path.join(build, "bin", "rqsim"), "--seeds", f"1-{args.seeds}", "--jobs", str(args.jobs),
-                     "--stop-on-fail"], ROOT, env)
+                     "--stop-on-fail"] + rqsim_args, ROOT, env)
         open(path, "w").write(original)
         caught = [l for l in sweep.stdout.splitlines() if " result=fail " in l and "replay:" in l]
         secs = time.time() - t0
