@@ -180,11 +180,20 @@ void Node::run_due_ticks() {
 
 void Node::receive(std::string_view bytes) {
   if (!running()) return;
-  auto m = wire::decode(bytes);
-  if (!m) {
+  auto in = wire::decode_envelope(bytes);
+  if (!in) {
     ++stats_.messages_rejected;
     return;
   }
+  if (in->is_cluster) {
+    if (cluster_sink_) {
+      cluster_sink_(in->cluster);
+    } else {
+      ++stats_.messages_rejected;
+    }
+    return;
+  }
+  raft::Message* m = &in->raft;
   if (m->to != id()) {
     ++stats_.messages_rejected;
     return;
@@ -192,6 +201,12 @@ void Node::receive(std::string_view bytes) {
   ++stats_.messages_received;
   raft_->step(*m);
   maybe_process();
+}
+
+void Node::send_cluster(NodeId to, std::string_view payload) {
+  if (!running() || to == id()) return;
+  observer_->on_send_cluster(id());
+  transport_.send(to, wire::encode_cluster(payload));
 }
 
 raft::ProposeResult Node::propose(std::string data, const std::function<void(const raft::ProposeResult&)>& accepted) {

@@ -35,6 +35,8 @@ class NodeObserver {
   virtual void on_applied(NodeId, const raft::Entry&) {}
   // A message is leaving; `hs` is the sender's hard state at that moment.
   virtual void on_send(NodeId, const raft::Message&, const raft::HardState& hs) {}
+  // A cluster-layer message (not Raft's) is leaving.
+  virtual void on_send_cluster(NodeId) {}
   virtual void on_recovered(NodeId, const storage::RecoveredLog&, const std::optional<raft::SnapshotMeta>&) {}
   // A local snapshot was sealed on disk; a received one was installed in the state machine.
   virtual void on_snapshot_taken(NodeId, const raft::SnapshotMeta&) {}
@@ -114,6 +116,10 @@ class Node {
   // ReadIndex (Raft::read_index); the ReadState goes to the read-state sink once confirmed.
   raft::ReadIndexStatus read_index(uint64_t context);
   void set_read_state_sink(std::function<void(const raft::ReadState&)> sink) { read_sink_ = std::move(sink); }
+  // The cluster layer above Raft (request forwarding) shares the transport: its payloads are
+  // wrapped in the same envelope, and those that arrive go to the sink.
+  void send_cluster(NodeId to, std::string_view payload);
+  void set_cluster_sink(std::function<void(std::string_view)> sink) { cluster_sink_ = std::move(sink); }
   // Runs the ticks the clock says are due now, before anything that depends on elapsed time
   // (a lease check after the process was paused must see the time that passed).
   void catch_up_ticks();
@@ -163,6 +169,7 @@ class Node {
   NodeObserver* observer_;
   NodeObserver null_observer_;
   std::function<void(const raft::ReadState&)> read_sink_;
+  std::function<void(std::string_view)> cluster_sink_;
 
   std::unique_ptr<storage::LogStore> store_;
   std::unique_ptr<storage::SnapshotStore> snapshots_;

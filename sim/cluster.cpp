@@ -78,11 +78,14 @@ void Simulation::HostTransport::send(NodeId to, std::string bytes) {
   if (to.v == 0 || to.v > sim_.hosts_.size()) return;
   sim_.trace_.add(1, h_.id.v, to.v, hash_bytes(bytes));
   const Duration depart = sim_.host_now(h_);
+  const bool cluster = sim_.sending_cluster_;
+  sim_.sending_cluster_ = false;
   const raft::HardState hs = sim_.sending_hs_;
   const bool ack = sim_.sending_ack_;
   const LogIndex ack_index = sim_.sending_ack_index_;
   const Term ack_term = sim_.sending_ack_entry_term_;
-  auto record = [&sim = sim_, id = h_.id, hs, ack, ack_index, ack_term] {
+  auto record = [&sim = sim_, id = h_.id, hs, ack, ack_index, ack_term, cluster] {
+    if (cluster) return;
     sim.checker_->on_departed(id, hs);
     if (ack) sim.checker_->on_ack_departed(id, hs.term, ack_index, ack_term);
   };
@@ -337,6 +340,7 @@ void Simulation::crash(Host& h, const char* why) {
   h.up = false;
   h.inbox.clear();
   h.pending_visible = 0;
+  if (h.service) forwarded_ += h.service->stats().forwarded;
   h.service.reset();
   h.node.reset();
   h.sm.reset();
@@ -461,6 +465,7 @@ void Simulation::on_snapshot_installed(NodeId n, const raft::SnapshotMeta& meta)
 
 void Simulation::on_send(NodeId n, const raft::Message& m, const raft::HardState& hs) {
   // Remembered for the transport, which records the exposure when the packet really leaves.
+  sending_cluster_ = false;
   sending_hs_ = hs;
   sending_ack_ = false;
   if (m.type == raft::MessageType::kAppResp && !m.reject && m.index.v > 0 && m.term == hs.term) {
@@ -1073,6 +1078,9 @@ RunResult Simulation::run() {
     r.node = v->node;
     r.at = v->at;
   }
+  for (auto& h : hosts_) {
+    if (h->service) forwarded_ += h->service->stats().forwarded;
+  }
   const NetworkStats& ns = net_->stats();
   const WorkloadStats& ws = workload_->stats();
   SimDiskStats ds;
@@ -1127,6 +1135,7 @@ RunResult Simulation::run() {
     c.add("attempt_timeouts", ss.attempt_timeouts);
     c.add("attempt_unknown", ss.attempt_unknown);
     c.add("no_leader", ss.no_leader);
+    c.add("forwarded", forwarded_);
   }
   r.trace = trace_.value();
   r.simulated = q_.now();

@@ -122,6 +122,7 @@ class Simulation final : public NodeObserver {
   // and never if it crashes first.
   void at_cursor(Host& h, std::function<void()> fn);
   void on_send(NodeId, const raft::Message&, const raft::HardState& hs) override;
+  void on_send_cluster(NodeId) override { sending_cluster_ = true; }
   void on_recovered(NodeId, const storage::RecoveredLog&, const std::optional<raft::SnapshotMeta>&) override;
   void on_snapshot_taken(NodeId, const raft::SnapshotMeta&) override;
   void on_snapshot_installed(NodeId, const raft::SnapshotMeta&) override;
@@ -146,6 +147,7 @@ class Simulation final : public NodeObserver {
   // What the packet being sent says about its sender, recorded by the checker when it leaves.
   raft::HardState sending_hs_;
   bool sending_ack_ = false;
+  bool sending_cluster_ = false;  // the packet is the service's, and says nothing about Raft state
   LogIndex sending_ack_index_;
   Term sending_ack_entry_term_;
   uint64_t elections_ = 0, leaders_ = 0, crashes_ = 0, restarts_ = 0, fail_stops_ = 0, pauses_ = 0;
@@ -159,6 +161,7 @@ class Simulation final : public NodeObserver {
   bool heal_all_ = false;
   Duration last_reshape_{};
   uint64_t membership_changes_ = 0, transfers_ = 0, wipes_ = 0;
+  uint64_t forwarded_ = 0;  // requests the services forwarded to a leader
 };
 
 RunResult run_seed(uint64_t seed, std::FILE* log, bool verbose);

@@ -134,6 +134,8 @@ SqlWorkload::Op SqlWorkload::make_op(Client& cl) {
   const bool unified = prng_.below(4) == 0;
   op.req.kind = unified ? sql::CommandKind::kRequest : op.is_read ? sql::CommandKind::kQuery : sql::CommandKind::kExecute;
   op.req.level = o_.read_level;
+  // Most requests let a follower forward them to the leader; some ask for a redirect instead.
+  op.req.redirect = prng_.below(4) == 0;
   // The node gives up a little before the client does, so the client usually hears "unknown".
   op.req.timeout = o_.attempt_timeout * 3 / 4;
   if (!op.is_read) {
@@ -156,7 +158,9 @@ void SqlWorkload::begin_op(size_t c) {
   ++stats_.invoked;
   ++(cl.op->is_read ? stats_.reads : stats_.writes);
   record(cl.process, EventType::kInvoke, *cl.op, cl.op->is_read ? Value::nil() : cl.op->input, NodeId{});
-  if (!targets_leader(*cl.op) || !cl.belief.valid()) cl.belief = random_node();
+  // A third of the time even a leader-bound request goes to any node (a load-balanced client),
+  // which forwards it.
+  if (!targets_leader(*cl.op) || !cl.belief.valid() || prng_.below(3) == 0) cl.belief = random_node();
   send_attempt(c);
 }
 

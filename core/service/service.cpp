@@ -4,6 +4,7 @@
 
 #include "core/assert.h"
 
+#include "core/service/forward_codec.h"
 #include "core/sqlite/command_codec.h"
 
 namespace rq::svc {
@@ -52,12 +53,15 @@ const char* to_string(Status s) {
 Service::Service(Node& node, sql::SqliteMachine& sm, Clock& clock, Prng prng, ServiceOptions opts)
     : node_(node), sm_(sm), clock_(clock), prng_(prng), opts_(opts) {
   node_.set_read_state_sink([this](const raft::ReadState& rs) { on_read_state(rs); });
+  node_.set_cluster_sink([this](std::string_view payload) { on_cluster(payload); });
   sm_.set_result_sink([this](const raft::Entry& e, const sql::CommandResult& r) { on_result(e, r); });
 }
 
 Service::~Service() {
   node_.set_read_state_sink({});
+  node_.set_cluster_sink({});
   sm_.set_result_sink({});
+  for (auto& [i, f] : forwards_) clock_.cancel(f.timer);
   for (auto& [i, w] : writes_) clock_.cancel(w.timer);
   for (auto& [c, r] : reads_) clock_.cancel(r.timer);
 }
@@ -123,7 +127,7 @@ void Service::submit(Request req, Done done) {
       return;
     case ReadLevel::kWeak:
       if (!leader) {
-        done(not_leader());
+        to_leader(req, std::move(done));
         return;
       }
       // The lease is judged on the time that really passed, paused process or not.
@@ -146,9 +150,65 @@ void Service::submit(Request req, Done done) {
   }
 }
 
+void Service::to_leader(const Request& req, Done done) {
+  Response nl = not_leader();
+  if (nl.status != Status::kNotLeader || nl.leader == node_.id() || req.redirect || !opts_.forward ||
+      req.hops >= opts_.max_hops) {
+    done(std::move(nl));
+    return;
+  }
+  const uint64_t id = next_forward_++;
+  std::weak_ptr<int> alive = alive_;
+  const TimerId timer = clock_.schedule(req.timeout, [this, alive, id] {
+    if (alive.expired()) return;
+    auto it = forwards_.find(id);
+    if (it == forwards_.end()) return;
+    Done d = std::move(it->second.done);
+    forwards_.erase(it);
+    ++stats_.forward_timeouts;
+    Response resp;
+    resp.status = Status::kUnknown;
+    resp.error = "timeout";
+    d(std::move(resp));
+  });
+  forwards_[id] = Forward{std::move(done), timer};
+  Forwarded f{id, node_.id(), req};
+  f.req.hops = req.hops + 1;
+  // The leader gives up a little earlier, so its answer (unknown, at worst) can get back here.
+  f.req.timeout = req.timeout * 9 / 10;
+  ++stats_.forwarded;
+  node_.send_cluster(nl.leader, encode_forward(f));
+}
+
+void Service::on_cluster(std::string_view payload) {
+  auto m = decode_cluster_message(payload);
+  if (!m) {
+    ++stats_.rejected;
+    return;
+  }
+  if (auto* f = std::get_if<Forwarded>(&*m)) {
+    ++stats_.forwards_served;
+    std::weak_ptr<int> alive = alive_;
+    const NodeId origin = f->origin;
+    const uint64_t id = f->id;
+    submit(std::move(f->req), [this, alive, origin, id](Response r) {
+      if (alive.expired()) return;
+      node_.send_cluster(origin, encode_forward_reply(ForwardedReply{id, std::move(r)}));
+    });
+    return;
+  }
+  auto& reply = std::get<ForwardedReply>(*m);
+  auto it = forwards_.find(reply.id);
+  if (it == forwards_.end()) return;  // timed out already, or a duplicate
+  Forward fw = std::move(it->second);
+  forwards_.erase(it);
+  clock_.cancel(fw.timer);
+  fw.done(std::move(reply.resp));
+}
+
 void Service::propose(const Request& req, Done done) {
   if (node_.raft().role() != raft::Role::kLeader) {
-    done(not_leader());
+    to_leader(req, std::move(done));
     return;
   }
   sql::Command c;
@@ -181,7 +241,7 @@ void Service::propose(const Request& req, Done done) {
     case raft::ProposeStatus::kOk:
       return;
     case raft::ProposeStatus::kNotLeader:
-      done(not_leader());
+      to_leader(req, std::move(done));
       return;
     default: {
       Response r;
@@ -233,7 +293,7 @@ void Service::read_index(Request req, Done done) {
   if (st == raft::ReadIndexStatus::kPending) return;
   Read r = take_read(ctx);
   if (st == raft::ReadIndexStatus::kNotLeader) {
-    r.done(not_leader());
+    to_leader(r.req, std::move(r.done));
     return;
   }
   // kNoCommitInTerm: a new leader's first reads go through the log.

@@ -13,8 +13,12 @@
 //                 sends the read through the log.
 //   strong        through the log, like a write.
 //   auto          none on a node that cannot vote (a read replica), weak elsewhere.
-// A request that reaches a follower is answered with kNotLeader and the leader's id and address,
-// or "leader not found" when there is none (forwarding over the transport is a later layer).
+// A request that needs the leader and reaches a follower is forwarded to the leader over the
+// transport (a cluster message inside the same envelope as Raft's, core/wire/forward.capnp),
+// carrying its session, sequence number, what is left of its deadline and a hop count; the
+// leader's answer comes back the same way. With `redirect` (or forwarding off, or too many hops)
+// the answer is kNotLeader with the leader's id and address instead; with no leader known,
+// rqlite's "leader not found".
 #pragma once
 
 #include <cstdint>
@@ -40,6 +44,8 @@ struct Request {
   Duration timeout = std::chrono::seconds(10);
   uint64_t session = 0;  // exactly-once retries (0: none)
   uint64_t seq = 0;
+  bool redirect = false;  // rqlite's `redirect`: answer with the leader instead of forwarding
+  uint32_t hops = 0;      // times this request was forwarded already
 };
 
 enum class Status : uint8_t {
@@ -66,6 +72,15 @@ using Done = std::function<void(Response)>;
 
 struct ServiceOptions {
   Duration tick_interval = std::chrono::milliseconds(100);  // the node's, for freshness
+  bool forward = true;
+  uint32_t max_hops = 3;
+};
+
+struct ServiceStats {
+  uint64_t forwarded = 0;         // requests sent on to the leader
+  uint64_t forwards_served = 0;   // requests other nodes forwarded here
+  uint64_t forward_timeouts = 0;  // forwarded requests whose answer never came
+  uint64_t rejected = 0;          // malformed cluster messages
 };
 
 class Service {
@@ -80,7 +95,8 @@ class Service {
   // service synchronously.
   void submit(Request req, Done done);
 
-  size_t pending() const { return writes_.size() + reads_.size() + apply_waits_.size(); }
+  size_t pending() const { return writes_.size() + reads_.size() + forwards_.size(); }
+  const ServiceStats& stats() const { return stats_; }
 
  private:
   struct Write {
@@ -94,7 +110,15 @@ class Service {
     TimerId timer;
   };
 
+  struct Forward {
+    Done done;
+    TimerId timer;
+  };
+
   void propose(const Request& req, Done done);
+  // Sends the request on to the leader, or answers with where the leader is.
+  void to_leader(const Request& req, Done done);
+  void on_cluster(std::string_view payload);
   void read_local(const Request& req, const Done& done);
   void read_index(Request req, Done done);
   void on_read_state(const raft::ReadState& rs);
@@ -115,7 +139,10 @@ class Service {
   std::map<uint64_t, Write> writes_;  // log index -> waiting write (or strong read)
   std::map<uint64_t, Read> reads_;                 // context -> waiting read
   std::multimap<uint64_t, uint64_t> apply_waits_;  // applied index wanted -> context
+  std::map<uint64_t, Forward> forwards_;  // forward id -> the waiting client
   uint64_t next_context_ = 1;
+  uint64_t next_forward_ = 1;
+  ServiceStats stats_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

@@ -54,7 +54,7 @@ std::string encode(const raft::Message& m) {
     first = kj::ArrayPtr<capnp::word>(heap.data(), heap.size());
   }
   capnp::MallocMessageBuilder builder(first, capnp::AllocationStrategy::GROW_HEURISTICALLY);
-  auto w = builder.initRoot<Message>();
+  auto w = builder.initRoot<Envelope>().initRaft();
   w.setType(static_cast<MessageType>(m.type));
   w.setFrom(m.from.v);
   w.setTo(m.to.v);
@@ -104,11 +104,18 @@ std::string encode(const raft::Message& m) {
 
 static Error invalid(std::string what) { return make_error(ErrorCode::kInvalid, std::move(what)); }
 
-Result<raft::Message> decode(std::string_view bytes) {
+std::string encode_cluster(std::string_view payload) {
+  capnp::MallocMessageBuilder builder(payload.size() / sizeof(capnp::word) + 8);
+  builder.initRoot<Envelope>().setCluster(
+      capnp::Data::Reader(reinterpret_cast<const kj::byte*>(payload.data()), payload.size()));
+  return flatten(builder);
+}
+
+Result<Inbound> decode_envelope(std::string_view bytes) {
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
-    return invalid("raft message: length " + std::to_string(bytes.size()) + " is not a whole number of words");
+    return invalid("message: length " + std::to_string(bytes.size()) + " is not a whole number of words");
   }
-  if (bytes.size() > kMaxMessageBytes) return invalid("raft message: too large");
+  if (bytes.size() > kMaxMessageBytes) return invalid("message: too large");
   // FlatArrayMessageReader needs word alignment; copy only when the bytes are not aligned.
   const size_t nwords = bytes.size() / sizeof(capnp::word);
   std::vector<capnp::word> copy;
@@ -122,10 +129,18 @@ Result<raft::Message> decode(std::string_view bytes) {
     capnp::ReaderOptions opts;
     opts.traversalLimitInWords = nwords * 2 + 1024;
     capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(base, nwords), opts);
-    auto r = reader.getRoot<Message>();
+    auto env = reader.getRoot<Envelope>();
+    Inbound in;
+    if (env.isCluster()) {
+      auto d = env.getCluster();
+      in.is_cluster = true;
+      in.cluster.assign(reinterpret_cast<const char*>(d.begin()), d.size());
+      return in;
+    }
+    auto r = env.getRaft();
+    raft::Message& m = in.raft;
     const auto type = static_cast<uint16_t>(r.getType());
     if (type >= raft::kMessageTypeCount) return invalid("raft message: unknown type " + std::to_string(type));
-    raft::Message m;
     m.type = static_cast<raft::MessageType>(type);
     m.from = NodeId(r.getFrom());
     m.to = NodeId(r.getTo());
@@ -179,10 +194,17 @@ Result<raft::Message> decode(std::string_view bytes) {
     auto chunk = r.getChunk();
     m.chunk.assign(reinterpret_cast<const char*>(chunk.begin()), chunk.size());
     if (!m.from.valid()) return invalid("raft message: no sender");
-    return m;
+    return in;
   } catch (const kj::Exception& e) {
-    return invalid(std::string("raft message: ") + e.getDescription().cStr());
+    return invalid(std::string("message: ") + e.getDescription().cStr());
   }
+}
+
+Result<raft::Message> decode(std::string_view bytes) {
+  auto in = decode_envelope(bytes);
+  if (!in) return in.error();
+  if (in->is_cluster) return invalid("not a raft message");
+  return std::move(in->raft);
 }
 
 }  // namespace rq::wire

@@ -65,3 +65,12 @@ struct Message {
   fromIncarnation @15 :UInt64;
   round @16 :UInt64;
 }
+
+# Everything one node sends another: a Raft message, or a message of the cluster layer above Raft
+# (request forwarding: core/service), opaque at this level.
+struct Envelope {
+  union {
+    raft @0 :Message;
+    cluster @1 :Data;
+  }
+}

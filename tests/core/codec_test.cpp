@@ -118,7 +118,7 @@ TEST(Codec, Decode_UnalignedInput_SameMessage) {
 // encode() writes one segment, but a peer's encoder may split a message across several.
 TEST(Codec, Decode_MultiSegmentMessage_IsAccepted) {
   capnp::MallocMessageBuilder builder(8, capnp::AllocationStrategy::FIXED_SIZE);
-  auto w = builder.initRoot<Message>();
+  auto w = builder.initRoot<Envelope>().initRaft();
   w.setType(MessageType::APP);
   w.setFrom(4);
   w.setTerm(2);
@@ -153,8 +153,24 @@ TEST(Codec, Encode_MatchesCapnpStandardFraming) {
     capnp::FlatArrayMessageReader reader(
         kj::ArrayPtr<const capnp::word>(words.data(), words.size()));
     EXPECT_EQ(reader.getEnd(), words.data() + words.size()) << "trailing bytes after the message";
-    EXPECT_EQ(reader.getRoot<Message>().getEntries().size(), entries);
+    EXPECT_EQ(reader.getRoot<Envelope>().getRaft().getEntries().size(), entries);
   }
+}
+
+// Cluster-layer payloads share the envelope: they come back as bytes, and are not Raft messages.
+TEST(Codec, ClusterPayload_RoundTripsAndIsNotRaft) {
+  for (const std::string payload : {std::string(), std::string("x"), std::string(1000, '\x7f')}) {
+    const std::string bytes = encode_cluster(payload);
+    auto in = decode_envelope(bytes);
+    ASSERT_TRUE(in.ok()) << in.error().message;
+    EXPECT_TRUE(in->is_cluster);
+    EXPECT_EQ(in->cluster, payload);
+    EXPECT_FALSE(decode(bytes).ok());
+  }
+  auto in = decode_envelope(encode(sample(raft::MessageType::kVote)));
+  ASSERT_TRUE(in.ok());
+  EXPECT_FALSE(in->is_cluster);
+  EXPECT_EQ(in->raft, sample(raft::MessageType::kVote));
 }
 
 rc::Gen<raft::Message> valid_message() {

@@ -1,0 +1,120 @@
+#include "core/service/forward_codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <cstring>
+#include <vector>
+
+#include "core/sqlite/command_codec.h"
+#include "core/wire/forward.capnp.h"
+
+namespace rq::svc {
+
+namespace {
+
+constexpr int64_t kMaxTimeoutNanos = int64_t{3600} * 1'000'000'000;
+constexpr uint32_t kMaxHops = 16;
+
+std::string to_bytes(capnp::MessageBuilder& b) {
+  auto words = capnp::messageToFlatArray(b);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+capnp::Data::Reader data_of(const std::string& s) {
+  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+
+std::string str(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
+
+Error invalid(const std::string& why) { return make_error(ErrorCode::kInvalid, "cluster message: " + why); }
+
+}  // namespace
+
+std::string encode_forward(const Forwarded& f) {
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::ClusterMessage>().initRequest();
+  w.setId(f.id);
+  w.setOrigin(f.origin.v);
+  sql::Command c;
+  c.kind = f.req.kind;
+  c.transaction = f.req.transaction;
+  c.statements = f.req.statements;
+  c.session = f.req.session;
+  c.seq = f.req.seq;
+  w.setCommand(data_of(sql::encode_command(c)));
+  w.setLevel(static_cast<uint8_t>(f.req.level));
+  w.setFreshnessNanos(f.req.freshness.count());
+  w.setTimeoutNanos(f.req.timeout.count());
+  w.setHops(f.req.hops);
+  return to_bytes(b);
+}
+
+std::string encode_forward_reply(const ForwardedReply& r) {
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::ClusterMessage>().initReply();
+  w.setId(r.id);
+  w.setStatus(static_cast<uint8_t>(r.resp.status));
+  w.setResult(data_of(sql::encode_result(r.resp.result)));
+  w.setRaftIndex(r.resp.raft_index.v);
+  w.setRaftTerm(r.resp.raft_term.v);
+  w.setLeader(r.resp.leader.v);
+  w.setLeaderAddress(r.resp.leader_address);
+  w.setError(r.resp.error);
+  return to_bytes(b);
+}
+
+Result<std::variant<Forwarded, ForwardedReply>> decode_cluster_message(std::string_view bytes) {
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) return invalid("not a whole number of words");
+  std::vector<capnp::word> words(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.data(), bytes.data(), bytes.size());
+  try {
+    capnp::ReaderOptions opts;
+    opts.traversalLimitInWords = words.size() * 2 + 1024;
+    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(words.data(), words.size()), opts);
+    auto root = reader.getRoot<wire::ClusterMessage>();
+    if (root.isRequest()) {
+      auto r = root.getRequest();
+      Forwarded f;
+      f.id = r.getId();
+      f.origin = NodeId(r.getOrigin());
+      if (!f.origin.valid()) return invalid("request without an origin");
+      auto c = sql::decode_command(str(r.getCommand()));
+      if (!c) return c.error();
+      if (r.getLevel() > static_cast<uint8_t>(ReadLevel::kAuto)) return invalid("unknown read level");
+      if (r.getTimeoutNanos() <= 0 || r.getTimeoutNanos() > kMaxTimeoutNanos) return invalid("timeout out of range");
+      if (r.getFreshnessNanos() < 0) return invalid("negative freshness");
+      if (r.getHops() == 0 || r.getHops() > kMaxHops) return invalid("hop count out of range");
+      f.req.kind = c->kind;
+      f.req.transaction = c->transaction;
+      f.req.statements = std::move(c->statements);
+      f.req.session = c->session;
+      f.req.seq = c->seq;
+      f.req.level = static_cast<ReadLevel>(r.getLevel());
+      f.req.freshness = Duration(r.getFreshnessNanos());
+      f.req.timeout = Duration(r.getTimeoutNanos());
+      f.req.hops = r.getHops();
+      return std::variant<Forwarded, ForwardedReply>(std::move(f));
+    }
+    auto r = root.getReply();
+    ForwardedReply out;
+    out.id = r.getId();
+    if (r.getStatus() > static_cast<uint8_t>(Status::kError)) return invalid("unknown status");
+    out.resp.status = static_cast<Status>(r.getStatus());
+    auto res = sql::decode_result(str(r.getResult()));
+    if (!res) return res.error();
+    out.resp.result = std::move(*res);
+    out.resp.raft_index = LogIndex(r.getRaftIndex());
+    out.resp.raft_term = Term(r.getRaftTerm());
+    out.resp.leader = NodeId(r.getLeader());
+    out.resp.leader_address = r.getLeaderAddress().cStr();
+    out.resp.error = r.getError().cStr();
+    return std::variant<Forwarded, ForwardedReply>(std::move(out));
+  } catch (const kj::Exception& e) {
+    return invalid(e.getDescription().cStr());
+  }
+}
+
+}  // namespace rq::svc

@@ -1,0 +1,33 @@
+# The cluster layer above Raft: a client request a follower forwards to the leader, and the
+# answer. Carried inside Envelope.cluster (raft.capnp). Field numbers are forever.
+@0xd4f0c3b5a7e91a62;
+
+$import "/capnp/c++.capnp".namespace("rq::wire");
+
+struct ForwardRequest {
+  id @0 :UInt64;             # the forwarding node's id for this request (echoed in the reply)
+  origin @1 :UInt64;         # the node the reply goes back to
+  command @2 :Data;          # kind, transaction, statements, session, seq (command.capnp Command)
+  level @3 :UInt8;           # svc::ReadLevel
+  freshnessNanos @4 :Int64;
+  timeoutNanos @5 :Int64;    # what is left of the client's deadline (clocks are not shared)
+  hops @6 :UInt32;           # forwards so far, this one included
+}
+
+struct ForwardReply {
+  id @0 :UInt64;
+  status @1 :UInt8;          # svc::Status
+  result @2 :Data;           # command.capnp CommandResult
+  raftIndex @3 :UInt64;
+  raftTerm @4 :UInt64;
+  leader @5 :UInt64;
+  leaderAddress @6 :Text;
+  error @7 :Text;
+}
+
+struct ClusterMessage {
+  union {
+    request @0 :ForwardRequest;
+    reply @1 :ForwardReply;
+  }
+}

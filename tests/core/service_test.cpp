@@ -1,0 +1,451 @@
+// The client service on a small cluster of real nodes (Node + SqliteMachine + Service) over
+// simulated time, disks and a network the test controls: results, read levels, forwarding and
+// redirects, unknown and failed outcomes, hostile cluster messages.
+#include "core/service/service.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "core/service/forward_codec.h"
+#include "core/wire/codec.h"
+#include "sim/event_queue.h"
+#include "sim/sim_clock.h"
+#include "sim/sim_disk.h"
+
+namespace rq::svc {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class Cluster {
+ public:
+  struct Host;
+
+  class Link final : public Transport {
+   public:
+    Link(Cluster& c, NodeId from) : c_(c), from_(from) {}
+    void send(NodeId to, std::string bytes) override { c_.send(from_, to, std::move(bytes)); }
+
+   private:
+    Cluster& c_;
+    NodeId from_;
+  };
+
+  struct Host {
+    NodeId id;
+    std::unique_ptr<sim::SimDisk> disk;
+    std::unique_ptr<sim::SimClock> clock;
+    std::unique_ptr<Link> link;
+    std::unique_ptr<sql::SqliteMachine> sm;
+    std::unique_ptr<Node> node;
+    std::unique_ptr<Service> service;
+  };
+
+  explicit Cluster(size_t n) {
+    std::vector<raft::Member> members;
+    for (size_t k = 1; k <= n; ++k) members.push_back(raft::Member{NodeId(k), "n" + std::to_string(k), true, false, k});
+    const raft::Membership m(members);
+    for (size_t k = 1; k <= n; ++k) {
+      auto h = std::make_unique<Host>();
+      h->id = NodeId(k);
+      h->disk = std::make_unique<sim::SimDisk>(Prng(k), sim::SimDiskOptions{});
+      h->clock = std::make_unique<sim::SimClock>([this] { return q_.now(); },
+                                                 [this](Duration at, std::function<void()> fn) { q_.at(at, fn); }, 0);
+      h->link = std::make_unique<Link>(*this, h->id);
+      auto sm = sql::SqliteMachine::open({});
+      EXPECT_TRUE(sm.ok());
+      h->sm = std::move(*sm);
+      NodeConfig cfg;
+      cfg.raft.id = h->id;
+      cfg.raft.election_ticks = 10;
+      cfg.raft.heartbeat_ticks = 1;
+      cfg.tick_interval = milliseconds(10);
+      cfg.incarnation = k;
+      h->node = std::make_unique<Node>(cfg, *h->clock, *h->link, *h->disk, Prng(100 + k), *h->sm, nullptr);
+      ServiceOptions so;
+      so.tick_interval = cfg.tick_interval;
+      h->service = std::make_unique<Service>(*h->node, *h->sm, *h->clock, Prng(200 + k), so);
+      EXPECT_TRUE(h->node->start(m).ok());
+      hosts_.push_back(std::move(h));
+    }
+  }
+
+  Host& host(uint64_t id) { return *hosts_.at(id - 1); }
+  size_t size() const { return hosts_.size(); }
+
+  void send(NodeId from, NodeId to, std::string bytes) {
+    if (cut_.count(from.v) > 0 || cut_.count(to.v) > 0) return;
+    if (to.v == 0 || to.v > hosts_.size()) return;
+    q_.after(milliseconds(1), [this, from, to, b = std::move(bytes)] {
+      if (cut_.count(from.v) > 0 || cut_.count(to.v) > 0) return;
+      host(to.v).node->receive(b);
+    });
+  }
+
+  void run_for(Duration d) {
+    const Duration until = q_.now() + d;
+    for (int guard = 0; guard < 5'000'000 && !q_.empty() && q_.next_time() <= until; ++guard) q_.run_next();
+  }
+
+  // Runs until some node leads (and has committed in its term), for at most 10 simulated seconds.
+  uint64_t leader() {
+    for (int k = 0; k < 1000; ++k) {
+      for (auto& h : hosts_) {
+        if (cut_.count(h->id.v) == 0 && h->node->running() && h->node->raft().role() == raft::Role::kLeader &&
+            h->node->raft().log().term(h->node->raft().log().committed()) == h->node->raft().term()) {
+          return h->id.v;
+        }
+      }
+      run_for(milliseconds(10));
+    }
+    return 0;
+  }
+
+  // Submits at node `at` and runs until the answer, for at most `limit` of simulated time.
+  std::optional<Response> call(uint64_t at, Request req, Duration limit = seconds(30)) {
+    std::optional<Response> out;
+    host(at).service->submit(std::move(req), [&out](Response r) { out = std::move(r); });
+    const Duration until = q_.now() + limit;
+    while (!out && !q_.empty() && q_.next_time() <= until) q_.run_next();
+    return out;
+  }
+
+  std::set<uint64_t> cut_;  // nodes whose every message is lost
+  sim::EventQueue q_;
+
+ private:
+  std::vector<std::unique_ptr<Host>> hosts_;
+};
+
+sql::Statement stmt(std::string text, std::vector<sql::Value> params = {}) {
+  sql::Statement s;
+  s.sql = std::move(text);
+  for (auto& v : params) s.params.push_back(sql::Param{"", std::move(v)});
+  return s;
+}
+
+Request execute(std::vector<sql::Statement> stmts) {
+  Request r;
+  r.kind = sql::CommandKind::kExecute;
+  r.statements = std::move(stmts);
+  return r;
+}
+
+Request query(std::string sql, ReadLevel level) {
+  Request r;
+  r.kind = sql::CommandKind::kQuery;
+  r.statements = {stmt(std::move(sql))};
+  r.level = level;
+  return r;
+}
+
+uint64_t other_than(const Cluster& c, uint64_t id) { return id == 1 ? 2 : 1; }
+
+void create_and_insert(Cluster& c, uint64_t at) {
+  auto r = c.call(at, execute({stmt("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"),
+                               stmt("INSERT INTO t (v) VALUES (?)", {sql::Value::of_text("one")})}));
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->status, Status::kOk) << r->error;
+  ASSERT_EQ(r->result.results.size(), 2u);
+  EXPECT_EQ(r->result.results[1].last_insert_id, 1);
+  EXPECT_EQ(r->result.results[1].rows_affected, 1);
+  EXPECT_GT(r->raft_index.v, 0u);
+}
+
+TEST(Service, Write_OnLeader_AppliedWithResultsAndLogPosition) {
+  Cluster c(3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  create_and_insert(c, l);
+  // Every replica applied it.
+  c.run_for(milliseconds(100));
+  for (uint64_t k = 1; k <= 3; ++k) {
+    auto r = c.call(k, query("SELECT v FROM t", ReadLevel::kNone));
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->status, Status::kOk);
+    ASSERT_EQ(r->result.results.at(0).rows.size(), 1u);
+    EXPECT_EQ(r->result.results[0].rows[0][0], sql::Value::of_text("one"));
+  }
+}
+
+TEST(Service, EveryReadLevel_OnTheLeader_SeesTheWrite) {
+  Cluster c(3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  create_and_insert(c, l);
+  for (ReadLevel level : {ReadLevel::kNone, ReadLevel::kWeak, ReadLevel::kLinearizable, ReadLevel::kStrong,
+                          ReadLevel::kAuto}) {
+    SCOPED_TRACE(to_string(level));
+    auto r = c.call(l, query("SELECT count(*) FROM t", level));
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->status, Status::kOk) << r->error;
+    EXPECT_EQ(r->result.results.at(0).rows.at(0).at(0), sql::Value::of_int(1));
+    // Only strong reads go through the log.
+    EXPECT_EQ(r->raft_index.v != 0, level == ReadLevel::kStrong);
+  }
+}
+
+TEST(Service, Follower_ForwardsWritesAndReadsToTheLeader) {
+  Cluster c(3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  const uint64_t f = other_than(c, l);
+  create_and_insert(c, f);
+  for (ReadLevel level : {ReadLevel::kWeak, ReadLevel::kLinearizable, ReadLevel::kStrong}) {
+    SCOPED_TRACE(to_string(level));
+    auto r = c.call(f, query("SELECT v FROM t", level));
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->status, Status::kOk) << r->error;
+    EXPECT_EQ(r->result.results.at(0).rows.size(), 1u);
+  }
+  EXPECT_GE(c.host(f).service->stats().forwarded, 4u);
+  EXPECT_GE(c.host(l).service->stats().forwards_served, 4u);
+}
+
+TEST(Service, Redirect_AnswersWithTheLeader) {
+  Cluster c(3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  const uint64_t f = other_than(c, l);
+  Request req = execute({stmt("CREATE TABLE t (x)")});
+  req.redirect = true;
+  auto r = c.call(f, req);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kNotLeader);
+  EXPECT_EQ(r->leader, NodeId(l));
+  EXPECT_EQ(r->leader_address, "n" + std::to_string(l));
+  EXPECT_EQ(c.host(f).service->stats().forwarded, 0u);
+}
+
+TEST(Service, NoLeader_IsLeaderNotFound) {
+  Cluster c(3);
+  // Before any election: nobody leads.
+  auto r = c.call(1, execute({stmt("CREATE TABLE t (x)")}), milliseconds(1));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kNoLeader);
+  EXPECT_EQ(r->error, "leader not found");
+}
+
+TEST(Service, DisallowedPragma_RefusedBeforeReplication) {
+  Cluster c(1);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  const LogIndex before = c.host(l).node->raft().log().last_index();
+  auto r = c.call(l, execute({stmt("PRAGMA journal_mode=DELETE")}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kError);
+  EXPECT_EQ(r->error, "disallowed pragma");
+  EXPECT_EQ(c.host(l).node->raft().log().last_index(), before);
+}
+
+TEST(Service, Request_ClassifiesReadsAndWrites) {
+  Cluster c(1);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  create_and_insert(c, l);
+  Request read;
+  read.kind = sql::CommandKind::kRequest;
+  read.level = ReadLevel::kWeak;
+  read.statements = {stmt("SELECT * FROM t")};
+  auto r = c.call(l, read);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->status, Status::kOk);
+  EXPECT_EQ(r->raft_index.v, 0u);  // served locally
+  EXPECT_TRUE(r->result.results.at(0).is_query);
+  Request mixed = read;
+  mixed.statements.push_back(stmt("INSERT INTO t (v) VALUES ('two')"));
+  r = c.call(l, mixed);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->status, Status::kOk);
+  EXPECT_GT(r->raft_index.v, 0u);  // a write among them: through the log
+  EXPECT_EQ(r->result.results.at(1).rows_affected, 1);
+}
+
+// A leader cut off from the others cannot commit: the write's outcome is unknown at the deadline
+// (it might still commit later, through a new leader).
+TEST(Service, Write_NotCommittedByTheDeadline_IsUnknown) {
+  Cluster c(3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  c.cut_.insert(l);
+  Request req = execute({stmt("CREATE TABLE t (x)")});
+  req.timeout = milliseconds(50);
+  auto r = c.call(l, req);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kUnknown);
+}
+
+// The old leader's entry is overwritten by the new leader's: the write definitely failed.
+TEST(Service, Write_WhoseIndexWentToAnotherEntry_Failed) {
+  Cluster c(3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  c.cut_.insert(l);
+  std::optional<Response> old_write;
+  Request req = execute({stmt("CREATE TABLE lost (x)")});
+  req.timeout = seconds(60);
+  c.host(l).service->submit(req, [&old_write](Response r) { old_write = std::move(r); });
+  c.run_for(milliseconds(10));
+  // The others elect a leader of their own and commit a write at the same index.
+  uint64_t l2 = 0;
+  for (int k = 0; k < 100 && l2 == 0; ++k) {
+    c.run_for(milliseconds(50));
+    for (uint64_t id = 1; id <= 3; ++id) {
+      if (id != l && c.host(id).node->raft().role() == raft::Role::kLeader) l2 = id;
+    }
+  }
+  ASSERT_NE(l2, 0u);
+  auto w = c.call(l2, execute({stmt("CREATE TABLE kept (x)")}));
+  ASSERT_TRUE(w.has_value());
+  ASSERT_EQ(w->status, Status::kOk);
+  EXPECT_FALSE(old_write.has_value());
+  c.cut_.clear();
+  c.run_for(seconds(2));
+  ASSERT_TRUE(old_write.has_value());
+  EXPECT_EQ(old_write->status, Status::kFailed) << to_string(old_write->status);
+  auto r = c.call(l2, query("SELECT name FROM sqlite_master ORDER BY name", ReadLevel::kLinearizable));
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->status, Status::kOk);
+  ASSERT_EQ(r->result.results.at(0).rows.size(), 1u);
+  EXPECT_EQ(r->result.results[0].rows[0][0], sql::Value::of_text("kept"));
+}
+
+// A retry with the same session and sequence number gets the first result, not a second effect.
+TEST(Service, Retry_WithTheSameSession_AppliesOnce) {
+  Cluster c(3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  ASSERT_EQ(c.call(l, execute({stmt("CREATE TABLE t (x)")}))->status, Status::kOk);
+  Request ins = execute({stmt("INSERT INTO t VALUES (1)")});
+  ins.session = 77;
+  ins.seq = 1;
+  auto a = c.call(l, ins);
+  auto b = c.call(other_than(c, l), ins);  // again, through a follower
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->status, Status::kOk);
+  ASSERT_EQ(b->status, Status::kOk);
+  EXPECT_EQ(a->result, b->result);
+  EXPECT_NE(a->raft_index, b->raft_index);
+  auto r = c.call(l, query("SELECT count(*) FROM t", ReadLevel::kLinearizable));
+  EXPECT_EQ(r->result.results.at(0).rows.at(0).at(0), sql::Value::of_int(1));
+}
+
+TEST(Service, Freshness_FollowerCutOffFromTheLeader_StaleRead) {
+  Cluster c(3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  const uint64_t f = other_than(c, l);
+  create_and_insert(c, l);
+  Request req = query("SELECT * FROM t", ReadLevel::kNone);
+  req.freshness = milliseconds(50);
+  auto r = c.call(f, req);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kOk);
+  c.cut_.insert(f);
+  c.run_for(milliseconds(200));
+  r = c.call(f, req);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kError);
+  EXPECT_EQ(r->error, "stale read");
+  req.freshness = Duration{0};  // no limit: served, however old
+  r = c.call(f, req);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kOk);
+}
+
+// Garbage in the cluster channel is counted and dropped; the node keeps serving.
+TEST(Service, HostileClusterMessages_RejectedAndHarmless) {
+  Cluster c(3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  Prng p(5);
+  for (int k = 0; k < 200; ++k) {
+    std::string junk(8 * p.range(0, 20), '\0');
+    for (char& ch : junk) ch = static_cast<char>(p.below(256));
+    c.host(l).node->receive(wire::encode_cluster(junk));
+  }
+  EXPECT_GT(c.host(l).service->stats().rejected, 150u);
+  create_and_insert(c, l);
+}
+
+TEST(ForwardCodec, RoundTrips) {
+  Forwarded f;
+  f.id = 9;
+  f.origin = NodeId(3);
+  f.req = execute({stmt("INSERT INTO t VALUES (?, ?)", {sql::Value::of_int(-4), sql::Value::of_blob("\x01\x02")})});
+  f.req.transaction = true;
+  f.req.level = ReadLevel::kStrong;
+  f.req.timeout = milliseconds(1500);
+  f.req.freshness = milliseconds(20);
+  f.req.session = 5;
+  f.req.seq = 6;
+  f.req.hops = 2;
+  auto d = decode_cluster_message(encode_forward(f));
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  const auto& g = std::get<Forwarded>(*d);
+  EXPECT_EQ(g.id, 9u);
+  EXPECT_EQ(g.origin, NodeId(3));
+  EXPECT_EQ(g.req.statements, f.req.statements);
+  EXPECT_EQ(g.req.transaction, true);
+  EXPECT_EQ(g.req.level, ReadLevel::kStrong);
+  EXPECT_EQ(g.req.timeout, f.req.timeout);
+  EXPECT_EQ(g.req.freshness, f.req.freshness);
+  EXPECT_EQ(g.req.session, 5u);
+  EXPECT_EQ(g.req.seq, 6u);
+  EXPECT_EQ(g.req.hops, 2u);
+
+  ForwardedReply r;
+  r.id = 9;
+  r.resp.status = Status::kNotLeader;
+  r.resp.leader = NodeId(2);
+  r.resp.leader_address = "n2:4002";
+  r.resp.raft_index = LogIndex(7);
+  r.resp.raft_term = Term(3);
+  r.resp.result.results.resize(1);
+  r.resp.result.results[0].rows_affected = 1;
+  auto e = decode_cluster_message(encode_forward_reply(r));
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  const auto& s = std::get<ForwardedReply>(*e);
+  EXPECT_EQ(s.resp.status, Status::kNotLeader);
+  EXPECT_EQ(s.resp.leader, NodeId(2));
+  EXPECT_EQ(s.resp.leader_address, "n2:4002");
+  EXPECT_EQ(s.resp.raft_index, LogIndex(7));
+  EXPECT_EQ(s.resp.raft_term, Term(3));
+  EXPECT_EQ(s.resp.result, r.resp.result);
+}
+
+TEST(ForwardCodec, OutOfRangeFields_AreErrors) {
+  Forwarded f;
+  f.id = 1;
+  f.origin = NodeId(1);
+  f.req = execute({stmt("SELECT 1")});
+  f.req.hops = 1;
+  ASSERT_TRUE(decode_cluster_message(encode_forward(f)).ok());
+  Forwarded bad = f;
+  bad.origin = NodeId(0);
+  EXPECT_FALSE(decode_cluster_message(encode_forward(bad)).ok());
+  bad = f;
+  bad.req.hops = 0;
+  EXPECT_FALSE(decode_cluster_message(encode_forward(bad)).ok());
+  bad = f;
+  bad.req.timeout = Duration{0};
+  EXPECT_FALSE(decode_cluster_message(encode_forward(bad)).ok());
+}
+
+RC_GTEST_PROP(ForwardCodec, ArbitraryBytes_ErrorOrMessage, (const std::vector<uint8_t>& raw)) {
+  std::string bytes(raw.begin(), raw.end());
+  bytes.resize(bytes.size() / 8 * 8);
+  auto d = decode_cluster_message(bytes);  // must not crash, whatever it says
+  if (d.ok()) {
+    if (auto* f = std::get_if<Forwarded>(&*d)) RC_ASSERT(f->origin.valid());
+  }
+}
+
+}  // namespace
+}  // namespace rq::svc
