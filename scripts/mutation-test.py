@@ -64,9 +64,8 @@ MUTATIONS = [
      "if (!pr.maybe_update(log_.last_index()) && !probe_answered) return;",
      "leader sets matchIndex to its last index instead of what the reply acknowledged"),
     ("M7", "core/service/service.cpp",
-     "    default:\n      read_index(std::move(req), std::move(done));\n      return;",
-     "    default:\n      if (leader) {\n        read_local(req, done);\n        return;\n      }\n"
-     "      read_index(std::move(req), std::move(done));\n      return;",
+     "      if (opts_.unsafe_leader_reads && leader) {",
+     "      if (leader) {",
      "linearizable read served from the leader's local SQLite without a ReadIndex round",
      ["--workload", "register", "--read-level", "linearizable"]),
     ("M9", "core/raft/raft.cpp",

@@ -312,6 +312,7 @@ void Simulation::start_node(Host& h) {
     h.node = std::make_unique<Node>(std::move(cfg), *h.clock, *h.transport, *h.disk, h.prng.split(), *h.sql, this);
     svc::ServiceOptions svo;
     svo.tick_interval = opts_.tick;
+    svo.unsafe_leader_reads = opts_.broken_reads;
     h.service = std::make_unique<svc::Service>(*h.node, *h.sql, *h.clock, h.prng.split(), svo);
   } else {
   // The state machine finishes snapshots piece by piece, later, on the node (gone if it crashes).
@@ -518,6 +519,14 @@ void Simulation::on_fail_stop(NodeId n, const Error& why) {
 // ---- nemesis -----------------------------------------------------------------------------
 
 void Simulation::schedule_nemesis() {
+  if (opts_.schedule) {
+    for (const FaultStep& f : *opts_.schedule) {
+      q_.at(f.at, [this, f] {
+        if (!liveness_) apply_fault(f);
+      });
+    }
+    return;
+  }
   const auto mean = static_cast<uint64_t>(opts_.nemesis_interval.count());
   q_.after(Duration(static_cast<int64_t>(1 + prng_.below(2 * mean))), [this] {
     if (liveness_) return;
@@ -591,6 +600,53 @@ void Simulation::partition_random() {
       note("partition bridge " + std::to_string(bridge.v));
       break;
     }
+  }
+}
+
+void Simulation::apply_fault(const FaultStep& f) {
+  Host& h = *hosts_[(f.node == 0 ? 0 : f.node - 1) % hosts_.size()];
+  trace_.add(7, static_cast<uint64_t>(f.kind), h.id.v);
+  auto isolate = [this](NodeId x) {
+    for (size_t k = 1; k <= host_count(); ++k) {
+      if (k == x.v) continue;
+      net_->set_link(x, NodeId(k), false);
+      net_->set_link(NodeId(k), x, false);
+    }
+    ++partitions_;
+    note("partition isolate " + std::to_string(x.v));
+  };
+  switch (f.kind) {
+    case FaultStep::Kind::kIsolate:
+      isolate(h.id);
+      break;
+    case FaultStep::Kind::kIsolateLeader:
+      if (Host* l = current_leader()) isolate(l->id);
+      break;
+    case FaultStep::Kind::kHeal:
+      net_->heal_all();
+      ++heals_;
+      note("heal");
+      break;
+    case FaultStep::Kind::kCrash:
+      crash(h, "crash");
+      break;
+    case FaultStep::Kind::kRestart:
+      restart(h);
+      break;
+    case FaultStep::Kind::kKillLeader:
+      if (Host* l = current_leader()) crash(*l, "kill leader");
+      break;
+    case FaultStep::Kind::kPause:
+      if (!h.up) break;
+      h.busy_until = std::max(h.busy_until, q_.now() + f.length);
+      ++pauses_;
+      note("node=" + std::to_string(h.id.v) + " pause");
+      break;
+    case FaultStep::Kind::kClockJump:
+      h.clock->jump(f.length);
+      ++clock_jumps_;
+      note("node=" + std::to_string(h.id.v) + " clock jump");
+      break;
   }
 }
 

@@ -103,6 +103,7 @@ class Simulation final : public NodeObserver {
   void restart(Host& h);
   void schedule_nemesis();
   void nemesis_step();
+  void apply_fault(const FaultStep& f);
   void partition_random();
   Host* current_leader();
   void begin_liveness();

@@ -187,6 +187,78 @@ Options bench_options(uint64_t seed, size_t nodes, int64_t seconds, Duration thi
   return o;
 }
 
+const char* fault_name(FaultStep::Kind k) {
+  switch (k) {
+    case FaultStep::Kind::kIsolate:
+      return "isolate";
+    case FaultStep::Kind::kIsolateLeader:
+      return "isolate-leader";
+    case FaultStep::Kind::kHeal:
+      return "heal";
+    case FaultStep::Kind::kCrash:
+      return "crash";
+    case FaultStep::Kind::kRestart:
+      return "restart";
+    case FaultStep::Kind::kKillLeader:
+      return "kill-leader";
+    case FaultStep::Kind::kPause:
+      return "pause";
+    case FaultStep::Kind::kClockJump:
+      return "clock-jump";
+  }
+  return "?";
+}
+
+std::string describe(const std::vector<FaultStep>& schedule) {
+  std::string out = "[";
+  for (const FaultStep& f : schedule) {
+    if (out.size() > 1) out += "; ";
+    out += std::to_string(ms(f.at)) + "ms " + fault_name(f.kind);
+    switch (f.kind) {
+      case FaultStep::Kind::kIsolate:
+      case FaultStep::Kind::kCrash:
+      case FaultStep::Kind::kRestart:
+        out += " n" + std::to_string(f.node);
+        break;
+      case FaultStep::Kind::kPause:
+      case FaultStep::Kind::kClockJump:
+        out += " n" + std::to_string(f.node) + " " + std::to_string(ms(f.length)) + "ms";
+        break;
+      default:
+        break;
+    }
+  }
+  return out + "]";
+}
+
+Options schedule_options(uint64_t seed, std::vector<FaultStep> schedule, Duration safety) {
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  Options o;
+  o.seed = seed;
+  o.nodes = 3;
+  o.tick = milliseconds(10);
+  o.election_ticks = 10;
+  o.heartbeat_ticks = 2;
+  o.snapshot_threshold = 200;
+  o.trailing_logs = 100;
+  o.net.latency_min = microseconds(200);
+  o.net.latency_spread = microseconds(500);
+  o.disk.sync_latency_min = microseconds(100);
+  o.disk.sync_latency_max = microseconds(500);
+  o.disk.lose_all_ppm = 300'000;
+  o.disk.torn_ppm = 300'000;
+  o.drift_ppm_max = 100;
+  o.clients = 3;
+  o.client_think = milliseconds(5);
+  o.client_timeout = milliseconds(400);
+  o.workload = WorkloadKind::kRegister;
+  o.safety_duration = safety;
+  o.liveness_bound = std::chrono::seconds(10);
+  o.schedule = std::move(schedule);
+  return o;
+}
+
 std::string Options::describe() const {
   std::string out;
   auto add = [&out](const char* name, long long v) {
@@ -247,6 +319,8 @@ std::string Options::describe() const {
   add("think_ms", ms(client_think));
   add("client_timeout_ms", ms(client_timeout));
   add("safety_ms", ms(safety_duration));
+  if (schedule) out += " schedule=" + rq::sim::describe(*schedule);
+  if (broken_reads) out += " broken_reads=1";
   add("liveness_bound_ms", ms(liveness_bound));
   return out;
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/service/read_level.h"
 #include "sim/network.h"
@@ -19,6 +20,28 @@ namespace rq::sim {
 enum class WorkloadKind : uint8_t { kRaft, kRegister, kMultiRegister, kBank, kAppend };
 const char* workload_name(WorkloadKind k);
 std::optional<WorkloadKind> workload_from_name(std::string_view s);
+
+// One step of an explicit fault schedule: data, so a property-based test can generate and
+// shrink it (tests/sim/schedule_property_test.cpp). Node numbers are taken modulo the cluster
+// size; "the leader" is whoever leads when the step runs (nothing happens if nobody does).
+struct FaultStep {
+  enum class Kind : uint8_t {
+    kIsolate,        // cut `node` off, both directions
+    kIsolateLeader,  // cut the current leader off
+    kHeal,           // every link up
+    kCrash,          // `node` loses power (unsynced writes go as the disk options say)
+    kRestart,        // `node` comes back
+    kKillLeader,     // the current leader loses power
+    kPause,          // `node` stops for `length`
+    kClockJump,      // `node`'s clock jumps forward by `length`
+  };
+  Duration at{};  // from the start of the run
+  Kind kind = Kind::kHeal;
+  uint32_t node = 1;
+  Duration length{};
+};
+const char* fault_name(FaultStep::Kind k);
+std::string describe(const std::vector<FaultStep>& schedule);
 
 struct Options {
   uint64_t seed = 0;
@@ -71,6 +94,12 @@ struct Options {
   Duration pause_max = std::chrono::seconds(2);
   Duration clock_jump_max = std::chrono::seconds(1);
 
+  // Instead of the nemesis's random draws, exactly these faults (in time order).
+  std::optional<std::vector<FaultStep>> schedule;
+  // Fault injection for tests of the checker: leaders serve linearizable reads from their own
+  // database without confirming leadership (ServiceOptions::unsafe_leader_reads).
+  bool broken_reads = false;
+
   // Workload (chosen on the command line, not drawn from the seed).
   WorkloadKind workload = WorkloadKind::kRaft;
   svc::ReadLevel read_level = svc::ReadLevel::kLinearizable;
@@ -93,5 +122,9 @@ Options draw_options(uint64_t seed);
 // `think` between writes, a LAN's latency, snapshots every 1000 entries, and a light fault mix (a crash, a
 // partition or a clock jump every few seconds), for `seconds` of simulated time.
 Options bench_options(uint64_t seed, size_t nodes, int64_t seconds, Duration think);
+
+// A small fixed cluster for explicit fault schedules: 3 nodes, 10 ms ticks, a LAN, three
+// clients on the register workload, `safety` of faults; no random faults.
+Options schedule_options(uint64_t seed, std::vector<FaultStep> schedule, Duration safety);
 
 }  // namespace rq::sim

@@ -145,6 +145,10 @@ void Service::submit(Request req, Done done) {
       read_index(std::move(req), std::move(done));
       return;
     default:
+      if (opts_.unsafe_leader_reads && leader) {
+        read_local(req, done);
+        return;
+      }
       read_index(std::move(req), std::move(done));
       return;
   }

@@ -74,6 +74,9 @@ struct ServiceOptions {
   Duration tick_interval = std::chrono::milliseconds(100);  // the node's, for freshness
   bool forward = true;
   uint32_t max_hops = 3;
+  // Fault injection, for showing that the checkers catch it (never set outside tests): a
+  // leader serves linearizable reads from its own database without confirming it still leads.
+  bool unsafe_leader_reads = false;
 };
 
 struct ServiceStats {
