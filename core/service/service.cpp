@@ -50,8 +50,15 @@ const char* to_string(Status s) {
   return "?";
 }
 
-Service::Service(Node& node, sql::SqliteMachine& sm, Clock& clock, Prng prng, ServiceOptions opts)
-    : node_(node), sm_(sm), clock_(clock), prng_(prng), opts_(opts) {
+Service::Service(Node& node, sql::SqliteMachine& sm, Clock& clock, Prng prng, ServiceOptions opts,
+                 ReadExecutor* reads)
+    : node_(node),
+      sm_(sm),
+      inline_reads_(sm),
+      reads_exec_(reads != nullptr ? *reads : inline_reads_),
+      clock_(clock),
+      prng_(prng),
+      opts_(opts) {
   node_.set_read_state_sink([this](const raft::ReadState& rs) { on_read_state(rs); });
   node_.set_cluster_sink([this](std::string_view payload) { on_cluster(payload); });
   sm_.set_result_sink([this](const raft::Entry& e, const sql::CommandResult& r) { on_result(e, r); });
@@ -258,9 +265,11 @@ void Service::propose(const Request& req, Done done) {
 }
 
 void Service::read_local(const Request& req, const Done& done) {
-  Response r;
-  r.result = sm_.query(req.statements, req.transaction);
-  done(std::move(r));
+  reads_exec_.read(req.statements, req.transaction, [done](sql::CommandResult result) {
+    Response r;
+    r.result = std::move(result);
+    done(std::move(r));
+  });
 }
 
 uint64_t Service::add_read(Request req, Done done) {

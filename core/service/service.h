@@ -70,6 +70,30 @@ struct Response {
 
 using Done = std::function<void(Response)>;
 
+// Where reads run. One thread owns Raft and the read-write connection; the driver decides where
+// a read's SQL executes: inline in the simulator, on a pool of read-only connections in the
+// server (so a long SELECT never stalls heartbeats). A read handed over after the state machine
+// applied index i must see at least i; `done` must be called on the node's own thread.
+class ReadExecutor {
+ public:
+  virtual ~ReadExecutor() = default;
+  virtual void read(const std::vector<sql::Statement>& statements, bool transaction,
+                    std::function<void(sql::CommandResult)> done) = 0;
+};
+
+// Runs reads at once, on the read-write connection.
+class InlineReadExecutor final : public ReadExecutor {
+ public:
+  explicit InlineReadExecutor(sql::SqliteMachine& sm) : sm_(sm) {}
+  void read(const std::vector<sql::Statement>& statements, bool transaction,
+            std::function<void(sql::CommandResult)> done) override {
+    done(sm_.query(statements, transaction));
+  }
+
+ private:
+  sql::SqliteMachine& sm_;
+};
+
 struct ServiceOptions {
   Duration tick_interval = std::chrono::milliseconds(100);  // the node's, for freshness
   bool forward = true;
@@ -88,8 +112,10 @@ struct ServiceStats {
 
 class Service {
  public:
-  // Wires itself to the node (read states) and the state machine (results).
-  Service(Node& node, sql::SqliteMachine& sm, Clock& clock, Prng prng, ServiceOptions opts);
+  // Wires itself to the node (read states, cluster messages) and the state machine (results).
+  // `reads` runs reads (nullptr: inline).
+  Service(Node& node, sql::SqliteMachine& sm, Clock& clock, Prng prng, ServiceOptions opts,
+          ReadExecutor* reads = nullptr);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
@@ -136,6 +162,8 @@ class Service {
 
   Node& node_;
   sql::SqliteMachine& sm_;
+  InlineReadExecutor inline_reads_;
+  ReadExecutor& reads_exec_;
   Clock& clock_;
   Prng prng_;
   ServiceOptions opts_;

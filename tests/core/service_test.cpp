@@ -23,6 +23,26 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+// Reads wait until the test runs them, as on a busy read pool.
+class DeferredReads final : public ReadExecutor {
+ public:
+  explicit DeferredReads(sql::SqliteMachine& sm) : sm_(sm) {}
+  void read(const std::vector<sql::Statement>& statements, bool transaction,
+            std::function<void(sql::CommandResult)> done) override {
+    queued_.push_back([this, statements, transaction, done] { done(sm_.query(statements, transaction)); });
+  }
+  void run_all() {
+    auto q = std::move(queued_);
+    queued_.clear();
+    for (auto& fn : q) fn();
+  }
+  size_t queued() const { return queued_.size(); }
+
+ private:
+  sql::SqliteMachine& sm_;
+  std::vector<std::function<void()>> queued_;
+};
+
 class Cluster {
  public:
   struct Host;
@@ -44,10 +64,11 @@ class Cluster {
     std::unique_ptr<Link> link;
     std::unique_ptr<sql::SqliteMachine> sm;
     std::unique_ptr<Node> node;
+    std::unique_ptr<DeferredReads> reads;
     std::unique_ptr<Service> service;
   };
 
-  explicit Cluster(size_t n) {
+  explicit Cluster(size_t n, bool deferred_reads = false) {
     std::vector<raft::Member> members;
     for (size_t k = 1; k <= n; ++k) members.push_back(raft::Member{NodeId(k), "n" + std::to_string(k), true, false, k});
     const raft::Membership m(members);
@@ -70,7 +91,8 @@ class Cluster {
       h->node = std::make_unique<Node>(cfg, *h->clock, *h->link, *h->disk, Prng(100 + k), *h->sm, nullptr);
       ServiceOptions so;
       so.tick_interval = cfg.tick_interval;
-      h->service = std::make_unique<Service>(*h->node, *h->sm, *h->clock, Prng(200 + k), so);
+      if (deferred_reads) h->reads = std::make_unique<DeferredReads>(*h->sm);
+      h->service = std::make_unique<Service>(*h->node, *h->sm, *h->clock, Prng(200 + k), so, h->reads.get());
       EXPECT_TRUE(h->node->start(m).ok());
       hosts_.push_back(std::move(h));
     }
@@ -357,6 +379,27 @@ TEST(Service, Freshness_FollowerCutOffFromTheLeader_StaleRead) {
   r = c.call(f, req);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, Status::kOk);
+}
+
+// Reads run where the driver says; while one is outstanding, Raft carries on (no election).
+TEST(Service, Reads_RunOnTheInjectedExecutor_RaftKeepsGoing) {
+  Cluster c(3, true);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  create_and_insert(c, l);
+  const Term term = c.host(l).node->raft().term();
+  std::optional<Response> got;
+  c.host(l).service->submit(query("SELECT v FROM t", ReadLevel::kLinearizable),
+                            [&got](Response r) { got = std::move(r); });
+  c.run_for(std::chrono::seconds(2));  // many election timeouts
+  EXPECT_FALSE(got.has_value());
+  EXPECT_EQ(c.host(l).reads->queued(), 1u);
+  EXPECT_EQ(c.host(l).node->raft().role(), raft::Role::kLeader);
+  EXPECT_EQ(c.host(l).node->raft().term(), term);
+  c.host(l).reads->run_all();
+  ASSERT_TRUE(got.has_value());
+  ASSERT_EQ(got->status, Status::kOk);
+  EXPECT_EQ(got->result.results.at(0).rows.at(0).at(0), sql::Value::of_text("one"));
 }
 
 // Garbage in the cluster channel is counted and dropped; the node keeps serving.
