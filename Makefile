@@ -15,9 +15,11 @@ build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@ninja -C $(BUILD)
 
-# Until rqlited exists: a short, visible simulation sweep.
+# Until rqlited exists: short, visible simulation sweeps (Raft-level clients, then SQL clients
+# through the service with their histories checked for linearizability).
 run: build
 	$(BUILD)/bin/rqsim --seeds $(SEEDS)
+	$(BUILD)/bin/rqsim --seeds $(SEEDS) --workload register
 
 test: test-release test-asan
 
@@ -33,6 +35,8 @@ test-asan: asan
 	$(ASAN_BUILD)/bin/core_tests --gtest_brief=1
 	$(ASAN_BUILD)/bin/sim_tests --gtest_brief=1
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-50
+	$(ASAN_BUILD)/bin/rqsim --seeds 1-30 --workload register
+	$(ASAN_BUILD)/bin/rqsim --seeds 1-20 --workload append
 
 sweep: build
 	$(BUILD)/bin/rqsim --seeds $(SEEDS)

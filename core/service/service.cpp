@@ -114,15 +114,24 @@ void Service::submit(Request req, Done done) {
     return;
   }
   ReadLevel level = req.level;
-  if (level == ReadLevel::kAuto) level = node_.raft().voters().empty() || !node_.raft().membership().is_voter(node_.id())
-                                            ? ReadLevel::kNone
-                                            : ReadLevel::kWeak;
+  if (level == ReadLevel::kAuto && req.kind == sql::CommandKind::kRequest) {
+    // rqlite's /db/request leaves auto unresolved: served here, unchecked.
+    read_local(req, done);
+    return;
+  }
+  if (level == ReadLevel::kAuto) {
+    level = node_.raft().membership().is_voter(node_.id()) ? ReadLevel::kWeak : ReadLevel::kNone;
+  }
   const bool leader = node_.raft().role() == raft::Role::kLeader;
   switch (level) {
     case ReadLevel::kNone:
       if (req.freshness.count() > 0 && !leader) {
         const Duration since = opts_.tick_interval * node_.raft().ticks_since_leader_contact();
-        if (!node_.raft().lead().valid() || since > req.freshness) {
+        const raft::RaftLog& log = node_.raft().log();
+        const bool lagging = sm_.last_applied() < log.committed().v;
+        const bool stale_apply = req.freshness_strict && lagging && last_apply_wall_ns_ != 0 &&
+                                 last_apply_wall_ns_ - sm_.last_applied_timestamp_ns() > req.freshness.count();
+        if (!node_.raft().lead().valid() || since > req.freshness || stale_apply) {
           Response r;
           r.status = Status::kError;
           r.error = "stale read";
@@ -329,6 +338,7 @@ void Service::serve_when_applied(uint64_t ctx, LogIndex index) {
 }
 
 void Service::on_result(const raft::Entry& e, const sql::CommandResult& result) {
+  if (e.type == raft::EntryType::kNormal) last_apply_wall_ns_ = clock_.wall_unix_ns();
   // Writes whose positions a snapshot skipped: they were applied or replaced, we cannot tell.
   while (!writes_.empty() && writes_.begin()->first < e.index.v) {
     Write w = std::move(writes_.begin()->second);

@@ -6,13 +6,16 @@
 //                 applied at that index means the write definitely failed; a timeout before
 //                 either is an unknown outcome, reported as such.
 //   level none    served from the local database; with `freshness`, a follower that has not heard
-//                 from a leader for that long answers "stale read".
+//                 from a leader for that long answers "stale read"; with `freshness_strict` as
+//                 well, one that is behind the commit index answers it when its last applied
+//                 entry was applied more than `freshness` after the leader stamped it.
 //   level weak    the leader serves it locally while its lease holds; otherwise ReadIndex.
 //   linearizable  ReadIndex: a heartbeat round confirms leadership, then the read waits until the
 //                 state machine applied the confirmed index. A leader with no commit in its term
 //                 sends the read through the log.
 //   strong        through the log, like a write.
-//   auto          none on a node that cannot vote (a read replica), weak elsewhere.
+//   auto          none on a node that cannot vote (a read replica), weak elsewhere; on the unified
+//                 endpoint (kRequest) rqlite does not resolve it: local, with no checks at all.
 // A request that needs the leader and reaches a follower is forwarded to the leader over the
 // transport (a cluster message inside the same envelope as Raft's, core/wire/forward.capnp),
 // carrying its session, sequence number, what is left of its deadline and a hop count; the
@@ -41,6 +44,7 @@ struct Request {
   bool transaction = false;
   ReadLevel level = ReadLevel::kWeak;
   Duration freshness{0};  // level none: 0 means no limit
+  bool freshness_strict = false;
   Duration timeout = std::chrono::seconds(10);
   uint64_t session = 0;  // exactly-once retries (0: none)
   uint64_t seq = 0;
@@ -171,6 +175,7 @@ class Service {
   std::map<uint64_t, Read> reads_;                 // context -> waiting read
   std::multimap<uint64_t, uint64_t> apply_waits_;  // applied index wanted -> context
   std::map<uint64_t, Forward> forwards_;  // forward id -> the waiting client
+  int64_t last_apply_wall_ns_ = 0;        // when this node last applied a command (freshness_strict)
   uint64_t next_context_ = 1;
   uint64_t next_forward_ = 1;
   ServiceStats stats_;

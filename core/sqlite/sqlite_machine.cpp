@@ -383,6 +383,7 @@ void SqliteMachine::apply(const raft::Entry& e) {
   }
   CommandResult result;
   auto c = decode_command(e.data);
+  if (c) last_applied_timestamp_ns_ = c->timestamp_ns;
   if (!c) {
     result.error = "invalid command";
   } else if (c->session != 0 && sessions_.count(c->session) != 0 && c->seq <= sessions_[c->session].seq) {

@@ -75,6 +75,8 @@ class SqliteMachine final : public StateMachine {
   // Digest of the logical contents: schema and every row, in a canonical order.
   uint64_t digest();
   uint64_t last_applied() const { return last_applied_; }
+  // The leader's timestamp on the last command applied (0 before any; not kept in snapshots).
+  int64_t last_applied_timestamp_ns() const { return last_applied_timestamp_ns_; }
   size_t sessions() const { return sessions_.size(); }
 
  private:
@@ -99,6 +101,7 @@ class SqliteMachine final : public StateMachine {
   Prng prng_{0};  // random() / randomblob() of the entry being applied
   std::map<uint64_t, Session> sessions_;
   uint64_t last_applied_ = 0;
+  int64_t last_applied_timestamp_ns_ = 0;
   ResultSink result_sink_;
 };
 

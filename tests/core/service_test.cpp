@@ -254,6 +254,33 @@ TEST(Service, NoLeader_IsLeaderNotFound) {
   EXPECT_EQ(r->error, "leader not found");
 }
 
+// auto: a voter reads at weak (so a follower forwards); rqlite's /db/request leaves auto
+// unresolved and serves it locally with no checks, even with no leader at all.
+TEST(Service, Auto_WeakOnVoters_UncheckedOnTheUnifiedEndpoint) {
+  Cluster c(3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  create_and_insert(c, l);
+  c.run_for(milliseconds(50));
+  const uint64_t f = other_than(c, l);
+  auto r = c.call(f, query("SELECT v FROM t", ReadLevel::kAuto));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kOk);
+  EXPECT_EQ(c.host(f).service->stats().forwarded, 1u);
+  c.cut_.insert(f);
+  c.run_for(seconds(1));  // f hears no leader any more
+  Request req = query("SELECT v FROM t", ReadLevel::kAuto);
+  req.kind = sql::CommandKind::kRequest;
+  req.freshness = milliseconds(1);
+  r = c.call(f, req);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->status, Status::kOk) << r->error;
+  EXPECT_EQ(r->result.results.at(0).rows.size(), 1u);
+  r = c.call(f, query("SELECT v FROM t", ReadLevel::kAuto), milliseconds(500));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NE(r->status, Status::kOk);
+}
+
 TEST(Service, DisallowedPragma_RefusedBeforeReplication) {
   Cluster c(1);
   const uint64_t l = c.leader();
