@@ -59,6 +59,9 @@ Service::Service(Node& node, sql::SqliteMachine& sm, Clock& clock, Prng prng, Se
       clock_(clock),
       prng_(prng),
       opts_(opts) {
+  // Forward ids must not repeat across restarts: the network may still carry replies to the
+  // previous incarnation's forwards, which would otherwise answer this one's.
+  next_forward_ = prng_.next_u64() >> 1;
   node_.set_read_state_sink([this](const raft::ReadState& rs) { on_read_state(rs); });
   node_.set_cluster_sink([this](std::string_view payload) { on_cluster(payload); });
   sm_.set_result_sink([this](const raft::Entry& e, const sql::CommandResult& r) { on_result(e, r); });

@@ -177,7 +177,7 @@ class Service {
   std::map<uint64_t, Forward> forwards_;  // forward id -> the waiting client
   int64_t last_apply_wall_ns_ = 0;        // when this node last applied a command (freshness_strict)
   uint64_t next_context_ = 1;
-  uint64_t next_forward_ = 1;
+  uint64_t next_forward_ = 1;  // random start (see the constructor)
   ServiceStats stats_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

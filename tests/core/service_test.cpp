@@ -102,6 +102,7 @@ class Cluster {
   size_t size() const { return hosts_.size(); }
 
   void send(NodeId from, NodeId to, std::string bytes) {
+    if (to.v == record_to_) recorded_.push_back(bytes);
     if (cut_.count(from.v) > 0 || cut_.count(to.v) > 0) return;
     if (to.v == 0 || to.v > hosts_.size()) return;
     q_.after(milliseconds(1), [this, from, to, b = std::move(bytes)] {
@@ -138,7 +139,18 @@ class Cluster {
     return out;
   }
 
+  // A new Service on the same node, as after a restart of the process.
+  void restart_service(uint64_t id, uint64_t seed) {
+    Host& h = host(id);
+    h.service.reset();
+    ServiceOptions so;
+    so.tick_interval = milliseconds(10);
+    h.service = std::make_unique<Service>(*h.node, *h.sm, *h.clock, Prng(seed), so, h.reads.get());
+  }
+
   std::set<uint64_t> cut_;  // nodes whose every message is lost
+  uint64_t record_to_ = 0;  // every message sent to this node is kept in recorded_
+  std::vector<std::string> recorded_;
   sim::EventQueue q_;
 
  private:
@@ -243,6 +255,39 @@ TEST(Service, Redirect_AnswersWithTheLeader) {
   EXPECT_EQ(r->leader, NodeId(l));
   EXPECT_EQ(r->leader_address, "n" + std::to_string(l));
   EXPECT_EQ(c.host(f).service->stats().forwarded, 0u);
+}
+
+// The network may deliver a reply long after it was sent, e.g. to a restarted node that has
+// forwarded new requests: an old reply must not answer one of them.
+TEST(Service, OldForwardReplies_DoNotAnswerARestartedNodesRequests) {
+  Cluster c(3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  const uint64_t f = other_than(c, l);
+  c.record_to_ = f;
+  create_and_insert(c, f);
+  for (int k = 0; k < 3; ++k) {
+    auto r = c.call(f, query("SELECT v FROM t", ReadLevel::kLinearizable));
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->status, Status::kOk);
+  }
+  ASSERT_FALSE(c.recorded_.empty());
+  c.restart_service(f, 999);
+  c.cut_ = {l};
+  std::vector<Response> answers;
+  for (int k = 0; k < 4; ++k) {
+    Request req = execute({stmt("INSERT INTO t (v) VALUES ('new')")});
+    req.timeout = seconds(5);
+    c.host(f).service->submit(req, [&answers](Response r) { answers.push_back(std::move(r)); });
+  }
+  EXPECT_EQ(c.host(f).service->stats().forwarded, 4u);
+  for (const auto& b : c.recorded_) c.host(f).node->receive(b);
+  c.run_for(seconds(1));
+  EXPECT_TRUE(answers.empty()) << "answered by an old reply: " << to_string(answers.front().status);
+  // The leader stays unreachable: the deadline gives an unknown outcome.
+  c.run_for(seconds(5));
+  ASSERT_EQ(answers.size(), 4u);
+  for (const auto& a : answers) EXPECT_EQ(a.status, Status::kUnknown);
 }
 
 TEST(Service, NoLeader_IsLeaderNotFound) {
