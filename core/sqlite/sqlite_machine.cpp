@@ -4,8 +4,8 @@
 #include <cctype>
 #include <cstring>
 
-#include "core/sqlite/command_codec.h"
 #include "core/hash.h"
+#include "core/sqlite/command_codec.h"
 
 namespace rq::sql {
 
@@ -17,7 +17,8 @@ std::string lower(std::string s) {
 }
 
 bool blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
 }
 
 void put(std::string& s, uint64_t v, int n) {
@@ -30,7 +31,8 @@ class Cursor {
   bool get(int n, uint64_t* v) {
     if (s_.size() - p_ < static_cast<size_t>(n)) return false;
     *v = 0;
-    for (int i = n - 1; i >= 0; --i) *v = (*v << 8) | static_cast<uint8_t>(s_[p_ + static_cast<size_t>(i)]);
+    for (int i = n - 1; i >= 0; --i)
+      *v = (*v << 8) | static_cast<uint8_t>(s_[p_ + static_cast<size_t>(i)]);
     p_ += static_cast<size_t>(n);
     return true;
   }
@@ -61,7 +63,8 @@ Value column_value(sqlite3_stmt* st, int i) {
     }
     case SQLITE_BLOB: {
       const auto* b = static_cast<const char*>(sqlite3_column_blob(st, i));
-      return Value::of_blob(std::string(b == nullptr ? "" : b, static_cast<size_t>(sqlite3_column_bytes(st, i))));
+      return Value::of_blob(
+          std::string(b == nullptr ? "" : b, static_cast<size_t>(sqlite3_column_bytes(st, i))));
     }
     default:
       return Value::null();
@@ -93,7 +96,8 @@ int bind(sqlite3_stmt* st, int i, const Value& v) {
     case Value::Kind::kReal:
       return sqlite3_bind_double(st, i, v.real);
     case Value::Kind::kText:
-      return sqlite3_bind_text64(st, i, v.bytes.data(), v.bytes.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      return sqlite3_bind_text64(st, i, v.bytes.data(), v.bytes.size(), SQLITE_TRANSIENT,
+                                 SQLITE_UTF8);
     case Value::Kind::kBlob:
       return sqlite3_bind_blob64(st, i, v.bytes.data(), v.bytes.size(), SQLITE_TRANSIENT);
   }
@@ -129,7 +133,9 @@ bool is_disallowed_pragma(std::string_view sql) {
   };
   auto ident = [&] {
     const size_t start = p;
-    while (p < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[p])) != 0 || sql[p] == '_')) ++p;
+    while (p < sql.size() &&
+           (std::isalnum(static_cast<unsigned char>(sql[p])) != 0 || sql[p] == '_'))
+      ++p;
     return lower(std::string(sql.substr(start, p - start)));
   };
   skip_ws();
@@ -156,14 +162,35 @@ Result<std::unique_ptr<SqliteMachine>> SqliteMachine::open(SqliteOptions opts) {
 }
 
 Status SqliteMachine::init() {
-  const int rc = sqlite3_open_v2(opts_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
-                                 vfs_.name());
+  const int rc =
+      sqlite3_open_v2(opts_.path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, vfs_.name());
   if (rc != SQLITE_OK) {
     std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     return make_error(ErrorCode::kIo, "cannot open SQLite database " + opts_.path + ": " + why);
   }
   sqlite3_extended_result_codes(db_, 0);
   install_functions();
+  if (opts_.foreign_keys) sqlite3_exec(db_, "PRAGMA foreign_keys=ON", nullptr, nullptr, nullptr);
+  if (!in_memory()) {
+    // The file is a cache of the log: no syncs of its own, readable by other processes (WAL).
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=OFF", "PRAGMA busy_timeout=5000"}) {
+      if (sqlite3_exec(db_, pragma, nullptr, nullptr, nullptr) != SQLITE_OK) {
+        return make_error(ErrorCode::kIo, std::string(pragma) + ": " + sqlite3_errmsg(db_));
+      }
+    }
+    // rqlite runs with wal_autocheckpoint=0 and checkpoints when it snapshots; we checkpoint
+    // (passively, never waiting for readers) once the WAL passes a size, from our own hook.
+    sqlite3_wal_hook(
+        db_,
+        [](void* arg, sqlite3* db, const char* schema, int pages) {
+          if (pages >= static_cast<SqliteMachine*>(arg)->opts_.wal_checkpoint_pages) {
+            sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+          }
+          return SQLITE_OK;
+        },
+        this);
+  }
   return ok_status();
 }
 
@@ -173,8 +200,10 @@ SqliteMachine::~SqliteMachine() {
 
 void SqliteMachine::install_functions() {
   // Replace the built-ins: every replica draws the same numbers for the same entry.
-  sqlite3_create_function_v2(db_, "random", 0, SQLITE_UTF8, this, fn_random, nullptr, nullptr, nullptr);
-  sqlite3_create_function_v2(db_, "randomblob", 1, SQLITE_UTF8, this, fn_randomblob, nullptr, nullptr, nullptr);
+  sqlite3_create_function_v2(db_, "random", 0, SQLITE_UTF8, this, fn_random, nullptr, nullptr,
+                             nullptr);
+  sqlite3_create_function_v2(db_, "randomblob", 1, SQLITE_UTF8, this, fn_randomblob, nullptr,
+                             nullptr, nullptr);
 }
 
 void SqliteMachine::fn_random(sqlite3_context* ctx, int, sqlite3_value**) {
@@ -195,71 +224,118 @@ void SqliteMachine::fn_randomblob(sqlite3_context* ctx, int, sqlite3_value** arg
   sqlite3_result_blob64(ctx, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
 }
 
-StatementResult SqliteMachine::run_statement(const Statement& s, Mode mode, bool* failed) {
-  StatementResult r;
-  const char* tail = s.sql.data();
-  const char* end = tail + s.sql.size();
-  size_t positional = 0;
-  while (tail < end) {
-    sqlite3_stmt* st = nullptr;
-    const char* next = nullptr;
-    if (sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &st, &next) != SQLITE_OK) {
+namespace {
+struct Interrupt {
+  const RunOptions* o;
+  int64_t deadline;
+  bool fired = false;
+};
+int interrupt_when_late(void* arg) {
+  auto* i = static_cast<Interrupt*>(arg);
+  if (i->o->stopwatch_ns() > i->deadline) i->fired = true;
+  return i->fired ? 1 : 0;
+}
+}  // namespace
+
+StatementResult run_statement(sqlite3* db_, const Statement& s, RunMode mode, const RunOptions& o,
+                              bool* failed) {
+  const int64_t started = o.stopwatch_ns ? o.stopwatch_ns() : 0;
+  Interrupt interrupt{&o, started + o.timeout_ns};
+  const bool timed = o.stopwatch_ns && o.timeout_ns > 0;
+  if (timed) sqlite3_progress_handler(db_, 1000, interrupt_when_late, &interrupt);
+  StatementResult r = [&] {
+    StatementResult r;
+    const char* tail = s.sql.data();
+    const char* end = tail + s.sql.size();
+    size_t positional = 0;
+    while (tail < end) {
+      sqlite3_stmt* st = nullptr;
+      const char* next = nullptr;
+      if (sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &st, &next) != SQLITE_OK) {
+        r = StatementResult{};
+        r.error = sqlite3_errmsg(db_);
+        *failed = true;
+        return r;
+      }
+      tail = next;
+      if (st == nullptr) continue;  // whitespace or a comment
+      bind_params(st, s.params, &positional);
+      const bool reads = sqlite3_stmt_readonly(st) != 0 || sqlite3_stmt_isexplain(st) != 0;
+      const int cols = sqlite3_column_count(st);
+      if (mode == RunMode::kQuery && !reads) {
+        sqlite3_finalize(st);
+        r = StatementResult{};
+        r.error = "attempt to change database via query operation";
+        *failed = true;
+        return r;
+      }
+      // Rows come back for reads on the query side, and for writes that return some (RETURNING);
+      // a read sent to execute runs but shows the connection's counters, as rqlite's does.
+      const bool rows =
+          cols > 0 && (mode == RunMode::kQuery || (mode == RunMode::kRequest && reads) || !reads);
       r = StatementResult{};
-      r.error = sqlite3_errmsg(db_);
-      *failed = true;
-      return r;
-    }
-    tail = next;
-    if (st == nullptr) continue;  // whitespace or a comment
-    bind_params(st, s.params, &positional);
-    const bool reads = sqlite3_stmt_readonly(st) != 0 || sqlite3_stmt_isexplain(st) != 0;
-    const int cols = sqlite3_column_count(st);
-    if (mode == Mode::kQuery && !reads) {
+      r.is_query = rows;
+      if (rows) {
+        for (int i = 0; i < cols; ++i) {
+          const char* table = o.qualify_columns ? sqlite3_column_table_name(st, i) : nullptr;
+          r.columns.emplace_back(table != nullptr
+                                     ? std::string(table) + "." + sqlite3_column_name(st, i)
+                                     : std::string(sqlite3_column_name(st, i)));
+          const char* decl = sqlite3_column_decltype(st, i);
+          r.types.push_back(decl == nullptr ? std::string() : lower(decl));
+        }
+      }
+      int rc;
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!rows) continue;
+        std::vector<Value> row;
+        row.reserve(static_cast<size_t>(cols));
+        for (int i = 0; i < cols; ++i) row.push_back(column_value(st, i));
+        r.rows.push_back(std::move(row));
+      }
+      if (rc != SQLITE_DONE) {
+        r = StatementResult{};
+        r.error = sqlite3_errmsg(db_);
+        sqlite3_finalize(st);
+        *failed = true;
+        return r;
+      }
       sqlite3_finalize(st);
-      r = StatementResult{};
-      r.error = "attempt to change database via query operation";
-      *failed = true;
-      return r;
-    }
-    // Rows come back for reads on the query side, and for writes that return some (RETURNING);
-    // a read sent to execute runs but shows the connection's counters, as rqlite's does.
-    const bool rows = cols > 0 && (mode == Mode::kQuery || (mode == Mode::kRequest && reads) || !reads);
-    r = StatementResult{};
-    r.is_query = rows;
-    if (rows) {
-      for (int i = 0; i < cols; ++i) {
-        r.columns.emplace_back(sqlite3_column_name(st, i));
-        const char* decl = sqlite3_column_decltype(st, i);
-        r.types.push_back(decl == nullptr ? std::string() : lower(decl));
+      if (rows) {
+        // Types the schema does not declare are filled in once, from the first row.
+        for (size_t i = 0; i < r.types.size(); ++i) {
+          if (r.types[i].empty() && !r.rows.empty()) r.types[i] = kind_name(r.rows[0][i].kind);
+        }
+      } else {
+        r.last_insert_id = sqlite3_last_insert_rowid(db_);
+        r.rows_affected = sqlite3_changes64(db_);
       }
     }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      if (!rows) continue;
-      std::vector<Value> row;
-      row.reserve(static_cast<size_t>(cols));
-      for (int i = 0; i < cols; ++i) row.push_back(column_value(st, i));
-      r.rows.push_back(std::move(row));
-    }
-    if (rc != SQLITE_DONE) {
+    return r;
+  }();
+  if (timed) {
+    sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+    if (interrupt.fired) {
       r = StatementResult{};
-      r.error = sqlite3_errmsg(db_);
-      sqlite3_finalize(st);
+      r.error = mode == RunMode::kExecute ? "execute timeout" : "query timeout";
       *failed = true;
-      return r;
-    }
-    sqlite3_finalize(st);
-    if (rows) {
-      // Types the schema does not declare are filled in once, from the first row.
-      for (size_t i = 0; i < r.types.size(); ++i) {
-        if (r.types[i].empty() && !r.rows.empty()) r.types[i] = kind_name(r.rows[0][i].kind);
-      }
-    } else {
-      r.last_insert_id = sqlite3_last_insert_rowid(db_);
-      r.rows_affected = sqlite3_changes64(db_);
     }
   }
+  if (o.stopwatch_ns) r.time = static_cast<double>(o.stopwatch_ns() - started) / 1e9;
   return r;
+}
+
+CommandResult run_query(sqlite3* db, const std::vector<Statement>& statements, bool transaction,
+                        const RunOptions& o) {
+  CommandResult out;
+  if (transaction) sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  for (const Statement& s : statements) {
+    if (blank(s.sql)) continue;
+    bool failed = false;
+    out.results.push_back(run_statement(db, s, RunMode::kQuery, o, &failed));
+  }
+  if (transaction) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return out;
 }
 
 CommandResult SqliteMachine::execute(const Command& c) {
@@ -272,9 +348,9 @@ CommandResult SqliteMachine::execute(const Command& c) {
       return out;
     }
   }
-  const Mode mode = c.kind == CommandKind::kQuery ? Mode::kQuery
-                    : c.kind == CommandKind::kRequest ? Mode::kRequest
-                                                      : Mode::kExecute;
+  const RunMode mode = c.kind == CommandKind::kQuery     ? RunMode::kQuery
+                       : c.kind == CommandKind::kRequest ? RunMode::kRequest
+                                                         : RunMode::kExecute;
   if (c.transaction && sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
     out.error = sqlite3_errmsg(db_);
     return out;
@@ -282,7 +358,7 @@ CommandResult SqliteMachine::execute(const Command& c) {
   bool failed = false;
   for (const Statement& s : c.statements) {
     if (blank(s.sql)) continue;  // rqlite skips empty statements without an entry
-    out.results.push_back(run_statement(s, mode, &failed));
+    out.results.push_back(run_statement(db_, s, mode, RunOptions{}, &failed));
     if (failed && c.transaction) break;
     failed = false;
   }
@@ -297,16 +373,9 @@ CommandResult SqliteMachine::execute(const Command& c) {
   return out;
 }
 
-CommandResult SqliteMachine::query(const std::vector<Statement>& statements, bool transaction) {
-  CommandResult out;
-  if (transaction) sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr);
-  for (const Statement& s : statements) {
-    if (blank(s.sql)) continue;
-    bool failed = false;
-    out.results.push_back(run_statement(s, Mode::kQuery, &failed));
-  }
-  if (transaction) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  return out;
+CommandResult SqliteMachine::query(const std::vector<Statement>& statements, bool transaction,
+                                   const RunOptions& o) {
+  return run_query(db_, statements, transaction, o);
 }
 
 namespace {
@@ -321,7 +390,8 @@ bool pragma_sets(std::string_view sql) {
   const size_t paren = sql.find('(');
   return eq != std::string_view::npos && (paren == std::string_view::npos || eq < paren);
 }
-int probe_authorizer(void* arg, int action, const char* a, const char* b, const char*, const char*) {
+int probe_authorizer(void* arg, int action, const char* a, const char* b, const char*,
+                     const char*) {
   auto* p = static_cast<WriteProbe*>(arg);
   switch (action) {
     case SQLITE_TRANSACTION:
@@ -367,9 +437,11 @@ void SqliteMachine::expire_sessions(int64_t now_ns) {
     it = now_ns - it->second.last_ns > opts_.session_ttl_ns ? sessions_.erase(it) : std::next(it);
   }
   while (sessions_.size() > opts_.max_sessions) {
-    auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
-      return a.second.last_ns != b.second.last_ns ? a.second.last_ns < b.second.last_ns : a.first < b.first;
-    });
+    auto oldest =
+        std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
+          return a.second.last_ns != b.second.last_ns ? a.second.last_ns < b.second.last_ns
+                                                      : a.first < b.first;
+        });
     sessions_.erase(oldest);
   }
 }
@@ -386,7 +458,8 @@ void SqliteMachine::apply(const raft::Entry& e) {
   if (c) last_applied_timestamp_ns_ = c->timestamp_ns;
   if (!c) {
     result.error = "invalid command";
-  } else if (c->session != 0 && sessions_.count(c->session) != 0 && c->seq <= sessions_[c->session].seq) {
+  } else if (c->session != 0 && sessions_.count(c->session) != 0 &&
+             c->seq <= sessions_[c->session].seq) {
     // A retry of a command already applied: the same answer, not a second execution.
     const Session& s = sessions_[c->session];
     if (c->seq == s.seq) {
@@ -426,7 +499,8 @@ void SqliteMachine::snapshot(std::shared_ptr<SnapshotSink> sink) {
   image.append(reinterpret_cast<const char*>(data), static_cast<size_t>(size));
   sqlite3_free(data);
   for (size_t off = 0; off < image.size(); off += opts_.snapshot_piece_bytes) {
-    if (Status st = sink->write(std::string_view(image).substr(off, opts_.snapshot_piece_bytes)); !st) {
+    if (Status st = sink->write(std::string_view(image).substr(off, opts_.snapshot_piece_bytes));
+        !st) {
       sink->finish(st);
       return;
     }
@@ -441,15 +515,17 @@ Status SqliteMachine::restore(const SnapshotReader& read, uint64_t size) {
   const Error bad = make_error(ErrorCode::kCorrupt, "SQL snapshot: malformed image");
   std::string_view magic;
   uint64_t applied = 0, n = 0;
-  if (!c.bytes(sizeof kMagic, &magic) || magic != std::string_view(kMagic, sizeof kMagic) || !c.get(8, &applied) ||
-      !c.get(4, &n)) {
+  if (!c.bytes(sizeof kMagic, &magic) || magic != std::string_view(kMagic, sizeof kMagic) ||
+      !c.get(8, &applied) || !c.get(4, &n)) {
     return bad;
   }
   std::map<uint64_t, Session> sessions;
   for (uint64_t k = 0; k < n; ++k) {
     uint64_t id = 0, seq = 0, last = 0, len = 0;
     std::string_view rb;
-    if (!c.get(8, &id) || !c.get(8, &seq) || !c.get(8, &last) || !c.get(4, &len) || !c.bytes(len, &rb)) return bad;
+    if (!c.get(8, &id) || !c.get(8, &seq) || !c.get(8, &last) || !c.get(4, &len) ||
+        !c.bytes(len, &rb))
+      return bad;
     auto r = decode_result(rb);
     if (!r) return bad;
     sessions[id] = Session{seq, static_cast<int64_t>(last), std::move(*r)};
@@ -457,6 +533,14 @@ Status SqliteMachine::restore(const SnapshotReader& read, uint64_t size) {
   uint64_t dblen = 0;
   std::string_view db;
   if (!c.get(8, &dblen) || !c.bytes(dblen, &db) || !c.done()) return bad;
+  if (Status st = load_image(db); !st) return st;
+  sessions_ = std::move(sessions);
+  last_applied_ = applied;
+  return ok_status();
+}
+
+Status SqliteMachine::load_image(std::string_view db) {
+  const uint64_t dblen = db.size();
   auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(dblen == 0 ? 1 : dblen));
   if (buf == nullptr) return make_error(ErrorCode::kIo, "out of memory restoring a snapshot");
   std::memcpy(buf, db.data(), db.size());
@@ -464,12 +548,37 @@ Status SqliteMachine::restore(const SnapshotReader& read, uint64_t size) {
   // it only in rollback mode.
   if (dblen >= 20 && buf[18] == 2) buf[18] = 1;
   if (dblen >= 20 && buf[19] == 2) buf[19] = 1;
-  const int rc = sqlite3_deserialize(db_, "main", buf, static_cast<sqlite3_int64>(dblen),
-                                     static_cast<sqlite3_int64>(dblen),
-                                     SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
-  if (rc != SQLITE_OK) return make_error(ErrorCode::kCorrupt, std::string("SQL snapshot: ") + sqlite3_errmsg(db_));
-  sessions_ = std::move(sessions);
-  last_applied_ = applied;
+  if (in_memory()) {
+    const int rc = sqlite3_deserialize(db_, "main", buf, static_cast<sqlite3_int64>(dblen),
+                                       static_cast<sqlite3_int64>(dblen),
+                                       SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
+    if (rc != SQLITE_OK) return make_error(ErrorCode::kCorrupt, std::string("SQL snapshot: ") + sqlite3_errmsg(db_));
+    return ok_status();
+  }
+  // A file database keeps its file (and WAL mode): the image is opened in memory and copied in
+  // with the backup API, which readers see as one transaction.
+  sqlite3* mem = nullptr;
+  if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    sqlite3_free(buf);
+    sqlite3_close_v2(mem);
+    return make_error(ErrorCode::kIo, "SQL snapshot: cannot open a scratch database");
+  }
+  int rc = sqlite3_deserialize(mem, "main", buf, static_cast<sqlite3_int64>(dblen), static_cast<sqlite3_int64>(dblen),
+                               SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY);
+  if (rc != SQLITE_OK) {
+    sqlite3_close_v2(mem);
+    return make_error(ErrorCode::kCorrupt, "SQL snapshot: not a database image");
+  }
+  sqlite3_backup* b = sqlite3_backup_init(db_, "main", mem, "main");
+  if (b == nullptr) {
+    std::string why = sqlite3_errmsg(db_);
+    sqlite3_close_v2(mem);
+    return make_error(ErrorCode::kIo, "SQL snapshot: " + why);
+  }
+  rc = sqlite3_backup_step(b, -1);
+  sqlite3_backup_finish(b);
+  sqlite3_close_v2(mem);
+  if (rc != SQLITE_DONE) return make_error(ErrorCode::kCorrupt, std::string("SQL snapshot: ") + sqlite3_errstr(rc));
   return ok_status();
 }
 
@@ -478,7 +587,8 @@ uint64_t SqliteMachine::digest() {
   auto fold = [&h](std::string_view bytes) { h = mix64(h ^ hash_bytes(bytes)); };
   std::vector<std::string> tables;
   sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db_, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name", -1, &st, nullptr);
+  sqlite3_prepare_v2(db_, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name",
+                     -1, &st, nullptr);
   while (sqlite3_step(st) == SQLITE_ROW) {
     for (int i = 0; i < 4; ++i) {
       const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
@@ -486,7 +596,8 @@ uint64_t SqliteMachine::digest() {
     }
     const auto* type = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
     const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
-    if (type != nullptr && std::strcmp(type, "table") == 0 && name != nullptr) tables.emplace_back(name);
+    if (type != nullptr && std::strcmp(type, "table") == 0 && name != nullptr)
+      tables.emplace_back(name);
   }
   sqlite3_finalize(st);
   for (const std::string& t : tables) {
@@ -512,7 +623,8 @@ uint64_t SqliteMachine::digest() {
         const Value v = column_value(st, i);
         std::string tag(1, static_cast<char>(v.kind));
         if (v.kind == Value::Kind::kInteger) tag += std::to_string(v.integer);
-        if (v.kind == Value::Kind::kReal) tag.append(reinterpret_cast<const char*>(&v.real), sizeof v.real);
+        if (v.kind == Value::Kind::kReal)
+          tag.append(reinterpret_cast<const char*>(&v.real), sizeof v.real);
         tag += v.bytes;
         fold(tag);
       }

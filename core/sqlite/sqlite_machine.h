@@ -41,7 +41,32 @@ struct SqliteOptions {
   int64_t session_ttl_ns = int64_t{10} * 60 * 1'000'000'000;
   // Bytes handed to the snapshot sink per write.
   size_t snapshot_piece_bytes = 1 << 20;
+  // rqlite's -fk: PRAGMA foreign_keys=ON on the connection.
+  bool foreign_keys = false;
+  // A file database runs in WAL mode with synchronous=OFF (durability is the Raft log's job; the
+  // file is a cache rebuilt at start) and is checkpointed once the WAL holds this many pages.
+  int wal_checkpoint_pages = 1000;
 };
+
+// How statements run: on the execute side (writes; reads show the connection's counters), the
+// query side (writes refused), or rqlite's unified endpoint (each statement by its kind).
+enum class RunMode { kExecute, kQuery, kRequest };
+
+// What a read may ask for that does not change what it does to the database.
+struct RunOptions {
+  bool qualify_columns = false;           // column names as table.column (rqlite's qualify_columns)
+  std::function<int64_t()> stopwatch_ns;  // monotonic ns; fills StatementResult::time (null: none)
+  int64_t timeout_ns = 0;  // per statement, needs the stopwatch (0: none): "query timeout"
+};
+
+// Runs one statement (which may hold several `;`-separated ones) on `db`, as rqlite reports it.
+// Shared by the state machine's connection and the server's read-only ones.
+StatementResult run_statement(sqlite3* db, const Statement& s, RunMode mode, const RunOptions& o,
+                              bool* failed);
+// A read outside the log on any connection: each statement on the query side; with
+// `transaction`, all inside one read transaction.
+CommandResult run_query(sqlite3* db, const std::vector<Statement>& statements, bool transaction,
+                        const RunOptions& o = {});
 
 // rqlite's refusal of pragmas that would change how the database is run (journal mode,
 // checkpointing, sync, query-only), checked before anything is replicated.
@@ -65,7 +90,8 @@ class SqliteMachine final : public StateMachine {
   CommandResult execute(const Command& c);
   // A read outside the log (levels none, weak, linearizable): statements that would write get
   // rqlite's "attempt to change database via query operation".
-  CommandResult query(const std::vector<Statement>& statements, bool transaction);
+  CommandResult query(const std::vector<Statement>& statements, bool transaction,
+                      const RunOptions& o = {});
   // Whether a statement writes, as rqlite classifies for /db/request: EXPLAIN reads; BEGIN,
   // COMMIT, SAVEPOINT, ATTACH and pragmas that set something write; otherwise
   // sqlite3_stmt_readonly. A statement that does not prepare counts as a write (its error comes
@@ -78,13 +104,16 @@ class SqliteMachine final : public StateMachine {
   // The leader's timestamp on the last command applied (0 before any; not kept in snapshots).
   int64_t last_applied_timestamp_ns() const { return last_applied_timestamp_ns_; }
   size_t sessions() const { return sessions_.size(); }
+  bool in_memory() const { return opts_.path == ":memory:"; }
+  // The read-write connection (owned by the apply thread; for diagnostics such as /status).
+  sqlite3* connection() const { return db_; }
 
  private:
   SqliteMachine(SqliteOptions opts) : opts_(std::move(opts)), vfs_(opts_.base_vfs) {}
   Status init();
-  enum class Mode { kExecute, kQuery, kRequest };
-  StatementResult run_statement(const Statement& s, Mode mode, bool* failed);
   void install_functions();
+  // Replaces the database's contents with a serialized image.
+  Status load_image(std::string_view db);
   void expire_sessions(int64_t now_ns);
   static void fn_random(sqlite3_context* ctx, int argc, sqlite3_value** argv);
   static void fn_randomblob(sqlite3_context* ctx, int argc, sqlite3_value** argv);

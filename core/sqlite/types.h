@@ -56,6 +56,7 @@ struct StatementResult {
   int64_t last_insert_id = 0;          // read from the connection after the statement
   int64_t rows_affected = 0;
   std::string error;                   // SQLite's message; empty on success
+  double time = 0;                     // seconds spent in SQLite (only with a stopwatch; rqlite's `timings`)
   friend bool operator==(const StatementResult&, const StatementResult&) = default;
 };
 

@@ -2,6 +2,9 @@
 #include "core/sqlite/sqlite_machine.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "core/sqlite/command_codec.h"
 
@@ -234,6 +237,98 @@ TEST(SqliteMachine, Snapshot_RestoresContentsAndSessions) {
   // The session came along: the retry is answered, not executed.
   b->apply(entry(3, c));
   EXPECT_EQ(b->query({S("SELECT COUNT(*) FROM t")}, false).results[0].rows[0][0], Value::of_int(1));
+}
+
+std::string journal_mode(sqlite3* db) {
+  std::string out;
+  sqlite3_exec(
+      db, "PRAGMA journal_mode",
+      [](void* arg, int, char** values, char**) {
+        *static_cast<std::string*>(arg) = values[0];
+        return 0;
+      },
+      &out, nullptr);
+  return out;
+}
+
+// The server's database: a file in WAL mode, readable by another connection; snapshots move
+// between file and memory databases both ways with the same logical contents.
+TEST(SqliteMachine, FileDatabase_WalMode_SnapshotsBothWays) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "rq-sqlite-test-XXXXXX").string();
+  const std::string dir = ::mkdtemp(tmpl.data());
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() { std::filesystem::remove_all(d); }
+  } cleanup{dir};
+  SqliteOptions fo;
+  fo.path = dir + "/db.sqlite";
+  fo.base_vfs = "unix";
+  auto f = SqliteMachine::open(fo);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  SqliteMachine& file = **f;
+  EXPECT_FALSE(file.in_memory());
+  EXPECT_EQ(journal_mode(file.connection()), "wal");
+  file.apply(entry(1, exec({S("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")})));
+  for (uint64_t i = 2; i < 50; ++i) file.apply(entry(i, exec({S("INSERT INTO t(v) VALUES(hex(randomblob(8)))")})));
+  // Another connection (as the server's read pool, or another process) sees what was applied.
+  sqlite3* ro = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(fo.path.c_str(), &ro, SQLITE_OPEN_READONLY, "unix"), SQLITE_OK);
+  auto seen = run_query(ro, {S("SELECT COUNT(*) FROM t")}, false);
+  EXPECT_EQ(seen.results.at(0).rows.at(0).at(0), Value::of_int(48));
+  // file -> memory
+  auto sink = std::make_shared<Collect>();
+  file.snapshot(sink);
+  ASSERT_TRUE(sink->ok);
+  auto mem = make();
+  ASSERT_TRUE(mem->restore([&](uint64_t off, uint64_t len) -> Result<std::string> { return sink->bytes.substr(off, len); },
+                           sink->bytes.size())
+                  .ok());
+  EXPECT_EQ(mem->digest(), file.digest());
+  // memory -> a fresh file database, which stays in WAL mode.
+  mem->apply(entry(50, exec({S("INSERT INTO t(v) VALUES('last')")})));
+  auto sink2 = std::make_shared<Collect>();
+  mem->snapshot(sink2);
+  fo.path = dir + "/db2.sqlite";
+  auto f2 = SqliteMachine::open(fo);
+  ASSERT_TRUE(f2.ok());
+  ASSERT_TRUE((*f2)->restore([&](uint64_t off, uint64_t len) -> Result<std::string> { return sink2->bytes.substr(off, len); },
+                             sink2->bytes.size())
+                  .ok());
+  EXPECT_EQ((*f2)->digest(), mem->digest());
+  EXPECT_NE((*f2)->digest(), file.digest());
+  EXPECT_EQ((*f2)->last_applied(), 50u);
+  EXPECT_EQ(journal_mode((*f2)->connection()), "wal");
+  // The read connection sees the restored file's contents after a restore into it.
+  ASSERT_TRUE(file.restore([&](uint64_t off, uint64_t len) -> Result<std::string> { return sink2->bytes.substr(off, len); },
+                           sink2->bytes.size())
+                  .ok());
+  seen = run_query(ro, {S("SELECT v FROM t ORDER BY id DESC LIMIT 1")}, false);
+  EXPECT_EQ(seen.results.at(0).rows.at(0).at(0), Value::of_text("last"));
+  sqlite3_close_v2(ro);
+}
+
+TEST(SqliteMachine, ReadOptions_QualifiedColumns_Timings_Timeout) {
+  auto m = make();
+  m->execute(exec({S("CREATE TABLE a (id INTEGER, v TEXT)"), S("INSERT INTO a VALUES(1, 'x')")}));
+  RunOptions o;
+  o.qualify_columns = true;
+  auto q = m->query({S("SELECT id, v, 1 + 1 FROM a")}, false, o);
+  EXPECT_EQ(q.results.at(0).columns, (std::vector<std::string>{"a.id", "a.v", "1 + 1"}));
+  EXPECT_EQ(q.results[0].time, 0.0);  // no stopwatch, no time
+  // A stopwatch that moves 1 ms per reading: times are filled in, and a statement running past
+  // its timeout is interrupted with rqlite's error.
+  int64_t fake = 0;
+  RunOptions t;
+  t.stopwatch_ns = [&fake] { return fake += 1'000'000; };
+  q = m->query({S("SELECT v FROM a")}, false, t);
+  EXPECT_GT(q.results.at(0).time, 0.0);
+  t.timeout_ns = 50'000'000;
+  q = m->query({S("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"),
+                S("SELECT v FROM a")},
+               false, t);
+  ASSERT_EQ(q.results.size(), 2u);
+  EXPECT_EQ(q.results[0].error, "query timeout");
+  EXPECT_EQ(q.results[1].rows.at(0).at(0), Value::of_text("x"));  // the connection still works
 }
 
 TEST(SqliteMachine, Restore_GarbageIsCorrupt) {
