@@ -47,6 +47,8 @@ std::string encode_forward(const Forwarded& f) {
   w.setCommand(data_of(sql::encode_command(c)));
   w.setLevel(static_cast<uint8_t>(f.req.level));
   w.setFreshnessNanos(f.req.freshness.count());
+  w.setQualifyColumns(f.req.qualify_columns);
+  w.setDbTimeoutNanos(f.req.db_timeout.count());
   w.setTimeoutNanos(f.req.timeout.count());
   w.setHops(f.req.hops);
   return to_bytes(b);
@@ -86,6 +88,7 @@ Result<std::variant<Forwarded, ForwardedReply>> decode_cluster_message(std::stri
       if (r.getLevel() > static_cast<uint8_t>(ReadLevel::kAuto)) return invalid("unknown read level");
       if (r.getTimeoutNanos() <= 0 || r.getTimeoutNanos() > kMaxTimeoutNanos) return invalid("timeout out of range");
       if (r.getFreshnessNanos() < 0) return invalid("negative freshness");
+      if (r.getDbTimeoutNanos() < 0) return invalid("negative db timeout");
       if (r.getHops() == 0 || r.getHops() > kMaxHops) return invalid("hop count out of range");
       f.req.kind = c->kind;
       f.req.transaction = c->transaction;
@@ -94,6 +97,8 @@ Result<std::variant<Forwarded, ForwardedReply>> decode_cluster_message(std::stri
       f.req.seq = c->seq;
       f.req.level = static_cast<ReadLevel>(r.getLevel());
       f.req.freshness = Duration(r.getFreshnessNanos());
+      f.req.qualify_columns = r.getQualifyColumns();
+      f.req.db_timeout = Duration(r.getDbTimeoutNanos());
       f.req.timeout = Duration(r.getTimeoutNanos());
       f.req.hops = r.getHops();
       return std::variant<Forwarded, ForwardedReply>(std::move(f));

@@ -277,7 +277,7 @@ void Service::propose(const Request& req, Done done) {
 }
 
 void Service::read_local(const Request& req, const Done& done) {
-  reads_exec_.read(req.statements, req.transaction, [done](sql::CommandResult result) {
+  reads_exec_.read(req, [done](sql::CommandResult result) {
     Response r;
     r.result = std::move(result);
     done(std::move(r));

@@ -50,6 +50,9 @@ struct Request {
   uint64_t seq = 0;
   bool redirect = false;  // rqlite's `redirect`: answer with the leader instead of forwarding
   uint32_t hops = 0;      // times this request was forwarded already
+  // Reads outside the log only (a write's execution must be the same on every replica):
+  bool qualify_columns = false;  // column names as table.column
+  Duration db_timeout{0};        // per statement: "query timeout" past it (0: none)
 };
 
 enum class Status : uint8_t {
@@ -81,17 +84,18 @@ using Done = std::function<void(Response)>;
 class ReadExecutor {
  public:
   virtual ~ReadExecutor() = default;
-  virtual void read(const std::vector<sql::Statement>& statements, bool transaction,
-                    std::function<void(sql::CommandResult)> done) = 0;
+  // Runs req.statements on the query side (req.transaction, req.qualify_columns, req.db_timeout).
+  virtual void read(const Request& req, std::function<void(sql::CommandResult)> done) = 0;
 };
 
 // Runs reads at once, on the read-write connection.
 class InlineReadExecutor final : public ReadExecutor {
  public:
   explicit InlineReadExecutor(sql::SqliteMachine& sm) : sm_(sm) {}
-  void read(const std::vector<sql::Statement>& statements, bool transaction,
-            std::function<void(sql::CommandResult)> done) override {
-    done(sm_.query(statements, transaction));
+  void read(const Request& req, std::function<void(sql::CommandResult)> done) override {
+    sql::RunOptions o;
+    o.qualify_columns = req.qualify_columns;  // no stopwatch here: no timings, no timeout
+    done(sm_.query(req.statements, req.transaction, o));
   }
 
  private:

@@ -12,6 +12,8 @@ struct ForwardRequest {
   freshnessNanos @4 :Int64;
   timeoutNanos @5 :Int64;    # what is left of the client's deadline (clocks are not shared)
   hops @6 :UInt32;           # forwards so far, this one included
+  qualifyColumns @7 :Bool;   # reads: table.column names
+  dbTimeoutNanos @8 :Int64;  # reads: per-statement timeout (0: none)
 }
 
 struct ForwardReply {

@@ -27,9 +27,8 @@ using std::chrono::seconds;
 class DeferredReads final : public ReadExecutor {
  public:
   explicit DeferredReads(sql::SqliteMachine& sm) : sm_(sm) {}
-  void read(const std::vector<sql::Statement>& statements, bool transaction,
-            std::function<void(sql::CommandResult)> done) override {
-    queued_.push_back([this, statements, transaction, done] { done(sm_.query(statements, transaction)); });
+  void read(const Request& req, std::function<void(sql::CommandResult)> done) override {
+    queued_.push_back([this, req, done] { done(sm_.query(req.statements, req.transaction)); });
   }
   void run_all() {
     auto q = std::move(queued_);
@@ -498,6 +497,8 @@ TEST(ForwardCodec, RoundTrips) {
   f.req.level = ReadLevel::kStrong;
   f.req.timeout = milliseconds(1500);
   f.req.freshness = milliseconds(20);
+  f.req.qualify_columns = true;
+  f.req.db_timeout = milliseconds(1500);
   f.req.session = 5;
   f.req.seq = 6;
   f.req.hops = 2;
@@ -511,6 +512,8 @@ TEST(ForwardCodec, RoundTrips) {
   EXPECT_EQ(g.req.level, ReadLevel::kStrong);
   EXPECT_EQ(g.req.timeout, f.req.timeout);
   EXPECT_EQ(g.req.freshness, f.req.freshness);
+  EXPECT_TRUE(g.req.qualify_columns);
+  EXPECT_EQ(g.req.db_timeout, f.req.db_timeout);
   EXPECT_EQ(g.req.session, 5u);
   EXPECT_EQ(g.req.seq, 6u);
   EXPECT_EQ(g.req.hops, 2u);

@@ -1,0 +1,359 @@
+#include "server/api.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+
+#include "server/flags.h"
+#include "server/http_api.h"
+
+namespace rq::server {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kJson = "application/json; charset=utf-8";
+constexpr const char* kText = "text/plain; charset=utf-8";
+
+HttpResponse text(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = kText;
+  r.body = std::move(body);
+  return r;
+}
+
+// Go's http.Error: plain text with a trailing newline.
+HttpResponse http_error(int status, const std::string& msg) {
+  return text(status, msg + "\n");
+}
+
+HttpResponse empty(int status) {
+  HttpResponse r;
+  r.status = status;
+  return r;
+}
+
+bool has_prefix(const std::string& path, std::string_view prefix) {
+  return path.rfind(prefix, 0) == 0;
+}
+
+int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+const char* role_name(raft::Role r) {
+  switch (r) {
+    case raft::Role::kLeader:
+      return "Leader";
+    case raft::Role::kCandidate:
+    case raft::Role::kPreCandidate:
+      return "Candidate";
+    default:
+      return "Follower";
+  }
+}
+
+std::string pragma_value(sqlite3* db, const char* name) {
+  std::string out;
+  const std::string sql = std::string("PRAGMA ") + name;
+  sqlite3_exec(
+      db, sql.c_str(),
+      [](void* arg, int n, char** values, char**) {
+        if (n > 0 && values[0] != nullptr) *static_cast<std::string*>(arg) = values[0];
+        return 0;
+      },
+      &out, nullptr);
+  return out;
+}
+
+}  // namespace
+
+Api::Api(NodeHost& host, ApiOptions opts) : host_(host), opts_(std::move(opts)) {}
+
+std::vector<std::pair<std::string, std::string>> Api::common_headers() const {
+  std::vector<std::pair<std::string, std::string>> h = {
+      {"X-RQLITE-VERSION", kVersion},
+      {"Access-Control-Allow-Methods", "OPTIONS, GET, POST"},
+      {"Access-Control-Allow-Headers", "Content-Type"},
+  };
+  if (!opts_.allow_origin.empty())
+    h.emplace_back("Access-Control-Allow-Origin", opts_.allow_origin);
+  return h;
+}
+
+void Api::handle(HttpRequest req, HttpReply reply) {
+  if (req.method == "OPTIONS") return reply(empty(200));
+  const std::string& p = req.path;
+  if (p == "/") {
+    HttpResponse r = empty(302);
+    r.headers.emplace_back("Location", "/console/");
+    return reply(std::move(r));
+  }
+  if (has_prefix(p, "/db/execute"))
+    return data(req, reply, static_cast<int>(sql::CommandKind::kExecute));
+  if (has_prefix(p, "/db/query"))
+    return data(req, reply, static_cast<int>(sql::CommandKind::kQuery));
+  if (has_prefix(p, "/db/request"))
+    return data(req, reply, static_cast<int>(sql::CommandKind::kRequest));
+  if (has_prefix(p, "/status")) return status(req, reply);
+  if (has_prefix(p, "/readyz")) return readyz(req, reply);
+  reply(empty(404));
+}
+
+void Api::data(HttpRequest& req, HttpReply& reply, int kind_int) {
+  const auto kind = static_cast<sql::CommandKind>(kind_int);
+  const bool is_query = kind == sql::CommandKind::kQuery;
+  if (kind == sql::CommandKind::kExecute || kind == sql::CommandKind::kRequest) {
+    if (req.method != "POST") return reply(empty(405));
+  } else if (req.method != "GET" && req.method != "POST") {
+    return reply(empty(405));
+  }
+  const int64_t started = monotonic_ns();
+  auto parsed = parse_query(req.query);
+  if (!parsed) return reply(http_error(400, parsed.error().message));
+  QueryParams q = std::move(parsed).value();
+
+  std::vector<sql::Statement> statements;
+  if (is_query && req.method == "GET") {
+    if (q.q) {
+      statements.push_back(sql::Statement{*q.q, {}});
+    }
+  } else {
+    const bool plain =
+        kind != sql::CommandKind::kRequest && req.content_type.rfind("text/plain", 0) == 0;
+    auto body = parse_statements(req.body, plain);
+    if (!body) return reply(http_error(400, body.error().message));
+    statements = std::move(body).value();
+  }
+  if (statements.size() > opts_.max_statements) {
+    return reply(
+        http_error(413, "too many statements: at most " + std::to_string(opts_.max_statements)));
+  }
+  if (kind == sql::CommandKind::kExecute)
+    ++stats_.executions;
+  else if (is_query)
+    ++stats_.queries;
+  else
+    ++stats_.requests;
+
+  svc::Request r;
+  r.kind = kind;
+  r.statements = std::move(statements);
+  r.transaction = q.transaction;
+  r.level = q.level;
+  r.freshness = q.freshness.value_or(Duration{0});
+  r.freshness_strict = q.freshness_strict;
+  r.redirect = q.redirect;
+  r.qualify_columns = q.qualify_columns;
+  r.db_timeout = q.db_timeout.value_or(Duration{0});
+  // Writes and strong reads wait for their entry as long as rqlite's apply timeout; reads at
+  // linearizable wait linearizable_timeout; forwarding honours `timeout`.
+  r.timeout = opts_.apply_timeout;
+  if (r.level == svc::ReadLevel::kLinearizable && kind != sql::CommandKind::kExecute &&
+      q.linearizable_timeout) {
+    r.timeout = *q.linearizable_timeout;
+  }
+  EncodeOptions eo;
+  eo.endpoint = kind == sql::CommandKind::kExecute ? Endpoint::kExecute
+                : is_query                         ? Endpoint::kQuery
+                                                   : Endpoint::kRequest;
+  eo.pretty = q.pretty;
+  eo.associative = q.associative;
+  eo.blob_array = q.blob_array;
+  eo.timings = q.timings;
+  const bool want_index = q.raft_index;
+  const std::string path = req.path;
+  const std::string query = req.query;
+  const std::string served_by = opts_.http_adv_addr;
+  ApiStats* stats = &stats_;
+  host_.service().submit(std::move(r), [reply, eo, want_index, started, path, query, served_by,
+                                        stats](svc::Response resp) mutable {
+    switch (resp.status) {
+      case svc::Status::kOk:
+        break;
+      case svc::Status::kNotLeader:
+        if (resp.leader.valid() && !resp.leader_address.empty()) {
+          // Until nodes share their HTTP addresses (the cluster issue), a redirect names the Raft
+          // one.
+          HttpResponse m = empty(301);
+          m.headers.emplace_back("Location", "http://" + resp.leader_address + path +
+                                                 (query.empty() ? "" : "?" + query));
+          return reply(std::move(m));
+        }
+        ++stats->leader_not_found;
+        return reply(http_error(503, "leader not found"));
+      case svc::Status::kNoLeader:
+        ++stats->leader_not_found;
+        return reply(http_error(503, "leader not found"));
+      case svc::Status::kFailed:
+      case svc::Status::kUnknown:
+      case svc::Status::kError:
+        resp.result.results.clear();
+        resp.result.error = resp.error.empty() ? resp.result.error : resp.error;
+        break;
+    }
+    EncodeOptions o = eo;
+    if (want_index && resp.raft_index.v != 0) o.raft_index = resp.raft_index.v;
+    o.total_time = static_cast<double>(monotonic_ns() - started) / 1e9;
+    auto body = encode_results(resp.result, o);
+    if (!body) return reply(http_error(500, body.error().message));
+    HttpResponse out;
+    out.content_type = kJson;
+    out.body = std::move(*body);
+    if (resp.status == svc::Status::kOk) out.headers.emplace_back("X-RQLITE-SERVED-BY", served_by);
+    reply(std::move(out));
+  });
+}
+
+void Api::status(const HttpRequest& req, HttpReply& reply) {
+  if (req.method != "GET") return reply(empty(405));
+  auto parsed = parse_query(req.query);
+  if (!parsed) return reply(http_error(400, parsed.error().message));
+  const QueryParams& q = parsed.value();
+
+  Node& node = host_.node();
+  const raft::Raft& raft = node.raft();
+  const raft::RaftLog& log = raft.log();
+  sql::SqliteMachine& sm = host_.sm();
+  json::object r;
+  r["state"] = node.running() ? role_name(raft.role()) : "Shutdown";
+  r["term"] = raft.term().v;
+  r["last_log_index"] = log.last_index().v;
+  r["last_log_term"] = log.last_term().v;
+  r["commit_index"] = log.committed().v;
+  r["applied_index"] = log.applied().v;
+  r["fsm_pending"] = log.committed().v - std::min(log.committed().v, sm.last_applied());
+  r["last_snapshot_index"] = log.floor_index().v;
+  r["last_snapshot_term"] = log.floor_term().v;
+  r["num_peers"] = raft.membership().members().size() - 1;
+  r["voter"] = raft.membership().is_voter(node.id());
+  r["fsyncs"] = host_.disk().counters().syncs.load();
+  json::object leader;
+  std::string leader_addr, leader_id;
+  if (raft.lead().valid()) {
+    for (const auto& m : raft.membership().members()) {
+      if (m.id == raft.lead()) leader_addr = m.address;
+    }
+    leader_id = raft.lead() == node.id() ? host_.options().node_id : std::to_string(raft.lead().v);
+  }
+  leader["addr"] = leader_addr;
+  leader["node_id"] = leader_id;
+  json::object pragmas_rw;
+  for (const char* p :
+       {"busy_timeout", "foreign_keys", "journal_mode", "synchronous", "wal_autocheckpoint"}) {
+    pragmas_rw[p] = pragma_value(sm.connection(), p);
+  }
+  json::object pragmas_ro = pragmas_rw;
+  pragmas_ro["wal_autocheckpoint"] = "1000";
+  std::error_code ec;
+  const auto db_size = std::filesystem::file_size(host_.db_path(), ec);
+  const auto wal_size = std::filesystem::file_size(host_.db_path() + "-wal", ec);
+  json::object sqlite3;
+  sqlite3["path"] = host_.db_path();
+  sqlite3["pragmas"] = json::object{{"ro", pragmas_ro}, {"rw", pragmas_rw}};
+  sqlite3["version"] = sqlite3_libversion();
+  sqlite3["db_size"] = ec ? 0 : db_size;
+  sqlite3["wal_size"] = wal_size == static_cast<uintmax_t>(-1) ? 0 : wal_size;
+  json::object store;
+  store["raft"] = r;
+  store["leader"] = leader;
+  store["node_id"] = host_.options().node_id;
+  store["addr"] = host_.options().raft_addr;
+  store["ready"] = host_.ready();
+  store["fsm_index"] = sm.last_applied();
+  store["db_applied_index"] = sm.last_applied();
+  store["dir"] = host_.raft_dir();
+  store["sqlite3"] = sqlite3;
+  store["snapshot_threshold"] = host_.options().snapshot_threshold;
+  store["trailing_logs"] = host_.options().trailing_logs;
+  json::array snapshots;
+  store["snapshot_store"] = json::object{{"dir", host_.raft_dir()}, {"snapshots", snapshots}};
+  json::array nodes;
+  for (const auto& m : raft.membership().members()) {
+    nodes.push_back(
+        json::object{{"id", m.id == node.id() ? host_.options().node_id : std::to_string(m.id.v)},
+                     {"addr", m.address},
+                     {"suffrage", m.voter ? "voter" : "nonvoter"}});
+  }
+  store["nodes"] = nodes;
+  json::object out;
+  out["build"] = json::object{{"version", kVersion},
+                              {"commit", "unknown"},
+                              {"build_time", "unknown"},
+                              {"compiler_toolchain", "g++"},
+                              {"compiler_command", "unknown"}};
+  out["http"] = json::object{{"auth", "disabled"},
+                             {"bind_addr", opts_.http_bind_addr},
+                             {"tls", json::object{{"enabled", "false"}}}};
+  const auto now = std::chrono::system_clock::now();
+  out["node"] = json::object{
+      {"start_time",
+       std::chrono::duration_cast<std::chrono::seconds>(started_.time_since_epoch()).count()},
+      {"current_time",
+       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()},
+      {"uptime", format_go_duration(std::chrono::duration_cast<Duration>(now - started_))}};
+  out["os"] = json::object{
+      {"pid", ::getpid()}, {"ppid", ::getppid()}, {"page_size", ::sysconf(_SC_PAGESIZE)}};
+  out["store"] = store;
+  out["extensions"] = json::object{{"names", json::array{}}};
+  json::value v = out;
+  sort_keys(v);
+  if (!q.key.empty()) {
+    // ?key=a.b.c: the sub-object at that path, {} when missing.
+    json::value cur = v;
+    size_t start = 0;
+    while (start <= q.key.size()) {
+      const size_t dot = q.key.find('.', start);
+      const std::string part =
+          q.key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (!cur.is_object() || !cur.as_object().contains(part)) {
+        cur = json::object{};
+        break;
+      }
+      cur = cur.as_object().at(part);
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    v = cur;
+  }
+  HttpResponse resp;
+  resp.content_type = kJson;
+  auto body = go_json(v, q.pretty);
+  if (!body) return reply(http_error(500, body.error().message));
+  resp.body = std::move(*body);
+  reply(std::move(resp));
+}
+
+void Api::readyz(const HttpRequest& req, HttpReply& reply) {
+  if (req.method != "GET" && req.method != "HEAD") return reply(empty(405));
+  auto parsed = parse_query(req.query);
+  if (!parsed) return reply(http_error(400, parsed.error().message));
+  const QueryParams& q = parsed.value();
+  if (q.noleader) return reply(text(200, "[+]node ok"));
+  if (!host_.node().running() || !host_.node().raft().lead().valid()) {
+    return reply(text(503, "[+]node ok\n[+]leader does not exist"));
+  }
+  if (!host_.ready()) return reply(text(503, "[+]node ok\n[+]leader ok\n[+]store not ready"));
+  // v10 also checks that the database answers a read.
+  svc::Request r;
+  r.kind = sql::CommandKind::kQuery;
+  r.level = svc::ReadLevel::kNone;
+  r.statements.push_back(sql::Statement{"SELECT 1", {}});
+  host_.service().submit(std::move(r), [reply](svc::Response resp) {
+    const bool ok = resp.status == svc::Status::kOk && resp.result.error.empty() &&
+                    !resp.result.results.empty() && resp.result.results[0].error.empty();
+    if (ok) return reply(text(200, "[+]node ok\n[+]leader ok\n[+]store ok\n[+]db ok"));
+    const std::string why = !resp.error.empty()           ? resp.error
+                            : !resp.result.error.empty()  ? resp.result.error
+                            : resp.result.results.empty() ? "no result"
+                                                          : resp.result.results[0].error;
+    reply(text(503, "[+]node ok\n[+]leader ok\n[+]store ok\n[+]db not ok: (" + why + ")"));
+  });
+}
+
+}  // namespace rq::server

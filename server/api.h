@@ -1,0 +1,53 @@
+// rqlite's HTTP API on a NodeHost: routing (rqlite matches most paths by prefix), query-string
+// validation, request bodies, the service call, and rqlite's exact response bytes and headers
+// (rqlite-compat.md §1-2; docs/api.md has the table of what is done). No Beast here: requests
+// and responses are plain data (http_server.h).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "server/http_server.h"
+#include "server/node_host.h"
+
+namespace rq::server {
+
+struct ApiOptions {
+  std::string http_adv_addr;  // X-RQLITE-SERVED-BY, /status
+  std::string http_bind_addr;
+  std::string allow_origin;  // -http-allow-origin (empty: no header)
+  Duration apply_timeout =
+      std::chrono::seconds(10);  // -raft-apply-timeout: writes and strong reads
+  Duration default_timeout = std::chrono::seconds(30);  // `timeout` when absent (forwarding)
+  size_t max_statements = 100'000;                      // per request; more is a 413
+};
+
+struct ApiStats {
+  uint64_t executions = 0;
+  uint64_t queries = 0;
+  uint64_t requests = 0;
+  uint64_t leader_not_found = 0;
+};
+
+class Api {
+ public:
+  Api(NodeHost& host, ApiOptions opts);
+  void handle(HttpRequest req, HttpReply reply);
+  // Headers every response carries (the HTTP server adds them).
+  std::vector<std::pair<std::string, std::string>> common_headers() const;
+  const ApiStats& stats() const { return stats_; }
+
+ private:
+  struct Call;
+  void data(HttpRequest& req, HttpReply& reply, int kind);
+  void status(const HttpRequest& req, HttpReply& reply);
+  void readyz(const HttpRequest& req, HttpReply& reply);
+
+  NodeHost& host_;
+  ApiOptions opts_;
+  ApiStats stats_;
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+};
+
+}  // namespace rq::server

@@ -1,0 +1,89 @@
+#include "server/node_host.h"
+
+#include <filesystem>
+#include <random>
+
+#include "core/hash.h"
+
+namespace rq::server {
+
+// Until the cluster transport exists (issue 7) a node talks to nobody: one-voter clusters only.
+class NodeHost::NullTransport final : public Transport {
+ public:
+  void send(NodeId, std::string) override {}
+};
+
+NodeId node_id_from_name(const std::string& name) {
+  const uint64_t h = hash_bytes(name) & 0x7fff'ffff'ffff'ffffULL;
+  return NodeId(h == 0 ? 1 : h);
+}
+
+NodeHost::NodeHost(boost::asio::io_context& io, NodeHostOptions opts)
+    : io_(io), opts_(std::move(opts)) {}
+
+NodeHost::~NodeHost() {
+  // The service and the pool go before the node and the database they use.
+  service_.reset();
+  reads_.reset();
+  node_.reset();
+  sm_.reset();
+}
+
+Status NodeHost::start() {
+  std::error_code ec;
+  std::filesystem::create_directories(opts_.data_dir, ec);
+  if (ec)
+    return make_error(ErrorCode::kIo,
+                      "cannot create data directory " + opts_.data_dir + ": " + ec.message());
+  auto disk = net::PosixDisk::open(raft_dir());
+  if (!disk) return disk.error();
+  disk_ = std::move(*disk);
+  // The database is rebuilt from the log: whatever the file held may be older or torn.
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+    std::filesystem::remove(db_path() + suffix, ec);
+  sql::SqliteOptions so;
+  so.path = db_path();
+  so.base_vfs = "unix";
+  so.foreign_keys = opts_.foreign_keys;
+  auto sm = sql::SqliteMachine::open(so);
+  if (!sm) return sm.error();
+  sm_ = std::move(*sm);
+
+  std::random_device rd;
+  const uint64_t seed = (uint64_t{rd()} << 32) ^ rd();
+  clock_ = std::make_unique<net::AsioClock>(io_);
+  transport_ = std::make_unique<NullTransport>();
+  NodeConfig cfg;
+  cfg.raft.id = node_id_from_name(opts_.node_id);
+  cfg.raft.election_ticks = opts_.election_ticks;
+  cfg.raft.heartbeat_ticks = 1;
+  cfg.tick_interval = opts_.tick;
+  cfg.snapshot_threshold = opts_.snapshot_threshold;
+  cfg.trailing_logs = opts_.trailing_logs;
+  cfg.store.salt_seed = seed | 1;
+  node_ = std::make_unique<Node>(cfg, *clock_, *transport_, *disk_, Prng(seed), *sm_, nullptr);
+  reads_ = std::make_unique<ReadPool>(
+      io_, ReadPoolOptions{db_path(), opts_.read_threads, opts_.foreign_keys});
+  svc::ServiceOptions svo;
+  svo.tick_interval = opts_.tick;
+  service_ =
+      std::make_unique<svc::Service>(*node_, *sm_, *clock_, Prng(seed ^ 0x5eed), svo, reads_.get());
+  const raft::Membership founding({raft::Member{cfg.raft.id, opts_.raft_addr, true, false, 0}});
+  if (Status st = node_->start(founding); !st) return st;
+  start_last_index_ = node_->raft().log().last_index().v;
+  // A lone voter need not wait an election timeout to lead.
+  if (node_->raft().voters().size() == 1 && node_->raft().membership().is_voter(cfg.raft.id))
+    node_->campaign();
+  return ok_status();
+}
+
+void NodeHost::stop() {
+  if (node_) node_->stop();
+}
+
+bool NodeHost::ready() const {
+  return node_ && node_->running() && node_->raft().lead().valid() &&
+         sm_->last_applied() >= start_last_index_;
+}
+
+}  // namespace rq::server

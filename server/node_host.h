@@ -1,0 +1,79 @@
+// One rqlited node's core, on real time and a real disk: the driver (Node) with its Raft log
+// and snapshots in DATA_DIR/sqlraft/, the SQL state machine on DATA_DIR/db.sqlite, the client
+// service, and the read pool. Everything here runs on the io_context's thread except the pool.
+//
+// DATA_DIR/db.sqlite is a cache: it is deleted at start and rebuilt from the newest snapshot and
+// the log, so a crash while SQLite was writing it (it runs with synchronous=OFF) loses nothing.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/node.h"
+#include "core/service/service.h"
+#include "core/sqlite/sqlite_machine.h"
+#include "net/asio_clock.h"
+#include "net/posix_disk.h"
+#include "server/read_pool.h"
+
+namespace rq::server {
+
+struct NodeHostOptions {
+  std::string data_dir;   // absolute
+  std::string node_id;    // rqlite's node id (a string)
+  std::string raft_addr;  // advertised Raft address
+  std::string http_addr;  // advertised HTTP address
+  Duration tick = std::chrono::milliseconds(100);
+  int election_ticks = 10;
+  uint64_t snapshot_threshold = 8192;
+  uint64_t trailing_logs = 10240;
+  bool foreign_keys = false;
+  size_t read_threads = 2;
+};
+
+// rqlite's node ids are strings; Raft's are numbers: a stable 63-bit hash, never 0.
+NodeId node_id_from_name(const std::string& name);
+
+class NodeHost {
+ public:
+  NodeHost(boost::asio::io_context& io, NodeHostOptions opts);
+  ~NodeHost();
+  NodeHost(const NodeHost&) = delete;
+  NodeHost& operator=(const NodeHost&) = delete;
+
+  // Opens the data directory, rebuilds the database from snapshot and log, and starts the node.
+  // A new directory founds a one-voter cluster and campaigns at once.
+  Status start();
+  // Stops ticking; nothing acknowledged depends on what follows (the log is synced per write).
+  void stop();
+
+  Node& node() { return *node_; }
+  const Node& node() const { return *node_; }
+  svc::Service& service() { return *service_; }
+  sql::SqliteMachine& sm() { return *sm_; }
+  const net::PosixDisk& disk() const { return *disk_; }
+  const NodeHostOptions& options() const { return opts_; }
+  std::string db_path() const { return opts_.data_dir + "/db.sqlite"; }
+  std::string raft_dir() const { return opts_.data_dir + "/sqlraft"; }
+  // A leader is known and the state machine applied everything the log held at start.
+  bool ready() const;
+  // Runs fn with every input handled in one pass of the driver (group commit): see
+  // Node::begin_batch.
+  void begin_batch() { node_->begin_batch(); }
+  void end_batch() { node_->end_batch(); }
+
+ private:
+  class NullTransport;
+  boost::asio::io_context& io_;
+  NodeHostOptions opts_;
+  std::unique_ptr<net::AsioClock> clock_;
+  std::unique_ptr<net::PosixDisk> disk_;
+  std::unique_ptr<NullTransport> transport_;
+  std::unique_ptr<sql::SqliteMachine> sm_;
+  std::unique_ptr<Node> node_;
+  std::unique_ptr<ReadPool> reads_;
+  std::unique_ptr<svc::Service> service_;
+  uint64_t start_last_index_ = 0;
+};
+
+}  // namespace rq::server

@@ -1,0 +1,122 @@
+// rqlited: rqlite's server, on sqlraft's core. `rqlited [flags] DATA_DIR`.
+//   1. flags as rqlite parses and validates them (server/flags.h)
+//   2. the node on the data directory: log and snapshots in DATA_DIR/sqlraft/, the database
+//      rebuilt in DATA_DIR/db.sqlite (server/node_host.h)
+//   3. the HTTP API (server/api.h) on Beast (server/http_server.h)
+//   4. one thread runs all of it; reads run on the read pool. Every pass of the loop handles what
+//      is ready as one batch: writes that arrived together share one log write and one fsync.
+// SIGTERM or SIGINT: stop accepting, finish, exit 0.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "server/api.h"
+#include "server/flags.h"
+#include "server/log.h"
+#include "server/node_host.h"
+
+namespace {
+
+using namespace rq;
+using namespace rq::server;
+
+// "host:port" -> its parts; rqlite's flags were validated already.
+bool split_host_port(const std::string& addr, std::string* host, uint16_t* port) {
+  const size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = addr.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']')
+    *host = host->substr(1, host->size() - 2);
+  if (host->empty()) *host = "0.0.0.0";
+  try {
+    const int p = std::stoi(addr.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    *port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+int run(const Flags& f) {
+  for (const auto& w : f.warnings) log(LogLevel::kWarn, "rqlited", w);
+  boost::asio::io_context io(1);
+  NodeHostOptions ho;
+  ho.data_dir = f.data_dir;
+  ho.node_id = f.node_id;
+  ho.raft_addr = f.raft_adv_addr;
+  ho.http_addr = f.http_adv_addr;
+  // Raft runs on ticks: a tenth of the heartbeat timeout, which is the election timeout.
+  ho.tick = std::max<Duration>(f.raft_heartbeat_timeout / 10, std::chrono::milliseconds(5));
+  ho.election_ticks = 10;
+  ho.snapshot_threshold = f.raft_snap;
+  ho.trailing_logs = f.raft_snap + f.raft_snap / 4;
+  ho.foreign_keys = f.fk;
+  ho.read_threads = 4;
+  NodeHost host(io, ho);
+  if (Status st = host.start(); !st) {
+    std::fprintf(stderr, "fatal: failed to open store: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  ApiOptions ao;
+  ao.http_adv_addr = f.http_adv_addr;
+  ao.http_bind_addr = f.http_addr;
+  ao.allow_origin = f.http_allow_origin;
+  ao.apply_timeout = f.raft_apply_timeout;
+  Api api(host, ao);
+  HttpServerOptions so;
+  if (!split_host_port(f.http_addr, &so.host, &so.port)) {
+    std::fprintf(stderr, "fatal: invalid HTTP address %s\n", f.http_addr.c_str());
+    return 1;
+  }
+  so.common_headers = api.common_headers();
+  HttpServer http(io, so, [&api](HttpRequest req, HttpReply reply) {
+    api.handle(std::move(req), std::move(reply));
+  });
+  if (Status st = http.start(); !st) {
+    std::fprintf(stderr, "fatal: failed to start HTTP server: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  log(LogLevel::kInfo, "rqlited",
+      std::string("node ") + f.node_id + " serving HTTP on " + f.http_addr + ", data in " +
+          f.data_dir);
+
+  bool stopping = false;
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log(LogLevel::kInfo, "rqlited",
+        sig == SIGTERM ? "SIGTERM: shutting down" : "SIGINT: shutting down");
+    stopping = true;
+    http.stop();
+    host.stop();
+    io.stop();
+  });
+  while (!stopping && !io.stopped()) {
+    host.begin_batch();
+    const size_t n = io.run_one();
+    if (n > 0) io.poll();
+    host.end_batch();
+    if (n == 0) break;
+    if (host.node().failed()) {
+      log(LogLevel::kError, "rqlited", "node stopped: " + host.node().failure());
+      return 1;
+    }
+  }
+  log(LogLevel::kInfo, "rqlited", "stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = parse_flags(argc, argv);
+  if (auto* e = std::get_if<FlagsExit>(&parsed)) {
+    std::fputs(e->out.c_str(), stdout);
+    std::fputs(e->err.c_str(), stderr);
+    return e->code;
+  }
+  const Flags& f = std::get<Flags>(parsed);
+  return run(f);
+}
