@@ -338,20 +338,100 @@ CommandResult run_query(sqlite3* db, const std::vector<Statement>& statements, b
   return out;
 }
 
+namespace {
+
+// The first keyword of every statement in `sql` (a rough split at ';' outside quotes and
+// comments; a trigger body splits too, which only errs on the safe side).
+template <class F>
+void for_each_statement_keyword(std::string_view sql, F&& f) {
+  size_t p = 0;
+  const size_t n = sql.size();
+  auto skip_space_and_comments = [&] {
+    for (;;) {
+      while (p < n && std::isspace(static_cast<unsigned char>(sql[p])) != 0) ++p;
+      if (p + 1 < n && sql[p] == '-' && sql[p + 1] == '-') {
+        while (p < n && sql[p] != '\n') ++p;
+      } else if (p + 1 < n && sql[p] == '/' && sql[p + 1] == '*') {
+        const size_t e = sql.find("*/", p + 2);
+        p = e == std::string_view::npos ? n : e + 2;
+      } else {
+        return;
+      }
+    }
+  };
+  while (p < n) {
+    skip_space_and_comments();
+    const size_t start = p;
+    while (p < n && std::isalpha(static_cast<unsigned char>(sql[p])) != 0) ++p;
+    if (p > start) f(lower(std::string(sql.substr(start, p - start))));
+    // To the end of this statement.
+    while (p < n && sql[p] != ';') {
+      const char c = sql[p];
+      if (c == '\'' || c == '"' || c == '`' || c == '[') {
+        const char close = c == '[' ? ']' : c;
+        const size_t e = sql.find(close, p + 1);
+        p = e == std::string_view::npos ? n : e + 1;
+      } else if (p + 1 < n && ((c == '-' && sql[p + 1] == '-') || (c == '/' && sql[p + 1] == '*'))) {
+        skip_space_and_comments();
+      } else {
+        ++p;
+      }
+    }
+    if (p < n) ++p;  // the ';'
+  }
+}
+
+// Whether every statement of a command may run inside one transaction of ours: none manages
+// transactions itself or refuses to run inside one (VACUUM, ATTACH, some PRAGMAs).
+bool wrappable(const std::vector<Statement>& statements) {
+  size_t real = 0;
+  bool ok = true;
+  for (const Statement& s : statements) {
+    if (blank(s.sql)) continue;
+    ++real;
+    for_each_statement_keyword(s.sql, [&ok](const std::string& k) {
+      if (k == "begin" || k == "commit" || k == "end" || k == "rollback" || k == "savepoint" || k == "release" ||
+          k == "vacuum" || k == "attach" || k == "detach" || k == "pragma") {
+        ok = false;
+      }
+    });
+  }
+  return ok && real > 1;
+}
+
+}  // namespace
+
 CommandResult SqliteMachine::execute(const Command& c) {
-  vfs_.enter(c.timestamp_ns, c.seed);
-  prng_ = Prng(c.seed);
-  CommandResult out;
   for (const Statement& s : c.statements) {
     if (is_disallowed_pragma(s.sql)) {
+      CommandResult out;
       out.error = "disallowed pragma";
       return out;
     }
   }
+  // Without `transaction`, rqlite runs each statement on its own: a failure stops only that one.
+  // Committing once per statement is slow (a bulk insert of 10,000 rows is 10,000 commits), so
+  // such a command runs inside one transaction of ours, which nobody can tell apart: SQLite
+  // undoes just the failing statement, and readers see the entry whole instead of piecemeal.
+  // An error that rolls the whole transaction back (ON CONFLICT ROLLBACK, RAISE(ROLLBACK), a full
+  // disk) would take the earlier statements with it: then the command runs again from its start,
+  // statement by statement, on the state before it. Every replica makes the same choice.
+  if (!c.transaction && wrappable(c.statements)) {
+    if (auto out = run_command(c, /*wrap=*/true)) return *out;
+  }
+  return *run_command(c, /*wrap=*/false);
+}
+
+std::optional<CommandResult> SqliteMachine::run_command(const Command& c, bool wrap) {
+  vfs_.enter(c.timestamp_ns, c.seed);
+  prng_ = Prng(c.seed);
+  CommandResult out;
   const RunMode mode = c.kind == CommandKind::kQuery     ? RunMode::kQuery
                        : c.kind == CommandKind::kRequest ? RunMode::kRequest
                                                          : RunMode::kExecute;
-  if (c.transaction && sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
+  const bool tx = c.transaction || wrap;
+  if (tx && sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    if (wrap) return std::nullopt;
     out.error = sqlite3_errmsg(db_);
     return out;
   }
@@ -359,16 +439,16 @@ CommandResult SqliteMachine::execute(const Command& c) {
   for (const Statement& s : c.statements) {
     if (blank(s.sql)) continue;  // rqlite skips empty statements without an entry
     out.results.push_back(run_statement(db_, s, mode, RunOptions{}, &failed));
+    if (failed && wrap && sqlite3_get_autocommit(db_) != 0) return std::nullopt;  // all undone: redo
     if (failed && c.transaction) break;
     failed = false;
   }
-  if (c.transaction) {
-    if (failed) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    } else if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      out.error = sqlite3_errmsg(db_);
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
+  if (c.transaction && failed) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  } else if (tx && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (wrap) return std::nullopt;
+    out.error = sqlite3_errmsg(db_);
   }
   return out;
 }

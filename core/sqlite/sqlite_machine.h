@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,9 @@ class SqliteMachine final : public StateMachine {
   SqliteMachine(SqliteOptions opts) : opts_(std::move(opts)), vfs_(opts_.base_vfs) {}
   Status init();
   void install_functions();
+  // One run of a command; with `wrap`, inside one transaction of ours, giving up (nullopt, all
+  // undone) if that transaction cannot be kept.
+  std::optional<CommandResult> run_command(const Command& c, bool wrap);
   // Replaces the database's contents with a serialized image.
   Status load_image(std::string_view db);
   void expire_sessions(int64_t now_ns);

@@ -68,6 +68,44 @@ TEST(SqliteMachine, Execute_WithoutTransaction_ContinuesAfterAnError) {
   EXPECT_EQ(r.results[2].rows_affected, 1);
 }
 
+// Without `transaction` a command runs inside one transaction of ours (speed), which must not
+// change what each statement does: errors that roll back a whole transaction make it run again
+// statement by statement, and statements that manage transactions themselves are left alone.
+TEST(SqliteMachine, Execute_WithoutTransaction_WholeTransactionRollbacksDoNotTakeEarlierStatements) {
+  auto m = make();
+  m->execute(exec({S("CREATE TABLE u (x UNIQUE ON CONFLICT ROLLBACK)"), S("CREATE TABLE v (x)"),
+                   S("CREATE TRIGGER no_sevens BEFORE INSERT ON v WHEN NEW.x = 7 BEGIN SELECT RAISE(ROLLBACK, 'no 7'); END")}));
+  auto r = m->execute(exec({S("INSERT INTO u VALUES(1)"), S("INSERT INTO u VALUES(1)"), S("INSERT INTO u VALUES(2)")}));
+  ASSERT_EQ(r.results.size(), 3u);
+  EXPECT_EQ(r.results[1].error, "UNIQUE constraint failed: u.x");
+  EXPECT_TRUE(r.results[2].error.empty());
+  EXPECT_EQ(m->query({S("SELECT group_concat(x) FROM u")}, false).results[0].rows[0][0], Value::of_text("1,2"));
+  r = m->execute(exec({S("INSERT INTO v VALUES(1)"), S("INSERT INTO v VALUES(7)"), S("INSERT INTO v VALUES(3)")}));
+  ASSERT_EQ(r.results.size(), 3u);
+  EXPECT_EQ(r.results[1].error, "no 7");
+  EXPECT_EQ(m->query({S("SELECT group_concat(x) FROM v")}, false).results[0].rows[0][0], Value::of_text("1,3"));
+  // The same random numbers on the second run as a plain run would draw.
+  r = m->execute(exec({S("INSERT INTO v VALUES(random())"), S("INSERT INTO v VALUES(7)")}));
+  auto plain = make();
+  plain->execute(exec({S("CREATE TABLE v (x)")}));
+  plain->execute(exec({S("INSERT INTO v VALUES(random())")}));
+  EXPECT_EQ(m->query({S("SELECT x FROM v ORDER BY rowid DESC LIMIT 1")}, false).results[0].rows[0][0],
+            plain->query({S("SELECT x FROM v")}, false).results[0].rows[0][0]);
+}
+
+TEST(SqliteMachine, Execute_WithoutTransaction_ExplicitTransactionStatementsStillWork) {
+  auto m = make();
+  auto r = m->execute(exec({S("CREATE TABLE t (x)"), S("BEGIN"), S("INSERT INTO t VALUES(1)"), S("COMMIT"),
+                            S("SAVEPOINT a"), S("INSERT INTO t VALUES(2)"), S("ROLLBACK TO a"), S("RELEASE a")}));
+  for (const auto& res : r.results) EXPECT_TRUE(res.error.empty()) << res.error;
+  EXPECT_EQ(m->query({S("SELECT group_concat(x) FROM t")}, false).results[0].rows[0][0], Value::of_text("1"));
+  // A text body may hold several statements, a trigger's BEGIN ... END among them.
+  r = m->execute(exec({S("CREATE TABLE w (x); CREATE TRIGGER tw AFTER INSERT ON w BEGIN UPDATE w SET x = x + 1; END;"),
+                       S("INSERT INTO w VALUES(1); INSERT INTO w VALUES(10)")}));
+  for (const auto& res : r.results) EXPECT_TRUE(res.error.empty()) << res.error;
+  EXPECT_EQ(m->query({S("SELECT sum(x) FROM w")}, false).results[0].rows[0][0], Value::of_int(14));
+}
+
 TEST(SqliteMachine, Execute_Transaction_StopsAndRollsBackAtFirstError) {
   auto m = make();
   m->execute(exec({S("CREATE TABLE t (v INTEGER)")}));
