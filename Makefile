@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 SEEDS      ?= 1-200
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build run test test-release test-asan asan sweep mutation lint format clean
+.PHONY: all deps build run bench test test-release test-asan asan sweep mutation lint format clean
 
 all: build
 
@@ -15,11 +15,15 @@ build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@ninja -C $(BUILD)
 
-# Until rqlited exists: short, visible simulation sweeps (Raft-level clients, then SQL clients
-# through the service with their histories checked for linearizability).
+# rqlite's quick start: one node in the foreground on 127.0.0.1:4001 (HTTP) and :4002 (Raft),
+# data in ./data/node1. Ctrl-C stops it cleanly; run it again and the data is still there.
 run: build
-	$(BUILD)/bin/rqsim --seeds $(SEEDS)
-	$(BUILD)/bin/rqsim --seeds $(SEEDS) --workload register
+	@mkdir -p data
+	$(BUILD)/bin/rqlited -node-id 1 -http-addr 127.0.0.1:4001 -raft-addr 127.0.0.1:4002 ./data/node1
+
+# rqlited's speed beside the machine's fsync and HTTP limits (docs/performance.md).
+bench: build
+	scripts/bench.sh
 
 test: test-release test-asan
 
@@ -29,17 +33,22 @@ test-release: build
 # Unit tests and a short sweep under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
 	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRQ_SANITIZE=address,undefined >/dev/null
-	@ninja -C $(ASAN_BUILD) core_tests sim_tests rqsim
+	@ninja -C $(ASAN_BUILD) core_tests sim_tests server_tests rqsim rqlited
 
 test-asan: asan
 	$(ASAN_BUILD)/bin/core_tests --gtest_brief=1
 	$(ASAN_BUILD)/bin/sim_tests --gtest_brief=1
+	$(ASAN_BUILD)/bin/server_tests --gtest_brief=1
+	python3 tests/server/rqlited_test.py $(ASAN_BUILD)/bin/rqlited
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-50
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-30 --workload register
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-20 --workload append
 
+# Visible simulation sweeps: Raft-level clients, then SQL clients through the service with their
+# histories checked for linearizability.
 sweep: build
 	$(BUILD)/bin/rqsim --seeds $(SEEDS)
+	$(BUILD)/bin/rqsim --seeds $(SEEDS) --workload register
 
 # Plants classic Raft bugs and checks the simulator catches each (slow: minutes).
 mutation: build
