@@ -9,6 +9,11 @@
 namespace rq::server {
 namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<int> g_raft_level{static_cast<int>(LogLevel::kWarn)};
+}  // namespace
+
+void set_raft_log_level(LogLevel level) {
+  g_raft_level.store(static_cast<int>(level));
 }
 
 void set_log_level(LogLevel level) {
@@ -32,7 +37,8 @@ bool log_level_from_name(std::string_view name, LogLevel* out) {
 }
 
 void log(LogLevel level, std::string_view component, std::string_view message) {
-  if (static_cast<int>(level) < g_level.load()) return;
+  const int threshold = component == "raft" ? g_raft_level.load() : g_level.load();
+  if (static_cast<int>(level) < threshold) return;
   static const char* const kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "core/hash.h"
+#include "server/log.h"
 
 namespace rq::server {
 
@@ -11,6 +12,38 @@ namespace rq::server {
 class NodeHost::NullTransport final : public Transport {
  public:
   void send(NodeId, std::string) override {}
+};
+
+// What the operator should see of the driver's life, at rqlite's levels.
+class NodeHost::LogObserver final : public NodeObserver {
+ public:
+  void on_soft_state(NodeId, const raft::SoftState& ss, Term term) override {
+    const char* role = ss.role == raft::Role::kLeader      ? "leader"
+                       : ss.role == raft::Role::kFollower  ? "follower"
+                       : ss.role == raft::Role::kCandidate ? "candidate"
+                                                           : "pre-candidate";
+    log(LogLevel::kInfo, "raft",
+        std::string("now ") + role + " in term " + std::to_string(term.v) +
+            (ss.lead.valid() ? ", leader " + std::to_string(ss.lead.v) : ", no leader"));
+  }
+  void on_snapshot_taken(NodeId, const raft::SnapshotMeta& m) override {
+    log(LogLevel::kInfo, "raft", "snapshot taken at index " + std::to_string(m.index.v));
+  }
+  void on_snapshot_installed(NodeId, const raft::SnapshotMeta& m) override {
+    log(LogLevel::kInfo, "raft", "snapshot installed at index " + std::to_string(m.index.v));
+  }
+  void on_recovered(NodeId, const storage::RecoveredLog& l,
+                    const std::optional<raft::SnapshotMeta>& snap) override {
+    log(LogLevel::kInfo, "raft",
+        "recovered " + std::to_string(l.entries.size()) + " log entries in " +
+            std::to_string(l.segments) + " segments" +
+            (snap ? ", snapshot at index " + std::to_string(snap->index.v) : std::string()) +
+            (l.torn_bytes > 0 ? ", cut a torn tail of " + std::to_string(l.torn_bytes) + " bytes"
+                              : std::string()));
+  }
+  void on_fail_stop(NodeId, const Error& why) override {
+    log(LogLevel::kError, "raft", "fail-stop: " + why.message);
+  }
 };
 
 NodeId node_id_from_name(const std::string& name) {
@@ -45,6 +78,11 @@ Status NodeHost::start() {
   so.path = db_path();
   so.base_vfs = "unix";
   so.foreign_keys = opts_.foreign_keys;
+  so.stopwatch_ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
   auto sm = sql::SqliteMachine::open(so);
   if (!sm) return sm.error();
   sm_ = std::move(*sm);
@@ -61,7 +99,9 @@ Status NodeHost::start() {
   cfg.snapshot_threshold = opts_.snapshot_threshold;
   cfg.trailing_logs = opts_.trailing_logs;
   cfg.store.salt_seed = seed | 1;
-  node_ = std::make_unique<Node>(cfg, *clock_, *transport_, *disk_, Prng(seed), *sm_, nullptr);
+  observer_ = std::make_unique<LogObserver>();
+  node_ =
+      std::make_unique<Node>(cfg, *clock_, *transport_, *disk_, Prng(seed), *sm_, observer_.get());
   reads_ = std::make_unique<ReadPool>(
       io_, ReadPoolOptions{db_path(), opts_.read_threads, opts_.foreign_keys});
   svc::ServiceOptions svo;

@@ -64,11 +64,13 @@ class NodeHost {
 
  private:
   class NullTransport;
+  class LogObserver;
   boost::asio::io_context& io_;
   NodeHostOptions opts_;
   std::unique_ptr<net::AsioClock> clock_;
   std::unique_ptr<net::PosixDisk> disk_;
   std::unique_ptr<NullTransport> transport_;
+  std::unique_ptr<LogObserver> observer_;
   std::unique_ptr<sql::SqliteMachine> sm_;
   std::unique_ptr<Node> node_;
   std::unique_ptr<ReadPool> reads_;

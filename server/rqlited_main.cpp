@@ -40,6 +40,13 @@ bool split_host_port(const std::string& addr, std::string* host, uint16_t* port)
 }
 
 int run(const Flags& f) {
+  LogLevel raft_level = LogLevel::kWarn;
+  if (!log_level_from_name(f.raft_log_level, &raft_level)) {
+    std::fprintf(stderr, "fatal: invalid -raft-log-level %s (DEBUG, INFO, WARN or ERROR)\n",
+                 f.raft_log_level.c_str());
+    return 1;
+  }
+  set_raft_log_level(raft_level);
   for (const auto& w : f.warnings) log(LogLevel::kWarn, "rqlited", w);
   boost::asio::io_context io(1);
   NodeHostOptions ho;

@@ -171,10 +171,12 @@ Status SqliteMachine::init() {
   }
   sqlite3_extended_result_codes(db_, 0);
   install_functions();
+  apply_options_.stopwatch_ns = opts_.stopwatch_ns;
   if (opts_.foreign_keys) sqlite3_exec(db_, "PRAGMA foreign_keys=ON", nullptr, nullptr, nullptr);
   if (!in_memory()) {
     // The file is a cache of the log: no syncs of its own, readable by other processes (WAL).
-    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=OFF", "PRAGMA busy_timeout=5000"}) {
+    for (const char* pragma :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=OFF", "PRAGMA busy_timeout=5000"}) {
       if (sqlite3_exec(db_, pragma, nullptr, nullptr, nullptr) != SQLITE_OK) {
         return make_error(ErrorCode::kIo, std::string(pragma) + ": " + sqlite3_errmsg(db_));
       }
@@ -371,7 +373,8 @@ void for_each_statement_keyword(std::string_view sql, F&& f) {
         const char close = c == '[' ? ']' : c;
         const size_t e = sql.find(close, p + 1);
         p = e == std::string_view::npos ? n : e + 1;
-      } else if (p + 1 < n && ((c == '-' && sql[p + 1] == '-') || (c == '/' && sql[p + 1] == '*'))) {
+      } else if (p + 1 < n &&
+                 ((c == '-' && sql[p + 1] == '-') || (c == '/' && sql[p + 1] == '*'))) {
         skip_space_and_comments();
       } else {
         ++p;
@@ -390,8 +393,8 @@ bool wrappable(const std::vector<Statement>& statements) {
     if (blank(s.sql)) continue;
     ++real;
     for_each_statement_keyword(s.sql, [&ok](const std::string& k) {
-      if (k == "begin" || k == "commit" || k == "end" || k == "rollback" || k == "savepoint" || k == "release" ||
-          k == "vacuum" || k == "attach" || k == "detach" || k == "pragma") {
+      if (k == "begin" || k == "commit" || k == "end" || k == "rollback" || k == "savepoint" ||
+          k == "release" || k == "vacuum" || k == "attach" || k == "detach" || k == "pragma") {
         ok = false;
       }
     });
@@ -438,8 +441,9 @@ std::optional<CommandResult> SqliteMachine::run_command(const Command& c, bool w
   bool failed = false;
   for (const Statement& s : c.statements) {
     if (blank(s.sql)) continue;  // rqlite skips empty statements without an entry
-    out.results.push_back(run_statement(db_, s, mode, RunOptions{}, &failed));
-    if (failed && wrap && sqlite3_get_autocommit(db_) != 0) return std::nullopt;  // all undone: redo
+    out.results.push_back(run_statement(db_, s, mode, apply_options_, &failed));
+    if (failed && wrap && sqlite3_get_autocommit(db_) != 0)
+      return std::nullopt;  // all undone: redo
     if (failed && c.transaction) break;
     failed = false;
   }
@@ -629,21 +633,24 @@ Status SqliteMachine::load_image(std::string_view db) {
   if (dblen >= 20 && buf[18] == 2) buf[18] = 1;
   if (dblen >= 20 && buf[19] == 2) buf[19] = 1;
   if (in_memory()) {
-    const int rc = sqlite3_deserialize(db_, "main", buf, static_cast<sqlite3_int64>(dblen),
-                                       static_cast<sqlite3_int64>(dblen),
-                                       SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
-    if (rc != SQLITE_OK) return make_error(ErrorCode::kCorrupt, std::string("SQL snapshot: ") + sqlite3_errmsg(db_));
+    const int rc = sqlite3_deserialize(
+        db_, "main", buf, static_cast<sqlite3_int64>(dblen), static_cast<sqlite3_int64>(dblen),
+        SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
+    if (rc != SQLITE_OK)
+      return make_error(ErrorCode::kCorrupt, std::string("SQL snapshot: ") + sqlite3_errmsg(db_));
     return ok_status();
   }
   // A file database keeps its file (and WAL mode): the image is opened in memory and copied in
   // with the backup API, which readers see as one transaction.
   sqlite3* mem = nullptr;
-  if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
     sqlite3_free(buf);
     sqlite3_close_v2(mem);
     return make_error(ErrorCode::kIo, "SQL snapshot: cannot open a scratch database");
   }
-  int rc = sqlite3_deserialize(mem, "main", buf, static_cast<sqlite3_int64>(dblen), static_cast<sqlite3_int64>(dblen),
+  int rc = sqlite3_deserialize(mem, "main", buf, static_cast<sqlite3_int64>(dblen),
+                               static_cast<sqlite3_int64>(dblen),
                                SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY);
   if (rc != SQLITE_OK) {
     sqlite3_close_v2(mem);
@@ -658,7 +665,8 @@ Status SqliteMachine::load_image(std::string_view db) {
   rc = sqlite3_backup_step(b, -1);
   sqlite3_backup_finish(b);
   sqlite3_close_v2(mem);
-  if (rc != SQLITE_DONE) return make_error(ErrorCode::kCorrupt, std::string("SQL snapshot: ") + sqlite3_errstr(rc));
+  if (rc != SQLITE_DONE)
+    return make_error(ErrorCode::kCorrupt, std::string("SQL snapshot: ") + sqlite3_errstr(rc));
   return ok_status();
 }
 

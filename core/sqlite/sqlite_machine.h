@@ -47,6 +47,9 @@ struct SqliteOptions {
   // A file database runs in WAL mode with synchronous=OFF (durability is the Raft log's job; the
   // file is a cache rebuilt at start) and is checkpointed once the WAL holds this many pages.
   int wal_checkpoint_pages = 1000;
+  // Measures how long each applied statement took (rqlite's `timings`); never changes what is
+  // applied. The server passes the monotonic clock; the simulator none (times stay 0).
+  std::function<int64_t()> stopwatch_ns;
 };
 
 // How statements run: on the execute side (writes; reads show the connection's counters), the
@@ -136,6 +139,7 @@ class SqliteMachine final : public StateMachine {
   uint64_t last_applied_ = 0;
   int64_t last_applied_timestamp_ns_ = 0;
   ResultSink result_sink_;
+  RunOptions apply_options_;  // stopwatch only: no timeouts, no qualified names in applies
 };
 
 }  // namespace rq::sql

@@ -131,6 +131,30 @@ class DataApi(unittest.TestCase):
         self.assertIn("time", got["results"][0])
         self.assertNotIn("time", json.loads(self.n.query("SELECT 1")[2]))
 
+    def test_returning_plain_and_associative(self):
+        self.post("/db/execute", ["CREATE TABLE ret (id INTEGER PRIMARY KEY, name TEXT)"])
+        self.assertBody(self.post("/db/execute", [["INSERT INTO ret(name) VALUES(?) RETURNING id, name", "declan"]]),
+                        200, '{"results":[{"columns":["id","name"],"types":["integer","text"],"values":[[1,"declan"]]}]}')
+        self.assertBody(self.post("/db/execute?associative", [["INSERT INTO ret(name) VALUES(?) RETURNING *", "fiona"]]),
+                        200, '{"results":[{"types":{"id":"integer","name":"text"},"rows":[{"id":2,"name":"fiona"}]}]}')
+
+    def test_db_timeout_interrupts_a_long_read(self):
+        slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+        for level in ["none", "weak", "linearizable"]:
+            self.assertBody(self.n.query(slow, "?db_timeout=100ms&level=" + level), 200,
+                            '{"results":[{"error":"query timeout"}]}')
+        # Reads keep working afterwards, on every connection of the pool.
+        for _ in range(8):
+            self.assertEqual(self.n.query("SELECT 1")[0], 200)
+
+    def test_timings_on_writes_and_freshness_ignored_by_the_leader(self):
+        st, _, body = self.post("/db/execute?timings", ["CREATE TABLE tim (x)", "INSERT INTO tim VALUES(1)"])
+        got = json.loads(body)
+        self.assertTrue(all(r["time"] > 0 for r in got["results"]), body)
+        self.assertGreater(got["time"], 0)
+        self.assertBody(self.n.query("SELECT x FROM tim", "?level=none&freshness=1ns&freshness_strict"), 200,
+                        '{"results":[{"columns":["x"],"types":["integer"],"values":[[1]]}]}')
+
     def test_disallowed_pragmas_everywhere(self):
         for path in ["/db/execute", "/db/query", "/db/request"]:
             self.assertBody(self.post(path, ["PRAGMA journal_mode=DELETE"]), 200, '{"results":[],"error":"disallowed pragma"}')
