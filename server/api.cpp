@@ -272,6 +272,9 @@ void Api::status(const HttpRequest& req, HttpReply& reply) {
   store["snapshot_threshold"] = host_.options().snapshot_threshold;
   store["trailing_logs"] = host_.options().trailing_logs;
   json::array snapshots;
+  if (auto files = host_.snapshot_files(); files.ok()) {
+    for (const auto& f : *files) snapshots.push_back(json::string(f));
+  }
   store["snapshot_store"] = json::object{{"dir", host_.raft_dir()}, {"snapshots", snapshots}};
   json::array nodes;
   for (const auto& m : raft.membership().members()) {

@@ -121,6 +121,17 @@ void NodeHost::stop() {
   if (node_) node_->stop();
 }
 
+Result<std::vector<std::string>> NodeHost::snapshot_files() const {
+  auto names = disk_->list();
+  if (!names) return names.error();
+  std::vector<std::string> out;
+  for (const auto& n : *names) {
+    if (n.rfind("snap-", 0) == 0 && n.size() > 5 && n.compare(n.size() - 5, 5, ".snap") == 0)
+      out.push_back(n);
+  }
+  return out;
+}
+
 bool NodeHost::ready() const {
   return node_ && node_->running() && node_->raft().lead().valid() &&
          sm_->last_applied() >= start_last_index_;

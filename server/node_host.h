@@ -55,6 +55,8 @@ class NodeHost {
   const NodeHostOptions& options() const { return opts_; }
   std::string db_path() const { return opts_.data_dir + "/db.sqlite"; }
   std::string raft_dir() const { return opts_.data_dir + "/sqlraft"; }
+  // The sealed snapshot files by name (for /status).
+  Result<std::vector<std::string>> snapshot_files() const;
   // A leader is known and the state machine applied everything the log held at start.
   bool ready() const;
   // Runs fn with every input handled in one pass of the driver (group commit): see

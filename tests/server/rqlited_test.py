@@ -261,6 +261,27 @@ class Durability(unittest.TestCase):
         self.n.start()
         self.assertEqual(self.count(), 20)
 
+    def test_restart_after_snapshots_and_compaction(self):
+        self.n.extra = ["-raft-snap", "50"]
+        self.n.start()
+        self.n.execute(["CREATE TABLE t (v)"])
+        for i in range(230):
+            self.assertEqual(self.n.execute([["INSERT INTO t VALUES(?)", i]])[0], 200)
+        st = json.loads(self.n.request("GET", "/status")[2])
+        self.assertGreater(st["store"]["raft"]["last_snapshot_index"], 0, "no snapshot was taken")
+        self.assertTrue(st["store"]["snapshot_store"]["snapshots"])
+        self.assertEqual(self.n.stop(), 0)
+        self.n.start()
+        self.assertEqual(self.count(), 230)
+        st, _, body = self.n.query("SELECT sum(v) FROM t")
+        self.assertEqual(json.loads(body)["results"][0]["values"][0][0], sum(range(230)))
+        # kill -9 right after more writes, then once more from snapshot + log.
+        for i in range(230, 260):
+            self.n.execute([["INSERT INTO t VALUES(?)", i]])
+        self.n.kill9()
+        self.n.start()
+        self.assertEqual(self.count(), 260)
+
     def test_kill9_during_a_write_burst_loses_nothing_acknowledged(self):
         self.n.start()
         self.n.execute(["CREATE TABLE t (v INTEGER PRIMARY KEY)"])
