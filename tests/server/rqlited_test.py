@@ -261,6 +261,20 @@ class Durability(unittest.TestCase):
         self.n.start()
         self.assertEqual(self.count(), 20)
 
+    def test_database_file_is_readable_by_another_process(self):
+        import sqlite3
+        self.n.start()
+        self.n.execute(["CREATE TABLE t (v)", "INSERT INTO t VALUES('seen')"])
+        path = os.path.join(self.n.data_dir, "db.sqlite")
+        db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5)
+        try:
+            self.assertEqual(db.execute("PRAGMA journal_mode").fetchone()[0], "wal")
+            self.assertEqual(db.execute("SELECT v FROM t").fetchall(), [("seen",)])
+            self.n.execute(["INSERT INTO t VALUES('later')"])
+            self.assertEqual(db.execute("SELECT count(*) FROM t").fetchone()[0], 2)
+        finally:
+            db.close()
+
     def test_restart_after_snapshots_and_compaction(self):
         self.n.extra = ["-raft-snap", "50"]
         self.n.start()
