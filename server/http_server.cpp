@@ -58,6 +58,9 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
+    // An answer that never comes (the server is stopping) must not keep the session alive.
+    // Last statement: this may destroy the session.
+    std::shared_ptr<Session> drop = std::move(pending_);
   }
 
  private:
@@ -107,12 +110,13 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = m.version();
     // No timeout while the handler works (a write may wait for its commit); the handler bounds it.
     stream_.expires_never();
-    std::weak_ptr<Session> weak = shared_from_this();
+    // The handler's callback holds only a weak reference: the session keeps itself alive until
+    // it answers (set before the call: the handler may answer at once, and send() clears it).
+    pending_ = shared_from_this();
+    std::weak_ptr<Session> weak = pending_;
     server_->handler(std::move(req), [weak](HttpResponse r) {
       if (auto self = weak.lock()) self->send(std::move(r));
     });
-    // The handler's callback holds only a weak reference: keep the session alive meanwhile.
-    pending_ = shared_from_this();
   }
 
   void send(HttpResponse r) {

@@ -110,6 +110,8 @@ class Node:
 
     def cleanup(self):
         self.kill9()
+        if os.environ.get("RQ_KEEP_LOGS"):
+            print("---- %s log:\n%s" % (self.node_id, self.log_tail()))
         if hasattr(self, "log"):
             self.log.close()
         if self.own_dir:
