@@ -47,6 +47,13 @@ int run(const Flags& f) {
     return 1;
   }
   set_raft_log_level(raft_level);
+  // Until nodes talk over the network, joining would silently found a separate one-node cluster.
+  if (!f.join.empty() || f.bootstrap_expect > 0 || f.raft_non_voter) {
+    std::fprintf(stderr,
+                 "fatal: -join, -bootstrap-expect and -raft-non-voter are not supported yet by this build "
+                 "(single-node clusters only); refusing to start a separate cluster\n");
+    return 1;
+  }
   for (const auto& w : f.warnings) log(LogLevel::kWarn, "rqlited", w);
   boost::asio::io_context io(1);
   NodeHostOptions ho;

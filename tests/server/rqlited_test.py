@@ -356,6 +356,13 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("-auth", r.stderr)
 
+    def test_clustering_flags_refused_until_the_network_exists(self):
+        for args in (["-join", "127.0.0.1:4002"], ["-bootstrap-expect", "3", "-join", "127.0.0.1:4002"], ["-raft-non-voter"]):
+            r = self.run_rqlited("-http-addr", "127.0.0.1:4101", "-raft-addr", "127.0.0.1:4102", *args, "/tmp/rqlited-never-created")
+            self.assertEqual(r.returncode, 1, args)
+            self.assertIn("not supported yet", r.stderr)
+        self.assertFalse(os.path.exists("/tmp/rqlited-never-created"))
+
     def test_port_in_use_is_a_clear_error(self):
         import socket
         with socket.socket() as s:
