@@ -8,6 +8,7 @@
 
 #include "server/flags.h"
 #include "server/http_api.h"
+#include "server/write_queue.h"
 
 namespace rq::server {
 namespace {
@@ -102,6 +103,18 @@ void Api::handle(HttpRequest req, HttpReply reply) {
     return data(req, reply, static_cast<int>(sql::CommandKind::kRequest));
   if (has_prefix(p, "/status")) return status(req, reply);
   if (has_prefix(p, "/readyz")) return readyz(req, reply);
+  // rqlite matches these by prefix ...
+  if (has_prefix(p, "/db/backup")) return backup(req, reply);
+  if (has_prefix(p, "/db/load")) return load(req, reply);
+  if (has_prefix(p, "/db/sql")) return db_sql(req, reply);
+  if (has_prefix(p, "/remove")) return remove(req, reply);
+  if (has_prefix(p, "/nodes")) return nodes(req, reply);
+  // ... and these exactly.
+  if (p == "/boot") return boot(req, reply);
+  if (p == "/snapshot") return snapshot(req, reply);
+  if (p == "/reap") return reap(req, reply);
+  if (p == "/leader") return leader(req, reply);
+  if (p == "/debug/vars") return debug_vars(req, reply);
   reply(empty(404));
 }
 
@@ -130,6 +143,8 @@ void Api::data(HttpRequest& req, HttpReply& reply, int kind_int) {
     if (!body) return reply(http_error(400, body.error().message));
     statements = std::move(body).value();
   }
+  if (kind == sql::CommandKind::kExecute && q.queue)
+    return queued(req, reply, std::move(q), std::move(statements));
   if (statements.size() > opts_.max_statements) {
     return reply(
         http_error(413, "too many statements: at most " + std::to_string(opts_.max_statements)));

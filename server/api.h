@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "server/http_api.h"
 #include "server/http_server.h"
 #include "server/node_host.h"
 
@@ -28,11 +29,15 @@ struct ApiStats {
   uint64_t queries = 0;
   uint64_t requests = 0;
   uint64_t leader_not_found = 0;
+  // More counters for /debug/vars are added by the operations endpoints (api_ops.cpp).
 };
+
+class WriteQueue;
 
 class Api {
  public:
   Api(NodeHost& host, ApiOptions opts);
+  ~Api();
   void handle(HttpRequest req, HttpReply reply);
   // Headers every response carries (the HTTP server adds them).
   std::vector<std::pair<std::string, std::string>> common_headers() const;
@@ -43,10 +48,26 @@ class Api {
   void data(HttpRequest& req, HttpReply& reply, int kind);
   void status(const HttpRequest& req, HttpReply& reply);
   void readyz(const HttpRequest& req, HttpReply& reply);
+  // server/api_backup.cpp: /db/backup, /db/load, /boot.
+  void backup(const HttpRequest& req, HttpReply& reply);
+  void load(HttpRequest& req, HttpReply& reply);
+  void boot(HttpRequest& req, HttpReply& reply);
+  // server/api_ops.cpp: /nodes, /leader, /remove, /snapshot, /reap, /debug/vars, /db/sql, and
+  // queued writes (/db/execute?queue, through queue_).
+  void nodes(const HttpRequest& req, HttpReply& reply);
+  void leader(HttpRequest& req, HttpReply& reply);
+  void remove(HttpRequest& req, HttpReply& reply);
+  void snapshot(const HttpRequest& req, HttpReply& reply);
+  void reap(const HttpRequest& req, HttpReply& reply);
+  void debug_vars(const HttpRequest& req, HttpReply& reply);
+  void db_sql(const HttpRequest& req, HttpReply& reply);
+  void queued(const HttpRequest& req, HttpReply& reply, QueryParams q,
+              std::vector<sql::Statement> statements);
 
   NodeHost& host_;
   ApiOptions opts_;
   ApiStats stats_;
+  std::unique_ptr<WriteQueue> queue_;  // created by api_ops.cpp on first use
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };
 
