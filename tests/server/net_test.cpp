@@ -5,9 +5,14 @@
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 
 #include "net/asio_clock.h"
 #include "net/posix_disk.h"
+#include "net/tcp_transport.h"
 
 namespace rq::net {
 namespace {
@@ -106,6 +111,120 @@ TEST(AsioClock, TimersFireInOrder_CancelledOnesDoNot) {
   EXPECT_EQ(clock.pending(), 0u);
   // Wall time is the Unix epoch's (some time after 2020).
   EXPECT_GT(clock.wall_unix_ns(), int64_t{1'577'836'800} * 1'000'000'000);
+}
+
+// Two transports on 127.0.0.1 in one io_context: frames arrive whole and in order.
+struct Pair {
+  boost::asio::io_context io;
+  std::vector<std::string> got;
+  std::map<NodeId, std::string> addrs;
+  std::unique_ptr<TcpTransport> a, b;
+
+  explicit Pair(TcpTransportOptions o = {}) {
+    auto resolve = [this](NodeId id) { return addrs.count(id) ? addrs[id] : std::string(); };
+    a = std::make_unique<TcpTransport>(
+        io, o, [](std::string_view) {}, resolve);
+    b = std::make_unique<TcpTransport>(
+        io, o, [this](std::string_view m) { got.emplace_back(m); }, resolve);
+    EXPECT_TRUE(a->start().ok());
+    EXPECT_TRUE(b->start().ok());
+    addrs[NodeId(2)] = "127.0.0.1:" + std::to_string(b->port());
+  }
+  // Runs until `n` frames arrived at b, for at most 5 s.
+  void run_until(size_t n) {
+    for (int i = 0; i < 500 && got.size() < n; ++i) io.run_for(std::chrono::milliseconds(10));
+  }
+};
+
+TEST(TcpTransport, FramesArriveWholeAndInOrder) {
+  Pair p;
+  std::vector<std::string> sent;
+  for (int i = 0; i < 200; ++i) {
+    sent.push_back(
+        std::string(static_cast<size_t>(i * 97 % 5000), static_cast<char>('a' + i % 26)) +
+        std::to_string(i));
+    p.a->send(NodeId(2), sent.back());
+  }
+  p.a->send(NodeId(2), std::string(3 << 20, 'x'));  // bigger than one write batch
+  sent.push_back(std::string(3 << 20, 'x'));
+  p.run_until(sent.size());
+  EXPECT_EQ(p.got, sent);
+  EXPECT_EQ(p.a->stats().connects, 1u);  // one connection, reused
+  EXPECT_EQ(p.a->stats().frames_sent, sent.size());
+}
+
+TEST(TcpTransport, UnknownPeer_FramesDropped) {
+  Pair p;
+  p.a->send(NodeId(9), "nobody");
+  p.io.run_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(p.a->stats().frames_dropped, 1u);
+}
+
+TEST(TcpTransport, PeerDown_QueueBounded_ReconnectsWhenItComesBack) {
+  TcpTransportOptions o;
+  o.max_queued_bytes = 10'000;
+  o.backoff_max = std::chrono::milliseconds(100);
+  Pair p(o);
+  const std::string addr = p.addrs[NodeId(2)];
+  const uint16_t port = p.b->port();
+  p.b->stop();
+  p.b.reset();
+  for (int i = 0; i < 20; ++i) p.a->send(NodeId(2), std::string(1000, 'q'));  // 20 KB > 10 KB bound
+  p.io.run_for(std::chrono::milliseconds(200));
+  EXPECT_GE(p.a->stats().frames_dropped, 10u);
+  EXPECT_GE(p.a->stats().connect_failures, 1u);
+  // The peer comes back on the same port: queued frames and new ones get through.
+  TcpTransportOptions ob = o;
+  ob.listen_port = port;
+  p.b = std::make_unique<TcpTransport>(
+      p.io, ob, [&p](std::string_view m) { p.got.emplace_back(m); },
+      [](NodeId) { return std::string(); });
+  ASSERT_TRUE(p.b->start().ok());
+  p.a->send(NodeId(2), "after");
+  p.run_until(1);
+  for (int i = 0; i < 50 && (p.got.empty() || p.got.back() != "after"); ++i) {
+    p.io.run_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(p.got.empty());
+  EXPECT_EQ(p.got.back(), "after");
+  EXPECT_LE(p.got.size(), 11u);  // at most the 10 frames that fit, plus "after"
+}
+
+TEST(TcpTransport, OversizedFrameFromAHostilePeer_ClosesOnlyThatConnection) {
+  TcpTransportOptions o;
+  o.max_frame_bytes = 1000;
+  Pair p(o);
+  boost::asio::ip::tcp::socket raw(p.io);
+  raw.connect({boost::asio::ip::make_address("127.0.0.1"), p.b->port()});
+  const char header[4] = {static_cast<char>(0xff), static_cast<char>(0xff), static_cast<char>(0xff),
+                          0x7f};
+  boost::asio::write(raw, boost::asio::buffer(header, 4));
+  for (int i = 0; i < 100 && p.b->stats().oversized_frames == 0; ++i)
+    p.io.run_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(p.b->stats().oversized_frames, 1u);
+  // The hostile connection is closed ...
+  char c;
+  boost::system::error_code ec;
+  raw.read_some(boost::asio::buffer(&c, 1), ec);
+  EXPECT_TRUE(ec);
+  // ... and honest peers still get through.
+  p.a->send(NodeId(2), "still here");
+  p.run_until(1);
+  ASSERT_EQ(p.got.size(), 1u);
+  EXPECT_EQ(p.got[0], "still here");
+}
+
+TEST(TcpTransport, SplitHostPort) {
+  std::string h;
+  uint16_t port = 0;
+  EXPECT_TRUE(split_host_port("127.0.0.1:4002", &h, &port));
+  EXPECT_EQ(h, "127.0.0.1");
+  EXPECT_EQ(port, 4002);
+  EXPECT_TRUE(split_host_port("[::1]:80", &h, &port));
+  EXPECT_EQ(h, "::1");
+  EXPECT_FALSE(split_host_port("nohost", &h, &port));
+  EXPECT_FALSE(split_host_port("h:99999", &h, &port));
+  EXPECT_FALSE(split_host_port("h:", &h, &port));
 }
 
 }  // namespace

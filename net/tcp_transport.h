@@ -1,0 +1,81 @@
+// The Transport boundary on TCP (Boost.Asio): each message is one frame, a 4-byte little-endian
+// length then the bytes (the node's Cap'n Proto envelope), as ../shared/spec/stack.md measured
+// best: Cap'n Proto as the message format over plain sockets, no second event loop.
+//   - One listener on the Raft address takes frames from any peer and hands them to `deliver`
+//     (the envelope names its sender, so a connection needs no handshake).
+//   - One outgoing connection per peer, opened on first use, reused, reopened with exponential
+//     backoff after an error; frames queued while it is down are kept up to a byte bound, then
+//     dropped (Raft retries what matters). Frames are coalesced into one write.
+//   - A frame longer than the limit, or a connection idle past the read deadline, closes that
+//     connection and is counted; nothing a peer sends can stop the node.
+// Runs on the node's io_context thread; `send` must be called there.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "core/transport.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace rq::net {
+
+struct TcpTransportOptions {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 0;                     // 0: any free port (see port())
+  uint32_t max_frame_bytes = 80u << 20;         // larger frames close the connection
+  uint64_t max_queued_bytes = 64ull << 20;      // per peer, while its connection is down or slow
+  uint64_t max_write_batch_bytes = 1ull << 20;  // frames coalesced per write
+  Duration connect_timeout = std::chrono::seconds(3);
+  Duration backoff_min = std::chrono::milliseconds(50);
+  Duration backoff_max = std::chrono::seconds(2);
+  Duration read_idle_timeout = std::chrono::seconds(60);
+};
+
+struct TcpTransportStats {
+  uint64_t frames_sent = 0;
+  uint64_t frames_received = 0;
+  uint64_t frames_dropped = 0;  // queue over its bound, or no address for the peer
+  uint64_t connects = 0;        // outgoing connections established
+  uint64_t connect_failures = 0;
+  uint64_t accepted = 0;          // incoming connections
+  uint64_t oversized_frames = 0;  // incoming frames over the limit (connection closed)
+};
+
+class TcpTransport final : public Transport {
+ public:
+  using Deliver = std::function<void(std::string_view bytes)>;
+  // Where a node listens ("host:port"), or "" if unknown; asked when connecting.
+  using Resolve = std::function<std::string(NodeId)>;
+
+  TcpTransport(boost::asio::io_context& io, TcpTransportOptions opts, Deliver deliver,
+               Resolve resolve);
+  ~TcpTransport() override;
+  TcpTransport(const TcpTransport&) = delete;
+  TcpTransport& operator=(const TcpTransport&) = delete;
+
+  Status start();  // binds and listens
+  void stop();     // closes the listener and every connection
+  void send(NodeId to, std::string bytes) override;
+  // Forgets a peer's connection (e.g. its address changed): the next send reconnects.
+  void reset_peer(NodeId id);
+  uint16_t port() const;
+  const TcpTransportStats& stats() const;
+
+  struct Impl;  // public for the .cpp's connection classes
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// "host:port" (IPv6 in brackets) into its parts; false if malformed.
+bool split_host_port(const std::string& addr, std::string* host, uint16_t* port);
+
+}  // namespace rq::net
