@@ -13,7 +13,8 @@ class Node::Sink final : public SnapshotSink {
  public:
   Sink(Node* node, std::weak_ptr<int> alive) : node_(node), alive_(std::move(alive)) {}
   Status write(std::string_view bytes) override {
-    if (alive_.expired() || !node_->local_snapshot_) return make_error(ErrorCode::kInvalid, "snapshot abandoned");
+    if (alive_.expired() || !node_->local_snapshot_)
+      return make_error(ErrorCode::kInvalid, "snapshot abandoned");
     return node_->snapshots_->write(*node_->local_snapshot_, bytes);
   }
   void finish(Status st) override {
@@ -28,8 +29,8 @@ class Node::Sink final : public SnapshotSink {
   bool done_ = false;
 };
 
-Node::Node(NodeConfig cfg, Clock& clock, Transport& transport, Disk& disk, Prng prng, StateMachine& sm,
-           NodeObserver* observer)
+Node::Node(NodeConfig cfg, Clock& clock, Transport& transport, Disk& disk, Prng prng,
+           StateMachine& sm, NodeObserver* observer)
     : cfg_(std::move(cfg)),
       clock_(clock),
       transport_(transport),
@@ -66,13 +67,15 @@ Status Node::start(std::optional<raft::Membership> bootstrap) {
   store_ = std::move(store.value());
   if (*snap) {
     const raft::SnapshotMeta& meta = **snap;
-    Status st = sm_.restore([this, &meta](uint64_t off, uint64_t len) { return snapshots_->read(meta, off, len); },
-                            meta.size);
+    Status st = sm_.restore(
+        [this, &meta](uint64_t off, uint64_t len) { return snapshots_->read(meta, off, len); },
+        meta.size);
     if (!st) {
       fail_stop(Error{ErrorCode::kCorrupt, "cannot restore snapshot: " + st.error().message});
       return st.error();
     }
     last_snapshot_index_ = meta.index;
+    stats_.snapshots_restored_at_start = 1;
   }
   const bool fresh = !*snap && rec.entries.empty() && rec.hard_state.term.v == 0;
   if (Status st = load_identity(fresh); !st) {
@@ -96,12 +99,16 @@ Status Node::load_identity(bool fresh) {
   if (size) {
     auto data = disk_.read(kName, 0, *size);
     if (!data) return data.error();
-    if (data->size() != 12) return make_error(ErrorCode::kCorrupt, "identity file has the wrong size");
+    if (data->size() != 12)
+      return make_error(ErrorCode::kCorrupt, "identity file has the wrong size");
     uint64_t inc = 0;
-    for (int i = 7; i >= 0; --i) inc = (inc << 8) | static_cast<uint8_t>((*data)[static_cast<size_t>(i)]);
+    for (int i = 7; i >= 0; --i)
+      inc = (inc << 8) | static_cast<uint8_t>((*data)[static_cast<size_t>(i)]);
     uint32_t crc = 0;
-    for (int i = 3; i >= 0; --i) crc = (crc << 8) | static_cast<uint8_t>((*data)[8 + static_cast<size_t>(i)]);
-    if (crc != crc32c(std::string_view(*data).substr(0, 8))) return make_error(ErrorCode::kCorrupt, "identity checksum mismatch");
+    for (int i = 3; i >= 0; --i)
+      crc = (crc << 8) | static_cast<uint8_t>((*data)[8 + static_cast<size_t>(i)]);
+    if (crc != crc32c(std::string_view(*data).substr(0, 8)))
+      return make_error(ErrorCode::kCorrupt, "identity checksum mismatch");
     cfg_.raft.incarnation = inc;
     return ok_status();
   }
@@ -200,7 +207,27 @@ void Node::receive(std::string_view bytes) {
   }
   ++stats_.messages_received;
   raft_->step(*m);
+  note_leader_commit(*m);
   maybe_process();
+}
+
+void Node::note_leader_commit(const raft::Message& m) {
+  if (m.type != raft::MessageType::kApp && m.type != raft::MessageType::kHeartbeat) return;
+  if (m.term != raft_->term() || m.from != raft_->lead()) return;  // not from the current leader
+  if (leader_commit_term_ != m.term) {
+    leader_commit_term_ = m.term;
+    leader_commit_ = m.commit;
+    return;
+  }
+  // A heartbeat carries min(match, commit) (raft.cpp), so only the largest value seen counts.
+  leader_commit_ = std::max(leader_commit_, m.commit);
+}
+
+std::optional<LogIndex> Node::leader_commit() const {
+  if (!running()) return std::nullopt;
+  if (raft_->role() == raft::Role::kLeader) return raft_->log().committed();
+  if (!raft_->lead().valid() || leader_commit_term_ != raft_->term()) return std::nullopt;
+  return leader_commit_;
 }
 
 void Node::send_cluster(NodeId to, std::string_view payload) {
@@ -209,7 +236,8 @@ void Node::send_cluster(NodeId to, std::string_view payload) {
   transport_.send(to, wire::encode_cluster(payload));
 }
 
-raft::ProposeResult Node::propose(std::string data, const std::function<void(const raft::ProposeResult&)>& accepted) {
+raft::ProposeResult Node::propose(std::string data,
+                                  const std::function<void(const raft::ProposeResult&)>& accepted) {
   if (!running()) return raft::ProposeResult{};
   auto r = raft_->propose(std::move(data));
   if (accepted) accepted(r);
@@ -258,7 +286,8 @@ MembershipResult Node::change_membership(const std::optional<raft::ConfChange>& 
   return r;
 }
 
-MembershipResult Node::join(NodeId id, const std::string& address, bool voter, uint64_t incarnation) {
+MembershipResult Node::join(NodeId id, const std::string& address, bool voter,
+                            uint64_t incarnation) {
   if (!running()) return MembershipResult{};
   if (raft_->role() != raft::Role::kLeader) return change_membership(std::nullopt);
   bool already = false;
@@ -271,7 +300,8 @@ MembershipResult Node::join(NodeId id, const std::string& address, bool voter, u
   }
   MembershipResult r = change_membership(*cc);
   // A lost-disk rejoin proposed the removal of the old self: the join itself comes next time.
-  if (*cc && (*cc)->type == raft::ConfChangeType::kRemove && r.status == MembershipResult::Status::kProposed) {
+  if (*cc && (*cc)->type == raft::ConfChangeType::kRemove &&
+      r.status == MembershipResult::Status::kProposed) {
     r.status = MembershipResult::Status::kRetry;
   }
   return r;
@@ -295,7 +325,9 @@ void Node::campaign() {
   maybe_process();
 }
 
-void Node::begin_batch() { ++batch_depth_; }
+void Node::begin_batch() {
+  ++batch_depth_;
+}
 
 void Node::end_batch() {
   RQ_ASSERT_GT(batch_depth_, 0);
@@ -309,6 +341,55 @@ void Node::maybe_process() {
 void Node::request_snapshot() {
   force_snapshot_ = true;
   if (running() && !processing_) maybe_start_snapshot();
+}
+
+void Node::request_snapshot(SnapshotRequest req, std::function<void(SnapshotOutcome)> done) {
+  if (!running()) {
+    done(SnapshotOutcome::kFailed);
+    return;
+  }
+  const LogIndex target = raft_->log().applied();
+  if (target <= last_snapshot_index_) {
+    done(SnapshotOutcome::kNothingNew);
+    return;
+  }
+  snapshot_waiters_.push_back(SnapshotWaiter{target, req.trailing_logs, std::move(done)});
+  request_snapshot();
+}
+
+Result<size_t> Node::reap_snapshots(size_t keep) {
+  RQ_ASSERT_GE(keep, 1u);
+  if (!running()) return make_error(ErrorCode::kInvalid, "node stopped");
+  const auto count = [this]() -> Result<size_t> {
+    auto names = disk_.list();
+    if (!names) return names.error();
+    size_t n = 0;
+    for (const auto& name : *names) {
+      const bool snap = name.rfind("snap-", 0) == 0 && name.size() > 5 &&
+                        name.compare(name.size() - 5, 5, ".snap") == 0;
+      n += snap ? 1 : 0;
+    }
+    return n;
+  };
+  auto before = count();
+  if (!before) return before.error();
+  if (Status st = snapshots_->retain(keep); !st) return st.error();
+  auto after = count();
+  if (!after) return after.error();
+  return *before - std::min(*before, *after);
+}
+
+void Node::finish_snapshot_waiters(LogIndex durable, SnapshotOutcome outcome) {
+  std::vector<SnapshotWaiter> done;
+  for (auto it = snapshot_waiters_.begin(); it != snapshot_waiters_.end();) {
+    if (outcome == SnapshotOutcome::kFailed || it->target <= durable) {
+      done.push_back(std::move(*it));
+      it = snapshot_waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& w : done) w.done(outcome);
 }
 
 void Node::send_all(std::vector<raft::Message>& msgs) {
@@ -332,10 +413,12 @@ bool Node::install_snapshot(const raft::SnapshotMeta& meta) {
     fail_stop(Error{st.error().code, "log write failed: " + st.error().message});
     return false;
   }
-  Status st = sm_.restore([this, &meta](uint64_t off, uint64_t len) { return snapshots_->read(meta, off, len); },
-                          meta.size);
+  Status st = sm_.restore(
+      [this, &meta](uint64_t off, uint64_t len) { return snapshots_->read(meta, off, len); },
+      meta.size);
   if (!st) {
-    fail_stop(Error{ErrorCode::kCorrupt, "cannot restore received snapshot: " + st.error().message});
+    fail_stop(
+        Error{ErrorCode::kCorrupt, "cannot restore received snapshot: " + st.error().message});
     return false;
   }
   last_snapshot_index_ = std::max(last_snapshot_index_, meta.index);
@@ -422,6 +505,9 @@ void Node::process() {
 
 void Node::maybe_start_snapshot() {
   if (local_snapshot_ || !running()) return;
+  // A snapshot received from the leader may already cover what a waiter asked for.
+  if (!snapshot_waiters_.empty())
+    finish_snapshot_waiters(last_snapshot_index_, SnapshotOutcome::kTaken);
   const LogIndex applied = raft_->log().applied();
   if (applied <= last_snapshot_index_) return;
   if (!force_snapshot_ && distance(applied, last_snapshot_index_) < cfg_.snapshot_threshold) return;
@@ -444,6 +530,8 @@ void Node::on_snapshot_written(Status st) {
   local_snapshot_.reset();
   if (!st) {
     snapshots_->abandon(w);
+    ++stats_.snapshots_failed;
+    finish_snapshot_waiters(LogIndex{0}, SnapshotOutcome::kFailed);
     return;
   }
   auto meta = snapshots_->finish(w, local_snapshot_membership_);
@@ -456,12 +544,30 @@ void Node::on_snapshot_written(Status st) {
   ++stats_.snapshots_taken;
   observer_->on_snapshot_taken(id(), *meta);
   // Only now that the snapshot is durable does the log lose what it covers, minus a tail kept for
-  // followers that are only a little behind.
-  const LogIndex keep_from = meta->index - std::min<uint64_t>(cfg_.trailing_logs, meta->index.v);
+  // followers that are only a little behind (a waiter may ask for another tail: the largest of
+  // those asked for this snapshot wins, so nobody keeps fewer entries than they asked).
+  bool overridden = false;
+  uint64_t trailing = 0;
+  for (const auto& wt : snapshot_waiters_) {
+    if (wt.target > meta->index) continue;
+    trailing = std::max(trailing, wt.trailing_logs.value_or(cfg_.trailing_logs));
+    overridden = true;
+  }
+  if (!overridden) trailing = cfg_.trailing_logs;
+  const LogIndex keep_from = meta->index - std::min<uint64_t>(trailing, meta->index.v);
   raft_->compact(keep_from);
   Status c = store_->compact(raft_->log().floor_index());
   if (c) c = snapshots_->retain(cfg_.snapshots_retained);
-  if (!c) fail_stop(Error{c.error().code, "compaction failed: " + c.error().message});
+  if (!c) {
+    fail_stop(Error{c.error().code, "compaction failed: " + c.error().message});
+    return;
+  }
+  finish_snapshot_waiters(meta->index, SnapshotOutcome::kTaken);
+  // Waiters that asked after this snapshot started need the next one.
+  if (!snapshot_waiters_.empty()) {
+    force_snapshot_ = true;
+    if (!processing_) maybe_start_snapshot();
+  }
 }
 
 void Node::fail_stop(Error why) {
@@ -470,6 +576,7 @@ void Node::fail_stop(Error why) {
   failure_ = why.message;
   stop();
   observer_->on_fail_stop(id(), why);
+  finish_snapshot_waiters(LogIndex{0}, SnapshotOutcome::kFailed);
 }
 
 }  // namespace rq

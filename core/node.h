@@ -9,10 +9,12 @@
 // (fail-stop): it never carries on with state it cannot trust.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/disk.h"
@@ -37,7 +39,8 @@ class NodeObserver {
   virtual void on_send(NodeId, const raft::Message&, const raft::HardState& hs) {}
   // A cluster-layer message (not Raft's) is leaving.
   virtual void on_send_cluster(NodeId) {}
-  virtual void on_recovered(NodeId, const storage::RecoveredLog&, const std::optional<raft::SnapshotMeta>&) {}
+  virtual void on_recovered(NodeId, const storage::RecoveredLog&,
+                            const std::optional<raft::SnapshotMeta>&) {}
   // A local snapshot was sealed on disk; a received one was installed in the state machine.
   virtual void on_snapshot_taken(NodeId, const raft::SnapshotMeta&) {}
   virtual void on_snapshot_installed(NodeId, const raft::SnapshotMeta&) {}
@@ -77,6 +80,19 @@ struct MembershipResult {
   std::string error;
 };
 
+// How a snapshot asked for with Node::request_snapshot ended.
+enum class SnapshotOutcome : uint8_t {
+  kTaken,       // a snapshot covering every entry applied at the request is durable
+  kNothingNew,  // the newest durable snapshot already covered every applied entry
+  kFailed,      // the state machine could not write it, or the node stopped
+};
+
+struct SnapshotRequest {
+  // Entries kept in the log behind this snapshot when it is compacted (rqlite's
+  // POST /snapshot?trailing_logs=N); nullopt: NodeConfig::trailing_logs.
+  std::optional<uint64_t> trailing_logs;
+};
+
 struct NodeStats {
   uint64_t messages_sent = 0;
   uint64_t messages_received = 0;
@@ -86,7 +102,9 @@ struct NodeStats {
   uint64_t entries_applied = 0;
   uint64_t snapshots_taken = 0;
   uint64_t snapshots_installed = 0;
-  uint64_t snapshots_skipped = 0;  // damaged snapshot files passed over at start
+  uint64_t snapshots_skipped = 0;            // damaged snapshot files passed over at start
+  uint64_t snapshots_failed = 0;             // local snapshots the state machine could not write
+  uint64_t snapshots_restored_at_start = 0;  // 1 when start() restored a snapshot
 };
 
 class Node {
@@ -109,22 +127,39 @@ class Node {
                               const std::function<void(const raft::ProposeResult&)>& accepted = {});
   raft::ProposeResult propose_conf_change(const raft::ConfChange& cc);
   // rqlite's join and remove: only the leader acts; others say who leads.
-  MembershipResult join(NodeId id, const std::string& address, bool voter, uint64_t incarnation = 0);
+  MembershipResult join(NodeId id, const std::string& address, bool voter,
+                        uint64_t incarnation = 0);
   MembershipResult remove_member(NodeId id);
   bool transfer_leadership(NodeId to);
   void campaign();
   // ReadIndex (Raft::read_index); the ReadState goes to the read-state sink once confirmed.
   raft::ReadIndexStatus read_index(uint64_t context);
-  void set_read_state_sink(std::function<void(const raft::ReadState&)> sink) { read_sink_ = std::move(sink); }
+  void set_read_state_sink(std::function<void(const raft::ReadState&)> sink) {
+    read_sink_ = std::move(sink);
+  }
   // The cluster layer above Raft (request forwarding) shares the transport: its payloads are
   // wrapped in the same envelope, and those that arrive go to the sink.
   void send_cluster(NodeId to, std::string_view payload);
-  void set_cluster_sink(std::function<void(std::string_view)> sink) { cluster_sink_ = std::move(sink); }
+  void set_cluster_sink(std::function<void(std::string_view)> sink) {
+    cluster_sink_ = std::move(sink);
+  }
   // Runs the ticks the clock says are due now, before anything that depends on elapsed time
   // (a lease check after the process was paused must see the time that passed).
   void catch_up_ticks();
   // Take a snapshot as soon as possible, whatever the threshold.
   void request_snapshot();
+  // The same, for a caller that waits: `done` runs once a snapshot covering every entry applied
+  // now is durable and the log compacted behind it (keeping `req.trailing_logs` entries), at once
+  // with kNothingNew when the newest durable snapshot covers them already, or with kFailed.
+  // `done` may run inside this call or inside the loop: it must not call back into the node.
+  void request_snapshot(SnapshotRequest req, std::function<void(SnapshotOutcome)> done);
+  // Removes sealed snapshots beyond the newest `keep` (at least 1): rqlite's POST /reap. Returns
+  // how many were removed.
+  Result<size_t> reap_snapshots(size_t keep);
+  // The leader's commit index as this node last heard it (rqlite's /readyz?sync waits for it):
+  // the commit index itself on the leader; on a follower the largest commit index carried by an
+  // append or heartbeat from the current leader in the current term; nullopt before any.
+  std::optional<LogIndex> leader_commit() const;
   // Group commit: inputs between begin_batch() and end_batch() (messages that piled up while the
   // node was busy, proposals from many clients) are stepped one after another and then handled by
   // one pass of the loop: one write, one sync, one round of messages.
@@ -151,12 +186,15 @@ class Node {
   void run_due_ticks();
   void process();
   void maybe_process();
+  void note_leader_commit(const raft::Message& m);
   void send_all(std::vector<raft::Message>& msgs);
   bool install_snapshot(const raft::SnapshotMeta& meta);
   Status load_identity(bool fresh);
   bool write_chunks(std::vector<raft::SnapshotChunk>& chunks, std::vector<Finished>* finished);
   void maybe_start_snapshot();
   void on_snapshot_written(Status st);
+  // Answers the snapshot waiters whose target is at most `durable`; with kFailed, all of them.
+  void finish_snapshot_waiters(LogIndex durable, SnapshotOutcome outcome);
   void fail_stop(Error why);
   MembershipResult change_membership(const std::optional<raft::ConfChange>& cc);
 
@@ -186,10 +224,21 @@ class Node {
   // Snapshots.
   LogIndex last_snapshot_index_;
   bool force_snapshot_ = false;
-  std::optional<storage::SnapshotStore::Writer> local_snapshot_;  // being written by the state machine
+  std::optional<storage::SnapshotStore::Writer>
+      local_snapshot_;  // being written by the state machine
   raft::Membership local_snapshot_membership_;
+  struct SnapshotWaiter {
+    LogIndex target;  // applied index when asked: the snapshot must cover it
+    std::optional<uint64_t> trailing_logs;
+    std::function<void(SnapshotOutcome)> done;
+  };
+  std::vector<SnapshotWaiter> snapshot_waiters_;
+  // What the current leader said its commit index was (leader_commit()). Invariant: meaningful
+  // only while leader_commit_term_ is Raft's current term.
+  Term leader_commit_term_;
+  LogIndex leader_commit_;
   std::optional<storage::SnapshotStore::Writer> incoming_;  // being received from the leader
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // sinks outliving the node check this
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);   // sinks outliving the node check this
 };
 
 }  // namespace rq

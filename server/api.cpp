@@ -140,6 +140,11 @@ void Api::data(HttpRequest& req, HttpReply& reply, int kind_int) {
     const bool plain =
         kind != sql::CommandKind::kRequest && req.content_type.rfind("text/plain", 0) == 0;
     auto body = parse_statements(req.body, plain);
+    // rqlite: `[]` with `queue&wait` is a flush barrier, not an error.
+    if (!body && kind == sql::CommandKind::kExecute && q.queue && q.wait &&
+        body.error().message == "no statements") {
+      return queued(req, reply, std::move(q), {});
+    }
     if (!body) return reply(http_error(400, body.error().message));
     statements = std::move(body).value();
   }
@@ -149,12 +154,16 @@ void Api::data(HttpRequest& req, HttpReply& reply, int kind_int) {
     return reply(
         http_error(413, "too many statements: at most " + std::to_string(opts_.max_statements)));
   }
-  if (kind == sql::CommandKind::kExecute)
+  if (kind == sql::CommandKind::kExecute) {
     ++stats_.executions;
-  else if (is_query)
+    stats_.execute_stmts_rx += statements.size();
+  } else if (is_query) {
     ++stats_.queries;
-  else
+    stats_.query_stmts_rx += statements.size();
+  } else {
     ++stats_.requests;
+    stats_.request_stmts_rx += statements.size();
+  }
 
   svc::Request r;
   r.kind = kind;
@@ -227,6 +236,7 @@ void Api::data(HttpRequest& req, HttpReply& reply, int kind_int) {
 
 void Api::status(const HttpRequest& req, HttpReply& reply) {
   if (req.method != "GET") return reply(empty(405));
+  ++stats_.num_status;
   auto parsed = parse_query(req.query);
   if (!parsed) return reply(http_error(400, parsed.error().message));
   const QueryParams& q = parsed.value();
@@ -243,8 +253,8 @@ void Api::status(const HttpRequest& req, HttpReply& reply) {
   r["commit_index"] = log.committed().v;
   r["applied_index"] = log.applied().v;
   r["fsm_pending"] = log.committed().v - std::min(log.committed().v, sm.last_applied());
-  r["last_snapshot_index"] = log.floor_index().v;
-  r["last_snapshot_term"] = log.floor_term().v;
+  r["last_snapshot_index"] = raft.snapshot() ? raft.snapshot()->index.v : 0;
+  r["last_snapshot_term"] = raft.snapshot() ? raft.snapshot()->term.v : 0;
   r["num_peers"] = raft.membership().members().size() - 1;
   r["voter"] = raft.membership().is_voter(node.id());
   r["fsyncs"] = host_.disk().counters().syncs.load();
@@ -308,6 +318,9 @@ void Api::status(const HttpRequest& req, HttpReply& reply) {
   out["http"] = json::object{{"auth", "disabled"},
                              {"bind_addr", opts_.http_bind_addr},
                              {"tls", json::object{{"enabled", "false"}}}};
+  // The last sequence number of a queued write that was written (0 before any).
+  out["http"].as_object()["queue"] = json::object{
+      {"_default", json::object{{"sequence_number", queue_ ? queue_->last_written() : 0}}}};
   const auto now = std::chrono::system_clock::now();
   out["node"] = json::object{
       {"start_time",
@@ -348,6 +361,7 @@ void Api::status(const HttpRequest& req, HttpReply& reply) {
 }
 
 void Api::readyz(const HttpRequest& req, HttpReply& reply) {
+  ++stats_.num_readyz;
   if (req.method != "GET" && req.method != "HEAD") return reply(empty(405));
   auto parsed = parse_query(req.query);
   if (!parsed) return reply(http_error(400, parsed.error().message));
@@ -358,20 +372,57 @@ void Api::readyz(const HttpRequest& req, HttpReply& reply) {
   }
   if (!host_.ready()) return reply(text(503, "[+]node ok\n[+]leader ok\n[+]store not ready"));
   // v10 also checks that the database answers a read.
-  svc::Request r;
-  r.kind = sql::CommandKind::kQuery;
-  r.level = svc::ReadLevel::kNone;
-  r.statements.push_back(sql::Statement{"SELECT 1", {}});
-  host_.service().submit(std::move(r), [reply](svc::Response resp) {
-    const bool ok = resp.status == svc::Status::kOk && resp.result.error.empty() &&
-                    !resp.result.results.empty() && resp.result.results[0].error.empty();
-    if (ok) return reply(text(200, "[+]node ok\n[+]leader ok\n[+]store ok\n[+]db ok"));
-    const std::string why = !resp.error.empty()           ? resp.error
-                            : !resp.result.error.empty()  ? resp.result.error
-                            : resp.result.results.empty() ? "no result"
-                                                          : resp.result.results[0].error;
-    reply(text(503, "[+]node ok\n[+]leader ok\n[+]store ok\n[+]db not ok: (" + why + ")"));
-  });
+  auto db_check = [this, reply](const std::string& ok) {
+    svc::Request r;
+    r.kind = sql::CommandKind::kQuery;
+    r.level = svc::ReadLevel::kNone;
+    r.statements.push_back(sql::Statement{"SELECT 1", {}});
+    host_.service().submit(std::move(r), [reply, ok](svc::Response resp) {
+      const bool good = resp.status == svc::Status::kOk && resp.result.error.empty() &&
+                        !resp.result.results.empty() && resp.result.results[0].error.empty();
+      if (good) return reply(text(200, ok + "\n[+]db ok"));
+      const std::string why = !resp.error.empty()           ? resp.error
+                              : !resp.result.error.empty()  ? resp.result.error
+                              : resp.result.results.empty() ? "no result"
+                                                            : resp.result.results[0].error;
+      reply(text(503, ok + "\n[+]db not ok: (" + why + ")"));
+    });
+  };
+  const std::string ok = "[+]node ok\n[+]leader ok\n[+]store ok";
+  if (!q.sync) return db_check(ok);
+  // ?sync: wait (up to `timeout`) until this node applied everything the leader had committed,
+  // as of the last append or heartbeat it heard from the leader (the leader: its own commit
+  // index). Trivially at once on a single node.
+  Node& node = host_.node();
+  sql::SqliteMachine& sm = host_.sm();
+  auto target = std::make_shared<std::optional<LogIndex>>();
+  Clock& clock = host_.clock();
+  const Duration timeout = q.timeout.value_or(opts_.default_timeout);
+  const Duration every = std::chrono::milliseconds(10);
+  struct Poll {
+    static void run(Clock& clock, Duration deadline, Duration every, std::function<bool()> ready,
+                    std::function<void(bool)> done) {
+      if (ready()) return done(true);
+      if (clock.now() >= deadline) return done(false);
+      clock.schedule(
+          std::min(every, deadline - clock.now()),
+          [&clock, deadline, every, ready, done] { run(clock, deadline, every, ready, done); });
+    }
+  };
+  Poll::run(
+      clock, clock.now() + timeout, every,
+      [&node, &sm, target] {
+        if (!*target) *target = node.leader_commit();
+        return target->has_value() && sm.last_applied() >= (*target)->v;
+      },
+      [reply, ok, db_check, target, &sm](bool synced) {
+        if (synced) return db_check(ok + "\n[+]sync ok");
+        const std::string why = *target
+                                    ? "timeout waiting for index " + std::to_string((*target)->v) +
+                                          " (applied " + std::to_string(sm.last_applied()) + ")"
+                                    : std::string("timeout waiting for the leader's commit index");
+        reply(text(503, ok + "\n[+]sync " + why));
+      });
 }
 
 }  // namespace rq::server

@@ -11,6 +11,7 @@
 #include "server/http_api.h"
 #include "server/http_server.h"
 #include "server/node_host.h"
+#include "server/write_queue.h"
 
 namespace rq::server {
 
@@ -21,15 +22,29 @@ struct ApiOptions {
   Duration apply_timeout =
       std::chrono::seconds(10);  // -raft-apply-timeout: writes and strong reads
   Duration default_timeout = std::chrono::seconds(30);  // `timeout` when absent (forwarding)
+  WriteQueueOptions write_queue;                        // -write-queue-* flags
   size_t max_statements = 100'000;                      // per request; more is a 413
 };
 
+// rqlite's `http` expvar counters (/debug/vars). Those marked † are counted outside api_ops.cpp
+// and stay 0 until that code increments them.
 struct ApiStats {
-  uint64_t executions = 0;
+  uint64_t executions = 0;  // every /db/execute, queued ones included
   uint64_t queries = 0;
   uint64_t requests = 0;
   uint64_t leader_not_found = 0;
-  // More counters for /debug/vars are added by the operations endpoints (api_ops.cpp).
+  uint64_t execute_stmts_rx = 0;  // †
+  uint64_t query_stmts_rx = 0;    // †
+  uint64_t request_stmts_rx = 0;  // †
+  uint64_t num_status = 0;        // †
+  uint64_t num_readyz = 0;
+  uint64_t backups = 0;                 // †
+  uint64_t loads = 0;                   // †
+  uint64_t boot = 0;                    // †
+  uint64_t queued_executions = 0;       // requests queued (/db/execute?queue)
+  uint64_t queued_executions_wait = 0;  // ... of which with `wait`
+  uint64_t user_snapshots = 0;          // POST /snapshot that took one
+  uint64_t user_reaps = 0;              // POST /reap
 };
 
 class WriteQueue;

@@ -1,8 +1,15 @@
 #include "server/http_server.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <optional>
 #include <set>
 
 namespace rq::server {
@@ -10,6 +17,65 @@ namespace rq::server {
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
+
+BodyFile::~BodyFile() {
+  ::unlink(path_.c_str());
+}
+
+uint64_t BodyFile::size() const {
+  struct stat st {};
+  return ::stat(path_.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+namespace {
+
+// A response body read from an open file descriptor in large pieces (Beast's file_body reads
+// 4 KiB at a time: a 100 MB backup would take 25,600 writes).
+struct FdBody {
+  struct Fd {
+    int fd = -1;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  struct value_type {
+    std::shared_ptr<Fd> file;
+    uint64_t size = 0;
+  };
+  static uint64_t size(const value_type& v) { return v.size; }
+
+  class writer {
+   public:
+    using const_buffers_type = boost::asio::const_buffer;
+    template <bool isRequest, class Fields>
+    writer(http::header<isRequest, Fields>&, const value_type& body) : body_(body) {}
+    void init(beast::error_code& ec) { ec = {}; }
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+      ec = {};
+      if (sent_ >= body_.size) return boost::none;
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf_.size(), body_.size - sent_));
+      ssize_t n;
+      do {
+        n = ::pread(body_.file->fd, buf_.data(), want, static_cast<off_t>(sent_));
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) {
+        // The file shrank or cannot be read: the connection is closed mid-body.
+        ec = n == 0 ? beast::error_code(boost::asio::error::eof)
+                    : beast::error_code(errno, boost::system::generic_category());
+        return boost::none;
+      }
+      sent_ += static_cast<uint64_t>(n);
+      return {{const_buffers_type(buf_.data(), static_cast<size_t>(n)), sent_ < body_.size}};
+    }
+
+   private:
+    const value_type& body_;
+    uint64_t sent_ = 0;
+    std::vector<char> buf_ = std::vector<char>(size_t{256} << 10);
+  };
+};
+
+}  // namespace
 
 class Session;
 
@@ -34,14 +100,16 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   ~Session() { server_->sessions.erase(this); }
 
+  // The header first: it decides where the body goes (memory or a file) and how it is read.
   void read() {
-    parser_.emplace();
-    parser_->body_limit(server_->opts.max_body_bytes);
-    parser_->header_limit(64 * 1024);
     stream_.expires_after(server_->opts.idle_timeout);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    header_parser_.emplace();
+    header_parser_->header_limit(64 * 1024);
+    header_parser_->body_limit(server_->opts.spool_body ? server_->opts.max_spooled_body_bytes
+                                                        : server_->opts.max_body_bytes);
+    http::async_read_header(
+        stream_, buffer_, *header_parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
   // Answers "too busy" and closes: over the connection limit.
@@ -64,50 +132,156 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  void on_read(beast::error_code ec) {
+  // Whether a read error ends the exchange (answered or closed); false when there was none.
+  bool read_failed(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == boost::asio::error::operation_aborted || ec == boost::asio::error::connection_reset ||
-        ec == boost::asio::error::eof) {
+        ec == boost::asio::error::eof || ec == http::error::partial_message) {
+      file_parser_.reset();
+      spooled_.reset();
       close();
-      return;
+      return true;
     }
     if (ec == http::error::body_limit) {
       ++server_->stats.too_large;
-      keep_alive_ = false;
-      HttpResponse r;
-      r.status = 413;
-      r.content_type = "text/plain; charset=utf-8";
-      r.body = "request body too large\n";
-      send(std::move(r));
-      return;
+      fail(413, "request body too large");
+      return true;
     }
     if (ec) {
       ++server_->stats.bad_requests;
-      keep_alive_ = false;
-      HttpResponse r;
-      r.status = 400;
-      r.content_type = "text/plain; charset=utf-8";
-      r.body = "malformed HTTP request\n";
-      send(std::move(r));
+      fail(400, "malformed HTTP request");
+      return true;
+    }
+    return false;
+  }
+
+  // Answers and closes: the rest of the request cannot be read.
+  void fail(int status, const char* why) {
+    file_parser_.reset();
+    spooled_.reset();
+    keep_alive_ = false;
+    HttpResponse r;
+    r.status = status;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = std::string(why) + "\n";
+    send(std::move(r));
+  }
+
+  void on_header(beast::error_code ec) {
+    if (read_failed(ec)) return;
+    auto& h = header_parser_->get();
+    version_ = h.version();
+    if (server_->opts.spool_body &&
+        server_->opts.spool_body(std::string_view(h.method_string()), path_of(h.target()))) {
+      file_parser_.emplace(std::move(*header_parser_));
+      header_parser_.reset();
+      std::string tmpl = server_->opts.spool_dir + "/body-XXXXXX";
+      const int fd = ::mkstemp(tmpl.data());
+      if (fd < 0) {
+        fail(500, "cannot store the request body");
+        return;
+      }
+      ::close(fd);
+      spooled_ = std::make_shared<BodyFile>(tmpl);
+      beast::error_code oec;
+      file_parser_->get().body().open(tmpl.c_str(), beast::file_mode::write, oec);
+      if (oec) {
+        fail(500, "cannot store the request body");
+        return;
+      }
+      ++server_->stats.spooled;
+      read_big_body();
+      continue_then([self = shared_from_this()] { self->read_spooled_body(); });
       return;
     }
+    parser_.emplace(std::move(*header_parser_));
+    header_parser_.reset();
+    // A declared length was checked against the header parser's (spooling) limit only; chunks
+    // are checked against this one as they come.
+    parser_->body_limit(server_->opts.max_body_bytes);
+    const std::optional<uint64_t> length = declared_length(parser_->get());
+    if (length && *length > server_->opts.max_body_bytes) {
+      ++server_->stats.too_large;
+      fail(413, "request body too large");
+      return;
+    }
+    if (!length || *length > kBigBody) read_big_body();
+    continue_then([self = shared_from_this()] {
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       [self](beast::error_code ec, size_t) { self->on_read(ec); });
+    });
+  }
+
+  // A spooled body may take longer than the idle timeout to arrive (a multi-GB /boot): the
+  // timeout is for each read, not for the whole body.
+  void read_spooled_body() {
+    if (file_parser_->is_done()) return on_read({});  // no body, or an empty one
+    stream_.expires_after(server_->opts.idle_timeout);
+    http::async_read_some(stream_, buffer_, *file_parser_,
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            if (!ec && !self->file_parser_->is_done())
+                              return self->read_spooled_body();
+                            self->on_read(ec);
+                          });
+  }
+
+  // Beast reads as much as the buffer has room for (at least 512 bytes, at most 64 KiB), and a
+  // body the parser hands on leaves the buffer as small as it was: a large body would come in
+  // 512 bytes a read (200,000 reads for 100 MB). Room for 64 KiB makes them 128 times fewer.
+  static constexpr size_t kBigBody = 64 << 10;
+  void read_big_body() {
+    if (buffer_.capacity() < buffer_.size() + kBigBody) buffer_.reserve(buffer_.size() + kBigBody);
+  }
+
+  // `Expect: 100-continue` (curl sends it for large uploads, then waits a second for it).
+  template <class Next>
+  void continue_then(Next next) {
+    const auto& h = file_parser_ ? file_parser_->get().base() : parser_->get().base();
+    if (!beast::iequals(h[http::field::expect], "100-continue")) return next();
+    auto res =
+        std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, next](beast::error_code ec, size_t) {
+                        if (ec) {
+                          self->spooled_.reset();
+                          self->close();
+                          return;
+                        }
+                        next();
+                      });
+  }
+
+  // The Content-Length the parser accepted (it refuses malformed ones); none when chunked.
+  template <class Message>
+  static std::optional<uint64_t> declared_length(const Message& m) {
+    const auto v = m[http::field::content_length];
+    if (v.empty()) return std::nullopt;
+    return std::strtoull(std::string(v).c_str(), nullptr, 10);
+  }
+
+  static std::string_view path_of(beast::string_view target) {
+    const size_t q = target.find('?');
+    return std::string_view(target.data(), q == beast::string_view::npos ? target.size() : q);
+  }
+
+  void on_read(beast::error_code ec) {
+    if (read_failed(ec)) return;
     ++server_->stats.requests;
-    auto& m = parser_->get();
-    keep_alive_ = m.keep_alive();
     HttpRequest req;
-    req.method = std::string(m.method_string());
-    req.target = std::string(m.target());
-    const size_t q = req.target.find('?');
-    req.path = req.target.substr(0, q);
-    if (q != std::string::npos) req.query = req.target.substr(q + 1);
-    req.content_type = std::string(m[http::field::content_type]);
-    req.authorization = std::string(m[http::field::authorization]);
-    req.body = std::move(m.body());
+    if (file_parser_) {
+      auto& m = file_parser_->get();
+      fill(req, m);
+      m.body().close();
+      file_parser_.reset();
+      req.body_file = std::move(spooled_);
+    } else {
+      auto& m = parser_->get();
+      fill(req, m);
+      req.body = std::move(m.body());
+    }
     beast::error_code pec;
     const auto peer = stream_.socket().remote_endpoint(pec);
     if (!pec) req.remote = peer.address().to_string();
-    head_ = m.method() == http::verb::head;
-    version_ = m.version();
     // No timeout while the handler works (a write may wait for its commit); the handler bounds it.
     stream_.expires_never();
     // The handler's callback holds only a weak reference: the session keeps itself alive until
@@ -119,17 +293,74 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  template <class Message>
+  void fill(HttpRequest& req, Message& m) {
+    keep_alive_ = m.keep_alive();
+    req.method = std::string(m.method_string());
+    req.target = std::string(m.target());
+    const size_t q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    req.content_type = std::string(m[http::field::content_type]);
+    req.authorization = std::string(m[http::field::authorization]);
+    head_ = m.method() == http::verb::head;
+    version_ = m.version();
+  }
+
   void send(HttpResponse r) {
     pending_.reset();
+    if (r.body_file) return send_file(std::move(r));
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), version_);
-    for (const auto& [k, v] : server_->opts.common_headers) res->set(k, v);
-    for (const auto& [k, v] : r.headers) res->set(k, v);
-    if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
-    res->keep_alive(keep_alive_ && !server_->stopped);
+    set_headers(*res, r);
     res->body() = std::move(r.body);
     res->prepare_payload();
     if (head_) res->body().clear();
+    write(res);
+  }
+
+  // A body streamed from a file: opened now, then the file's name is dropped (the open
+  // descriptor keeps the bytes until they are sent, and nothing is left behind on disk).
+  void send_file(HttpResponse r) {
+    auto fd = std::make_shared<FdBody::Fd>();
+    fd->fd = ::open(r.body_file->path().c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd->fd < 0 || ::fstat(fd->fd, &st) != 0) {
+      HttpResponse e;
+      e.status = 500;
+      e.content_type = "text/plain; charset=utf-8";
+      e.body = "cannot read the response body\n";
+      return send(std::move(e));
+    }
+    r.body_file.reset();
+    ++server_->stats.files_sent;
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (head_) {
+      auto res = std::make_shared<http::response<http::empty_body>>(
+          static_cast<http::status>(r.status), version_);
+      set_headers(*res, r);
+      res->content_length(size);
+      return write(res);
+    }
+    auto res =
+        std::make_shared<http::response<FdBody>>(static_cast<http::status>(r.status), version_);
+    set_headers(*res, r);
+    res->body().file = std::move(fd);
+    res->body().size = size;
+    res->prepare_payload();
+    write(res);
+  }
+
+  template <class Response>
+  void set_headers(Response& res, const HttpResponse& r) {
+    for (const auto& [k, v] : server_->opts.common_headers) res.set(k, v);
+    for (const auto& [k, v] : r.headers) res.set(k, v);
+    if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
+    res.keep_alive(keep_alive_ && !server_->stopped);
+  }
+
+  template <class Response>
+  void write(std::shared_ptr<Response> res) {
     stream_.expires_after(server_->opts.idle_timeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
@@ -145,6 +376,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<HttpServer::Impl> server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
+  std::optional<http::request_parser<http::file_body>> file_parser_;
+  std::shared_ptr<BodyFile> spooled_;  // the file file_parser_ writes to
   std::shared_ptr<Session> pending_;
   bool keep_alive_ = true;
   bool head_ = false;

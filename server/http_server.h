@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,24 @@ class io_context;
 
 namespace rq::server {
 
+// A file holding a body: a request body the server wrote to disk (HttpServerOptions::spool_body),
+// or a response body to send from disk (HttpResponse::body_file) without reading it into memory.
+// The file is removed when the last reference goes (a response's as soon as it is open for
+// sending).
+class BodyFile {
+ public:
+  explicit BodyFile(std::string path) : path_(std::move(path)) {}
+  ~BodyFile();
+  BodyFile(const BodyFile&) = delete;
+  BodyFile& operator=(const BodyFile&) = delete;
+  const std::string& path() const { return path_; }
+  // The file's size now (0 if it cannot be read).
+  uint64_t size() const;
+
+ private:
+  std::string path_;
+};
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as sent: path and query
@@ -29,6 +48,8 @@ struct HttpRequest {
   std::string authorization;
   std::string body;
   std::string remote;  // peer address
+  // Set instead of `body` when the body was spooled to a file (HttpServerOptions::spool_body).
+  std::shared_ptr<BodyFile> body_file = nullptr;
 };
 
 struct HttpResponse {
@@ -36,6 +57,8 @@ struct HttpResponse {
   std::string content_type;  // empty: no Content-Type header
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is this file's contents instead of `body`, streamed from disk.
+  std::shared_ptr<BodyFile> body_file = nullptr;
 };
 
 using HttpReply = std::function<void(HttpResponse)>;
@@ -49,6 +72,13 @@ struct HttpServerOptions {
   Duration idle_timeout = std::chrono::seconds(120);
   // Headers every response carries (X-RQLITE-VERSION, CORS).
   std::vector<std::pair<std::string, std::string>> common_headers;
+  // Requests whose body goes to a new file in `spool_dir` instead of memory (database images),
+  // decided from the method and path once the header is in; such a body may be up to
+  // max_spooled_body_bytes and reaches the handler as HttpRequest::body_file. Unset: every body
+  // is read into memory (max_body_bytes).
+  std::function<bool(std::string_view method, std::string_view path)> spool_body;
+  std::string spool_dir;
+  uint64_t max_spooled_body_bytes = uint64_t{1} << 40;
 };
 
 struct HttpServerStats {
@@ -57,6 +87,8 @@ struct HttpServerStats {
   uint64_t refused_connections = 0;  // over max_connections
   uint64_t bad_requests = 0;         // unparsable HTTP
   uint64_t too_large = 0;            // bodies over the limit
+  uint64_t spooled = 0;              // request bodies written to files
+  uint64_t files_sent = 0;           // response bodies streamed from files
 };
 
 class HttpServer {

@@ -1,5 +1,7 @@
 #include "server/node_host.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 
@@ -135,6 +137,38 @@ Result<std::vector<std::string>> NodeHost::snapshot_files() const {
 bool NodeHost::ready() const {
   return node_ && node_->running() && node_->raft().lead().valid() &&
          sm_->last_applied() >= start_last_index_;
+}
+
+uint64_t NodeHost::newest_snapshot_index() const {
+  uint64_t newest = 0;
+  auto files = snapshot_files();
+  if (!files) return 0;
+  for (const auto& n : *files) {
+    // snap-<index, 16 hex digits>-<term>.snap (core/storage/snapshot_store.cpp)
+    if (n.size() < 21) continue;
+    newest = std::max<uint64_t>(newest, std::strtoull(n.substr(5, 16).c_str(), nullptr, 16));
+  }
+  return newest;
+}
+
+const std::string& NodeHost::temp_dir() {
+  if (temp_dir_.empty()) {
+    temp_dir_ = opts_.data_dir + "/sqlraft-tmp";
+    std::error_code ec;
+    std::filesystem::remove_all(temp_dir_, ec);
+    std::filesystem::create_directories(temp_dir_, ec);
+  }
+  return temp_dir_;
+}
+
+Backups& NodeHost::backups() {
+  if (!backups_) {
+    BackupsOptions o;
+    o.db_path = db_path();
+    o.temp_dir = temp_dir();
+    backups_ = std::make_unique<Backups>(io_, o);
+  }
+  return *backups_;
 }
 
 }  // namespace rq::server

@@ -14,6 +14,7 @@
 #include "core/sqlite/sqlite_machine.h"
 #include "net/asio_clock.h"
 #include "net/posix_disk.h"
+#include "server/backup.h"
 #include "server/read_pool.h"
 
 namespace rq::server {
@@ -52,13 +53,25 @@ class NodeHost {
   svc::Service& service() { return *service_; }
   sql::SqliteMachine& sm() { return *sm_; }
   const net::PosixDisk& disk() const { return *disk_; }
+  // The node's clock (monotonic time and timers on the io_context's thread).
+  Clock& clock() { return *clock_; }
   const NodeHostOptions& options() const { return opts_; }
+  boost::asio::io_context& io() { return io_; }
   std::string db_path() const { return opts_.data_dir + "/db.sqlite"; }
   std::string raft_dir() const { return opts_.data_dir + "/sqlraft"; }
   // The sealed snapshot files by name (for /status).
   Result<std::vector<std::string>> snapshot_files() const;
   // A leader is known and the state machine applied everything the log held at start.
   bool ready() const;
+  // The index of the newest sealed snapshot file (0: none).
+  uint64_t newest_snapshot_index() const;
+  // Temporary files (backups being sent, request bodies being received, images being loaded):
+  // DATA_DIR/sqlraft-tmp, emptied the first time it is asked for (what is there was left by an
+  // earlier process).
+  const std::string& temp_dir();
+  // /db/backup, /db/load and /boot work on whole files on threads of their own
+  // (server/backup.h); made the first time it is asked for.
+  Backups& backups();
   // Runs fn with every input handled in one pass of the driver (group commit): see
   // Node::begin_batch.
   void begin_batch() { node_->begin_batch(); }
@@ -78,6 +91,8 @@ class NodeHost {
   std::unique_ptr<ReadPool> reads_;
   std::unique_ptr<svc::Service> service_;
   uint64_t start_last_index_ = 0;
+  std::string temp_dir_;              // set by temp_dir()
+  std::unique_ptr<Backups> backups_;  // made by backups(); goes first (its threads use no member)
 };
 
 }  // namespace rq::server

@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "server/api.h"
+#include "server/backup.h"
 #include "server/flags.h"
 #include "server/log.h"
 #include "server/node_host.h"
@@ -49,9 +50,10 @@ int run(const Flags& f) {
   set_raft_log_level(raft_level);
   // Until nodes talk over the network, joining would silently found a separate one-node cluster.
   if (!f.join.empty() || f.bootstrap_expect > 0 || f.raft_non_voter) {
-    std::fprintf(stderr,
-                 "fatal: -join, -bootstrap-expect and -raft-non-voter are not supported yet by this build "
-                 "(single-node clusters only); refusing to start a separate cluster\n");
+    std::fprintf(
+        stderr,
+        "fatal: -join, -bootstrap-expect and -raft-non-voter are not supported yet by this build "
+        "(single-node clusters only); refusing to start a separate cluster\n");
     return 1;
   }
   for (const auto& w : f.warnings) log(LogLevel::kWarn, "rqlited", w);
@@ -78,6 +80,10 @@ int run(const Flags& f) {
   ao.http_bind_addr = f.http_addr;
   ao.allow_origin = f.http_allow_origin;
   ao.apply_timeout = f.raft_apply_timeout;
+  ao.write_queue.capacity = static_cast<size_t>(f.write_queue_capacity);
+  ao.write_queue.batch_size = static_cast<size_t>(f.write_queue_batch_size);
+  ao.write_queue.batch_timeout = f.write_queue_timeout;
+  ao.write_queue.transaction = f.write_queue_tx;
   Api api(host, ao);
   HttpServerOptions so;
   if (!split_host_port(f.http_addr, &so.host, &so.port)) {
@@ -85,6 +91,9 @@ int run(const Flags& f) {
     return 1;
   }
   so.common_headers = api.common_headers();
+  // Database images (/db/load, /boot) go to files, not memory (server/backup.h).
+  so.spool_body = spool_body;
+  so.spool_dir = host.temp_dir();
   HttpServer http(io, so, [&api](HttpRequest req, HttpReply reply) {
     api.handle(std::move(req), std::move(reply));
   });

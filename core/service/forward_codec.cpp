@@ -27,9 +27,13 @@ capnp::Data::Reader data_of(const std::string& s) {
   return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
 }
 
-std::string str(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
+std::string str(capnp::Data::Reader d) {
+  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+}
 
-Error invalid(const std::string& why) { return make_error(ErrorCode::kInvalid, "cluster message: " + why); }
+Error invalid(const std::string& why) {
+  return make_error(ErrorCode::kInvalid, "cluster message: " + why);
+}
 
 }  // namespace
 
@@ -44,6 +48,8 @@ std::string encode_forward(const Forwarded& f) {
   c.statements = f.req.statements;
   c.session = f.req.session;
   c.seq = f.req.seq;
+  c.rollback_on_error = f.req.rollback_on_error;
+  if (c.kind == sql::CommandKind::kLoad) c.load = f.req.load;
   w.setCommand(data_of(sql::encode_command(c)));
   w.setLevel(static_cast<uint8_t>(f.req.level));
   w.setFreshnessNanos(f.req.freshness.count());
@@ -69,13 +75,15 @@ std::string encode_forward_reply(const ForwardedReply& r) {
 }
 
 Result<std::variant<Forwarded, ForwardedReply>> decode_cluster_message(std::string_view bytes) {
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) return invalid("not a whole number of words");
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0)
+    return invalid("not a whole number of words");
   std::vector<capnp::word> words(bytes.size() / sizeof(capnp::word));
   std::memcpy(words.data(), bytes.data(), bytes.size());
   try {
     capnp::ReaderOptions opts;
     opts.traversalLimitInWords = words.size() * 2 + 1024;
-    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(words.data(), words.size()), opts);
+    capnp::FlatArrayMessageReader reader(
+        kj::ArrayPtr<const capnp::word>(words.data(), words.size()), opts);
     auto root = reader.getRoot<wire::ClusterMessage>();
     if (root.isRequest()) {
       auto r = root.getRequest();
@@ -85,8 +93,10 @@ Result<std::variant<Forwarded, ForwardedReply>> decode_cluster_message(std::stri
       if (!f.origin.valid()) return invalid("request without an origin");
       auto c = sql::decode_command(str(r.getCommand()));
       if (!c) return c.error();
-      if (r.getLevel() > static_cast<uint8_t>(ReadLevel::kAuto)) return invalid("unknown read level");
-      if (r.getTimeoutNanos() <= 0 || r.getTimeoutNanos() > kMaxTimeoutNanos) return invalid("timeout out of range");
+      if (r.getLevel() > static_cast<uint8_t>(ReadLevel::kAuto))
+        return invalid("unknown read level");
+      if (r.getTimeoutNanos() <= 0 || r.getTimeoutNanos() > kMaxTimeoutNanos)
+        return invalid("timeout out of range");
       if (r.getFreshnessNanos() < 0) return invalid("negative freshness");
       if (r.getDbTimeoutNanos() < 0) return invalid("negative db timeout");
       if (r.getHops() == 0 || r.getHops() > kMaxHops) return invalid("hop count out of range");
@@ -95,6 +105,8 @@ Result<std::variant<Forwarded, ForwardedReply>> decode_cluster_message(std::stri
       f.req.statements = std::move(c->statements);
       f.req.session = c->session;
       f.req.seq = c->seq;
+      f.req.rollback_on_error = c->rollback_on_error;
+      f.req.load = std::move(c->load);
       f.req.level = static_cast<ReadLevel>(r.getLevel());
       f.req.freshness = Duration(r.getFreshnessNanos());
       f.req.qualify_columns = r.getQualifyColumns();

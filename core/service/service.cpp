@@ -1,5 +1,6 @@
 #include "core/service/service.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "core/assert.h"
@@ -26,7 +27,8 @@ const char* to_string(ReadLevel l) {
 }
 
 std::optional<ReadLevel> read_level_from_name(std::string_view s) {
-  for (auto l : {ReadLevel::kNone, ReadLevel::kWeak, ReadLevel::kLinearizable, ReadLevel::kStrong, ReadLevel::kAuto}) {
+  for (auto l : {ReadLevel::kNone, ReadLevel::kWeak, ReadLevel::kLinearizable, ReadLevel::kStrong,
+                 ReadLevel::kAuto}) {
     if (s == to_string(l)) return l;
   }
   return std::nullopt;
@@ -64,7 +66,8 @@ Service::Service(Node& node, sql::SqliteMachine& sm, Clock& clock, Prng prng, Se
   next_forward_ = prng_.next_u64() >> 1;
   node_.set_read_state_sink([this](const raft::ReadState& rs) { on_read_state(rs); });
   node_.set_cluster_sink([this](std::string_view payload) { on_cluster(payload); });
-  sm_.set_result_sink([this](const raft::Entry& e, const sql::CommandResult& r) { on_result(e, r); });
+  sm_.set_result_sink(
+      [this](const raft::Entry& e, const sql::CommandResult& r) { on_result(e, r); });
 }
 
 Service::~Service() {
@@ -85,7 +88,8 @@ Response Service::not_leader() const {
     return r;
   }
   r.status = Status::kNotLeader;
-  if (const raft::Member* m = node_.raft().membership().find(r.leader)) r.leader_address = m->address;
+  if (const raft::Member* m = node_.raft().membership().find(r.leader))
+    r.leader_address = m->address;
   return r;
 }
 
@@ -132,8 +136,9 @@ void Service::submit(Request req, Done done) {
         const Duration since = opts_.tick_interval * node_.raft().ticks_since_leader_contact();
         const raft::RaftLog& log = node_.raft().log();
         const bool lagging = sm_.last_applied() < log.committed().v;
-        const bool stale_apply = req.freshness_strict && lagging && last_apply_wall_ns_ != 0 &&
-                                 last_apply_wall_ns_ - sm_.last_applied_timestamp_ns() > req.freshness.count();
+        const bool stale_apply =
+            req.freshness_strict && lagging && last_apply_wall_ns_ != 0 &&
+            last_apply_wall_ns_ - sm_.last_applied_timestamp_ns() > req.freshness.count();
         if (!node_.raft().lead().valid() || since > req.freshness || stale_apply) {
           Response r;
           r.status = Status::kError;
@@ -175,8 +180,8 @@ void Service::submit(Request req, Done done) {
 
 void Service::to_leader(const Request& req, Done done) {
   Response nl = not_leader();
-  if (nl.status != Status::kNotLeader || nl.leader == node_.id() || req.redirect || !opts_.forward ||
-      req.hops >= opts_.max_hops) {
+  if (nl.status != Status::kNotLeader || nl.leader == node_.id() || req.redirect ||
+      !opts_.forward || req.hops >= opts_.max_hops) {
     done(std::move(nl));
     return;
   }
@@ -230,6 +235,17 @@ void Service::on_cluster(std::string_view payload) {
 }
 
 void Service::propose(const Request& req, Done done) {
+  if (paused_) {
+    Response r;
+    r.status = Status::kError;
+    r.error = "load in progress";
+    done(std::move(r));
+    return;
+  }
+  propose_now(req, std::move(done));
+}
+
+void Service::propose_now(const Request& req, Done done) {
   if (node_.raft().role() != raft::Role::kLeader) {
     to_leader(req, std::move(done));
     return;
@@ -242,6 +258,8 @@ void Service::propose(const Request& req, Done done) {
   c.seed = prng_.next_u64();
   c.session = req.session;
   c.seq = req.seq;
+  c.rollback_on_error = req.rollback_on_error;
+  if (req.kind == sql::CommandKind::kLoad) c.load = req.load;
   std::weak_ptr<int> alive = alive_;
   raft::ProposeResult p = node_.propose(sql::encode_command(c), [&](const raft::ProposeResult& r) {
     if (r.status != raft::ProposeStatus::kOk) return;
@@ -274,6 +292,75 @@ void Service::propose(const Request& req, Done done) {
       return;
     }
   }
+}
+
+struct Service::LoadJob {
+  std::string image;
+  uint64_t id = 0;
+  uint64_t offset = 0;
+  Duration timeout{0};
+  bool redirect = false;
+  Done done;
+};
+
+void Service::load(std::string image, Duration timeout, bool redirect, Done done) {
+  if (loading_ || paused_ || image.empty()) {
+    Response r;
+    r.status = Status::kError;
+    r.error = image.empty() ? "load: empty image" : "load in progress";
+    done(std::move(r));
+    return;
+  }
+  loading_ = true;
+  auto job = std::make_shared<LoadJob>();
+  job->image = std::move(image);
+  job->id = prng_.next_u64();
+  job->timeout = timeout;
+  job->redirect = redirect;
+  job->done = std::move(done);
+  load_next_piece(std::move(job));
+}
+
+void Service::load_next_piece(std::shared_ptr<LoadJob> job) {
+  const uint64_t total = job->image.size();
+  const uint64_t n = std::min<uint64_t>(opts_.load_chunk_bytes, total - job->offset);
+  Request req;
+  req.kind = sql::CommandKind::kLoad;
+  req.timeout = job->timeout;
+  req.redirect = job->redirect;
+  req.load = sql::LoadChunk{job->id, job->offset, total, job->image.substr(job->offset, n)};
+  std::weak_ptr<int> alive = alive_;
+  submit(std::move(req), [this, alive, job, n, total](Response resp) {
+    if (alive.expired()) return;
+    const bool last = job->offset + n == total;
+    if (resp.status != Status::kOk || !resp.result.error.empty() || last) {
+      loading_ = false;
+      Done d = std::move(job->done);
+      d(std::move(resp));
+      return;
+    }
+    job->offset += n;
+    // Answers arrive while the node applies entries: the next piece is proposed afterwards.
+    clock_.schedule(Duration{0}, [this, alive, job] {
+      if (!alive.expired()) load_next_piece(job);
+    });
+  });
+}
+
+void Service::pause_writes(Duration timeout, Done done) {
+  paused_ = true;
+  barrier(timeout, std::move(done));
+}
+
+void Service::barrier(Duration timeout, Done done) {
+  if (!node_.running() || node_.raft().role() != raft::Role::kLeader) {
+    done(not_leader());
+    return;
+  }
+  Request req;
+  req.kind = sql::CommandKind::kExecute;
+  req.timeout = timeout;
+  propose_now(req, std::move(done));
 }
 
 void Service::read_local(const Request& req, const Done& done) {

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,10 @@ struct Request {
   // Reads outside the log only (a write's execution must be the same on every replica):
   bool qualify_columns = false;  // column names as table.column
   Duration db_timeout{0};        // per statement: "query timeout" past it (0: none)
+  // Writes: a failed statement rolls back a transaction the statements opened (rqlite's
+  // RollbackOnError: /db/load with an SQL dump).
+  bool rollback_on_error = false;
+  sql::LoadChunk load;  // kind kLoad: one piece of an image (Service::load cuts them)
 };
 
 enum class Status : uint8_t {
@@ -106,6 +111,9 @@ struct ServiceOptions {
   Duration tick_interval = std::chrono::milliseconds(100);  // the node's, for freshness
   bool forward = true;
   uint32_t max_hops = 3;
+  // /db/load of a SQLite file goes through the log in pieces of this size (one entry each): no
+  // entry, and no message carrying one, holds a whole image.
+  size_t load_chunk_bytes = size_t{4} << 20;
   // Fault injection, for showing that the checkers catch it (never set outside tests): a
   // leader serves linearizable reads from its own database without confirming it still leads.
   bool unsafe_leader_reads = false;
@@ -132,6 +140,24 @@ class Service {
   // service synchronously.
   void submit(Request req, Done done);
 
+  // rqlite's LOAD (/db/load with a SQLite file): replaces the database on every replica. The image
+  // goes through the log in pieces (CommandKind::kLoad), each proposed (or forwarded to the
+  // leader) once the one before it is applied, each with `timeout`; the first failure ends the
+  // load. `done` gets the last piece's result: an empty CommandResult, or its `error` when the
+  // state machine refused the image. One load at a time on a node: another is refused with
+  // "load in progress", as are loads while writes are paused.
+  void load(std::string image, Duration timeout, bool redirect, Done done);
+
+  // rqlite's /boot swaps the database outside the log; the server makes that safe with these.
+  // pause_writes(): from now on whatever would go through the log (writes, strong reads, loads)
+  // is refused with "load in progress", and an empty command (a barrier) is proposed; `done` is
+  // answered once it is applied, so everything proposed before the pause is applied too.
+  // barrier(): one more such empty command through the pause. resume_writes() ends the pause.
+  void pause_writes(Duration timeout, Done done);
+  void barrier(Duration timeout, Done done);
+  void resume_writes() { paused_ = false; }
+  bool writes_paused() const { return paused_; }
+
   size_t pending() const { return writes_.size() + reads_.size() + forwards_.size(); }
   const ServiceStats& stats() const { return stats_; }
 
@@ -152,7 +178,10 @@ class Service {
     TimerId timer;
   };
 
+  struct LoadJob;
   void propose(const Request& req, Done done);
+  void propose_now(const Request& req, Done done);
+  void load_next_piece(std::shared_ptr<LoadJob> job);
   // Sends the request on to the leader, or answers with where the leader is.
   void to_leader(const Request& req, Done done);
   void on_cluster(std::string_view payload);
@@ -175,11 +204,13 @@ class Service {
   Clock& clock_;
   Prng prng_;
   ServiceOptions opts_;
-  std::map<uint64_t, Write> writes_;  // log index -> waiting write (or strong read)
+  std::map<uint64_t, Write> writes_;               // log index -> waiting write (or strong read)
   std::map<uint64_t, Read> reads_;                 // context -> waiting read
   std::multimap<uint64_t, uint64_t> apply_waits_;  // applied index wanted -> context
-  std::map<uint64_t, Forward> forwards_;  // forward id -> the waiting client
-  int64_t last_apply_wall_ns_ = 0;        // when this node last applied a command (freshness_strict)
+  std::map<uint64_t, Forward> forwards_;           // forward id -> the waiting client
+  int64_t last_apply_wall_ns_ = 0;  // when this node last applied a command (freshness_strict)
+  bool paused_ = false;             // pause_writes() .. resume_writes()
+  bool loading_ = false;            // a load() is under way
   uint64_t next_context_ = 1;
   uint64_t next_forward_ = 1;  // random start (see the constructor)
   ServiceStats stats_;

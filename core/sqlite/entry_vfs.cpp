@@ -35,7 +35,9 @@ EntryVfs::EntryVfs(const char* base) : base_(sqlite3_vfs_find(base)) {
   RQ_ASSERT_EQ(sqlite3_vfs_register(&vfs_, 0), SQLITE_OK);
 }
 
-EntryVfs::~EntryVfs() { sqlite3_vfs_unregister(&vfs_); }
+EntryVfs::~EntryVfs() {
+  sqlite3_vfs_unregister(&vfs_);
+}
 
 void EntryVfs::enter(int64_t unix_ns, uint64_t seed) {
   julian_ms_ = kUnixEpochJulianMs + unix_ns / 1'000'000;
@@ -56,15 +58,25 @@ int EntryVfs::x_access(sqlite3_vfs* v, const char* name, int flags, int* out) {
 int EntryVfs::x_full_pathname(sqlite3_vfs* v, const char* name, int n, char* out) {
   return self(v)->base_->xFullPathname(self(v)->base_, name, n, out);
 }
-void* EntryVfs::x_dl_open(sqlite3_vfs* v, const char* name) { return self(v)->base_->xDlOpen(self(v)->base_, name); }
-void EntryVfs::x_dl_error(sqlite3_vfs* v, int n, char* out) { self(v)->base_->xDlError(self(v)->base_, n, out); }
+void* EntryVfs::x_dl_open(sqlite3_vfs* v, const char* name) {
+  return self(v)->base_->xDlOpen(self(v)->base_, name);
+}
+void EntryVfs::x_dl_error(sqlite3_vfs* v, int n, char* out) {
+  self(v)->base_->xDlError(self(v)->base_, n, out);
+}
 void (*EntryVfs::x_dl_sym(sqlite3_vfs* v, void* h, const char* sym))(void) {
   return self(v)->base_->xDlSym(self(v)->base_, h, sym);
 }
-void EntryVfs::x_dl_close(sqlite3_vfs* v, void* h) { self(v)->base_->xDlClose(self(v)->base_, h); }
-int EntryVfs::x_sleep(sqlite3_vfs* v, int us) { return self(v)->base_->xSleep(self(v)->base_, us); }
+void EntryVfs::x_dl_close(sqlite3_vfs* v, void* h) {
+  self(v)->base_->xDlClose(self(v)->base_, h);
+}
+int EntryVfs::x_sleep(sqlite3_vfs* v, int us) {
+  return self(v)->base_->xSleep(self(v)->base_, us);
+}
 int EntryVfs::x_get_last_error(sqlite3_vfs* v, int n, char* out) {
-  return self(v)->base_->xGetLastError != nullptr ? self(v)->base_->xGetLastError(self(v)->base_, n, out) : 0;
+  return self(v)->base_->xGetLastError != nullptr
+             ? self(v)->base_->xGetLastError(self(v)->base_, n, out)
+             : 0;
 }
 
 int EntryVfs::x_randomness(sqlite3_vfs* v, int n, char* out) {

@@ -49,7 +49,29 @@ class Cursor {
   size_t p_ = 0;
 };
 
+// Snapshot images. Version 2 adds the pieces of a load still being gathered; it is written only
+// when a load is in progress, so images without one stay readable by version 1 readers.
 constexpr char kMagic[8] = {'R', 'Q', 'S', 'Q', 'L', 'S', 'N', '1'};
+constexpr char kMagic2[8] = {'R', 'Q', 'S', 'Q', 'L', 'S', 'N', '2'};
+
+constexpr size_t kSqliteHeaderBytes = 100;
+
+// The page size a database image's header declares (1 stands for 65536), 0 if it has none.
+uint32_t image_page_size(const char* data, size_t size) {
+  if (size < kSqliteHeaderBytes || std::memcmp(data, "SQLite format 3", 16) != 0) return 0;
+  const uint32_t v =
+      (uint32_t{static_cast<uint8_t>(data[16])} << 8) | static_cast<uint8_t>(data[17]);
+  return v == 1 ? 65536 : v;
+}
+
+int64_t pragma_int(sqlite3* db, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
 
 Value column_value(sqlite3_stmt* st, int i) {
   switch (sqlite3_column_type(st, i)) {
@@ -405,6 +427,7 @@ bool wrappable(const std::vector<Statement>& statements) {
 }  // namespace
 
 CommandResult SqliteMachine::execute(const Command& c) {
+  if (c.kind == CommandKind::kLoad) return apply_load(c.load);
   for (const Statement& s : c.statements) {
     if (is_disallowed_pragma(s.sql)) {
       CommandResult out;
@@ -445,6 +468,10 @@ std::optional<CommandResult> SqliteMachine::run_command(const Command& c, bool w
     if (failed && wrap && sqlite3_get_autocommit(db_) != 0)
       return std::nullopt;  // all undone: redo
     if (failed && c.transaction) break;
+    // rqlite's RollbackOnError: a dump's own BEGIN TRANSACTION must not stay open after it failed
+    // (every later write would join that transaction and never commit).
+    if (failed && c.rollback_on_error && sqlite3_get_autocommit(db_) == 0)
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     failed = false;
   }
   if (c.transaction && failed) {
@@ -562,7 +589,7 @@ void SqliteMachine::apply(const raft::Entry& e) {
 }
 
 void SqliteMachine::snapshot(std::shared_ptr<SnapshotSink> sink) {
-  std::string image(kMagic, sizeof kMagic);
+  std::string image(staging_ ? kMagic2 : kMagic, sizeof kMagic);
   put(image, last_applied_, 8);
   put(image, sessions_.size(), 4);
   for (const auto& [id, s] : sessions_) {
@@ -572,6 +599,12 @@ void SqliteMachine::snapshot(std::shared_ptr<SnapshotSink> sink) {
     const std::string r = encode_result(s.result);
     put(image, r.size(), 4);
     image += r;
+  }
+  if (staging_) {
+    put(image, staging_->id, 8);
+    put(image, staging_->total, 8);
+    put(image, staging_->bytes.size(), 8);
+    image += staging_->bytes;
   }
   sqlite3_int64 size = 0;
   unsigned char* data = sqlite3_serialize(db_, "main", &size, 0);
@@ -599,7 +632,9 @@ Status SqliteMachine::restore(const SnapshotReader& read, uint64_t size) {
   const Error bad = make_error(ErrorCode::kCorrupt, "SQL snapshot: malformed image");
   std::string_view magic;
   uint64_t applied = 0, n = 0;
-  if (!c.bytes(sizeof kMagic, &magic) || magic != std::string_view(kMagic, sizeof kMagic) ||
+  if (!c.bytes(sizeof kMagic, &magic) ||
+      (magic != std::string_view(kMagic, sizeof kMagic) &&
+       magic != std::string_view(kMagic2, sizeof kMagic2)) ||
       !c.get(8, &applied) || !c.get(4, &n)) {
     return bad;
   }
@@ -614,12 +649,107 @@ Status SqliteMachine::restore(const SnapshotReader& read, uint64_t size) {
     if (!r) return bad;
     sessions[id] = Session{seq, static_cast<int64_t>(last), std::move(*r)};
   }
+  std::optional<Staging> staging;
+  if (magic == std::string_view(kMagic2, sizeof kMagic2)) {
+    Staging g;
+    uint64_t len = 0;
+    std::string_view bytes;
+    if (!c.get(8, &g.id) || !c.get(8, &g.total) || !c.get(8, &len) || !c.bytes(len, &bytes) ||
+        len >= g.total || g.total > opts_.max_load_bytes)
+      return bad;
+    g.bytes.assign(bytes);
+    staging = std::move(g);
+  }
   uint64_t dblen = 0;
   std::string_view db;
   if (!c.get(8, &dblen) || !c.bytes(dblen, &db) || !c.done()) return bad;
   if (Status st = load_image(db); !st) return st;
   sessions_ = std::move(sessions);
+  staging_ = std::move(staging);
   last_applied_ = applied;
+  return ok_status();
+}
+
+CommandResult SqliteMachine::apply_load(const LoadChunk& piece) {
+  CommandResult out;
+  if (piece.total == 0 || piece.total > opts_.max_load_bytes) {
+    out.error = "load: an image of " + std::to_string(piece.total) + " bytes (at most " +
+                std::to_string(opts_.max_load_bytes) + ")";
+    return out;
+  }
+  if (piece.offset == 0) {
+    // A new load; an unfinished one (its leader lost leadership halfway) is dropped.
+    staging_ = Staging{piece.id, piece.total, {}};
+    staging_->bytes.reserve(piece.total);  // bounded by max_load_bytes, checked above
+  } else if (!staging_ || staging_->id != piece.id || staging_->total != piece.total ||
+             staging_->bytes.size() != piece.offset) {
+    out.error = "load: a piece that does not continue the load in progress";
+    return out;
+  }
+  if (piece.data.size() > staging_->total - staging_->bytes.size()) {
+    staging_.reset();
+    out.error = "load: pieces larger than the image";
+    return out;
+  }
+  staging_->bytes += piece.data;
+  if (staging_->bytes.size() < staging_->total) return out;
+  std::string image = std::move(staging_->bytes);
+  staging_.reset();
+  if (Status st = replace_database(image.data(), image.size()); !st) out.error = st.error().message;
+  return out;
+}
+
+Status SqliteMachine::replace_database(char* data, size_t size) {
+  const uint32_t page = image_page_size(data, size);
+  if (page == 0) return make_error(ErrorCode::kInvalid, "load: not a SQLite database image");
+  // SQLite cannot copy pages of one size into a database (WAL, or a non-empty memory one) of
+  // another: the node that cut the image converts it first (server/backup.cpp), so this only
+  // refuses images nobody converted, the same way on every replica.
+  const int64_t ours = pragma_int(db_, "PRAGMA main.page_size");
+  if (static_cast<int64_t>(page) != ours) {
+    return make_error(ErrorCode::kInvalid, "load: the image's page size (" + std::to_string(page) +
+                                               ") differs from the database's (" +
+                                               std::to_string(ours) + ")");
+  }
+  // Opened in memory in place (no copy); a WAL-mode header would make SQLite look for a WAL.
+  if (data[18] == 2) data[18] = 1;
+  if (data[19] == 2) data[19] = 1;
+  sqlite3* mem = nullptr;
+  if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    sqlite3_close_v2(mem);
+    return make_error(ErrorCode::kIo, "load: cannot open a scratch database");
+  }
+  if (sqlite3_deserialize(mem, "main", reinterpret_cast<unsigned char*>(data),
+                          static_cast<sqlite3_int64>(size), static_cast<sqlite3_int64>(size),
+                          SQLITE_DESERIALIZE_READONLY) != SQLITE_OK) {
+    sqlite3_close_v2(mem);
+    return make_error(ErrorCode::kInvalid, "load: not a SQLite database image");
+  }
+  // The backup API copies pages without reading them: an image whose schema cannot be read is
+  // refused here (the node that cut it ran PRAGMA quick_check, too slow to repeat on every
+  // replica).
+  sqlite3_stmt* schema = nullptr;
+  int src = sqlite3_prepare_v2(mem, "SELECT name FROM sqlite_master", -1, &schema, nullptr);
+  while (src == SQLITE_OK && (src = sqlite3_step(schema)) == SQLITE_ROW) src = SQLITE_OK;
+  sqlite3_finalize(schema);
+  if (src != SQLITE_DONE) {
+    std::string why = sqlite3_errmsg(mem);
+    sqlite3_close_v2(mem);
+    return make_error(ErrorCode::kInvalid, "load: " + why);
+  }
+  // One transaction on the database: readers see the old contents or the new, and an image that
+  // cannot be read leaves the old contents in place.
+  sqlite3_backup* b = sqlite3_backup_init(db_, "main", mem, "main");
+  if (b == nullptr) {
+    std::string why = sqlite3_errmsg(db_);
+    sqlite3_close_v2(mem);
+    return make_error(ErrorCode::kIo, "load: " + why);
+  }
+  const int rc = sqlite3_backup_step(b, -1);
+  sqlite3_backup_finish(b);
+  sqlite3_close_v2(mem);
+  if (rc != SQLITE_DONE)
+    return make_error(ErrorCode::kInvalid, std::string("load: ") + sqlite3_errstr(rc));
   return ok_status();
 }
 

@@ -10,8 +10,12 @@
 //     reads a real clock or a global random source.
 //   - Exactly-once: a command with a client session and sequence number is executed once; a retry
 //     gets the stored result. Sessions are bounded and expire on log time.
-//   - Snapshots capture, at one applied index, the database image and the session table; the
-//     logical digest (schema and rows) lets checkers compare replicas.
+//   - Snapshots capture, at one applied index, the database image and the session table (and the
+//     pieces of a load still being gathered); the logical digest (schema and rows) lets checkers
+//     compare replicas.
+//   - rqlite's LOAD arrives in pieces (CommandKind::kLoad, one log entry each); once all are in,
+//     the database is replaced by the image in one transaction (readers see all or nothing), or
+//     left as it was if the image cannot be read.
 // No bookkeeping tables live in the user's database.
 #pragma once
 
@@ -50,6 +54,9 @@ struct SqliteOptions {
   // Measures how long each applied statement took (rqlite's `timings`); never changes what is
   // applied. The server passes the monotonic clock; the simulator none (times stay 0).
   std::function<int64_t()> stopwatch_ns;
+  // The largest database image a load may bring: its pieces are gathered in memory on every
+  // replica (and in snapshots taken meanwhile), so a piece naming a larger total is refused.
+  uint64_t max_load_bytes = uint64_t{1} << 30;
 };
 
 // How statements run: on the execute side (writes; reads show the connection's counters), the
@@ -108,6 +115,8 @@ class SqliteMachine final : public StateMachine {
   // The leader's timestamp on the last command applied (0 before any; not kept in snapshots).
   int64_t last_applied_timestamp_ns() const { return last_applied_timestamp_ns_; }
   size_t sessions() const { return sessions_.size(); }
+  // Bytes of a load gathered so far (0: none in progress).
+  uint64_t load_staged_bytes() const { return staging_ ? staging_->bytes.size() : 0; }
   bool in_memory() const { return opts_.path == ":memory:"; }
   // The read-write connection (owned by the apply thread; for diagnostics such as /status).
   sqlite3* connection() const { return db_; }
@@ -119,8 +128,13 @@ class SqliteMachine final : public StateMachine {
   // One run of a command; with `wrap`, inside one transaction of ours, giving up (nullopt, all
   // undone) if that transaction cannot be kept.
   std::optional<CommandResult> run_command(const Command& c, bool wrap);
-  // Replaces the database's contents with a serialized image.
+  // Replaces the database's contents with a serialized image (a snapshot's).
   Status load_image(std::string_view db);
+  // A piece of a load (CommandKind::kLoad): gathered; the last one replaces the database.
+  CommandResult apply_load(const LoadChunk& piece);
+  // Replaces the database with the image in `data` (modified: a WAL header is switched to
+  // rollback mode) in one transaction, or leaves it as it was and says why.
+  Status replace_database(char* data, size_t size);
   void expire_sessions(int64_t now_ns);
   static void fn_random(sqlite3_context* ctx, int argc, sqlite3_value** argv);
   static void fn_randomblob(sqlite3_context* ctx, int argc, sqlite3_value** argv);
@@ -136,6 +150,13 @@ class SqliteMachine final : public StateMachine {
   sqlite3* db_ = nullptr;
   Prng prng_{0};  // random() / randomblob() of the entry being applied
   std::map<uint64_t, Session> sessions_;
+  // The load being gathered, if any. Invariant: bytes.size() < total <= opts_.max_load_bytes.
+  struct Staging {
+    uint64_t id = 0;
+    uint64_t total = 0;
+    std::string bytes;
+  };
+  std::optional<Staging> staging_;
   uint64_t last_applied_ = 0;
   int64_t last_applied_timestamp_ns_ = 0;
   ResultSink result_sink_;

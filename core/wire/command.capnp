@@ -28,6 +28,18 @@ enum CommandKind {
   execute @0;   # /db/execute: every statement runs as a write
   query @1;     # /db/query at level strong: reads through the log
   request @2;   # /db/request: each statement classified
+  load @3;      # /db/load with a SQLite file: one piece of the image (Command.load)
+}
+
+# rqlite's LOAD, cut into pieces so that no log entry (and no message carrying one) holds a whole
+# database image. A state machine gathers the pieces of one load in order and, once it holds all
+# `total` bytes, replaces its database with them. A piece at offset 0 starts a new load (and drops
+# any unfinished one); a piece that does not continue the load in progress is refused.
+struct LoadChunk {
+  id @0 :UInt64;      # names one load (chosen at random by the node that cuts the image)
+  offset @1 :UInt64;  # where `data` goes in the image
+  total @2 :UInt64;   # the whole image's size
+  data @3 :Data;
 }
 
 struct Command {
@@ -38,6 +50,9 @@ struct Command {
   seed @4 :UInt64;            # random() and randomblob() for this entry
   session @5 :UInt64;         # exactly-once retries: a client session (0: none)
   seq @6 :UInt64;             #   and its sequence number
+  rollbackOnError @7 :Bool;   # /db/load with an SQL dump: a failed statement rolls back the
+                              # transaction the dump opened (rqlite's RollbackOnError)
+  load @8 :LoadChunk;         # kind load only
 }
 
 struct Row {

@@ -290,5 +290,195 @@ TEST(Node, Follower_CampaignsAfterTimeout_AndVoteLeavesOnlyAfterSync) {
   EXPECT_EQ(h.node_->raft().term(), Term(0));
 }
 
+
+// ---- snapshots asked for by a caller that waits (rqlite's POST /snapshot) ------------------------
+
+struct SnapshotAnswers {
+  std::vector<SnapshotOutcome> got;
+  std::function<void(SnapshotOutcome)> sink() {
+    return [this](SnapshotOutcome o) { got.push_back(o); };
+  }
+};
+
+TEST(Node, RequestSnapshot_DurableThenCompactedWithTheTrailingLogsAsked) {
+  NodeHarness h({NodeId(1)});
+  h.cfg_.snapshot_threshold = 1000;  // never by threshold here
+  h.cfg_.trailing_logs = 100;
+  h.boot();
+  h.run_for(std::chrono::seconds(1));
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(h.node_->propose("v" + std::to_string(i)).status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::milliseconds(100));
+  const LogIndex applied = h.node_->raft().log().applied();
+  SnapshotAnswers a;
+  h.node_->request_snapshot(SnapshotRequest{2}, a.sink());
+  ASSERT_EQ(a.got, std::vector<SnapshotOutcome>{SnapshotOutcome::kTaken});
+  ASSERT_TRUE(h.node_->raft().snapshot().has_value());
+  EXPECT_EQ(h.node_->raft().snapshot()->index, applied);
+  EXPECT_EQ(count_files(h.disk_, "snap-"), 1u);
+  // The override, not the configured 100, decided how much of the log stayed.
+  EXPECT_EQ(h.node_->raft().log().floor_index(), applied - 2);
+  EXPECT_EQ(h.node_->stats().snapshots_taken, 1u);
+}
+
+TEST(Node, RequestSnapshot_NothingAppliedSinceTheLast_IsNothingNew) {
+  NodeHarness h({NodeId(1)});
+  h.boot();
+  h.run_for(std::chrono::seconds(1));
+  ASSERT_EQ(h.node_->propose("a").status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::milliseconds(50));
+  SnapshotAnswers a;
+  h.node_->request_snapshot(SnapshotRequest{}, a.sink());
+  h.node_->request_snapshot(SnapshotRequest{}, a.sink());
+  EXPECT_EQ(a.got, (std::vector<SnapshotOutcome>{SnapshotOutcome::kTaken, SnapshotOutcome::kNothingNew}));
+  EXPECT_EQ(h.node_->stats().snapshots_taken, 1u);
+  // Without an override the configured tail is kept.
+  EXPECT_EQ(h.node_->raft().log().floor_index().v, 0u);
+}
+
+TEST(Node, RequestSnapshot_WhileAnOlderOneIsBeingWritten_WaitsForOneThatCoversIt) {
+  NodeHarness h({NodeId(1)});
+  h.cfg_.snapshot_threshold = 5;
+  h.cfg_.trailing_logs = 0;
+  h.boot();
+  h.rec_->hold_snapshots = true;
+  h.run_for(std::chrono::seconds(1));
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(h.node_->propose("v" + std::to_string(i)).status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::milliseconds(100));
+  ASSERT_NE(h.rec_->held, nullptr);  // a threshold snapshot, started before the last entries
+  const LogIndex applied = h.node_->raft().log().applied();
+  SnapshotAnswers a;
+  h.node_->request_snapshot(SnapshotRequest{}, a.sink());
+  EXPECT_TRUE(a.got.empty());
+  // finish_held() drops the sink after finishing, which here would drop the next one too.
+  const auto finish = [&h] {
+    auto sink = std::move(h.rec_->held);
+    ASSERT_TRUE(sink->write(h.rec_->held_image).ok());
+    sink->finish(ok_status());
+  };
+  finish();  // covers less than was applied at the request: not enough
+  EXPECT_TRUE(a.got.empty());
+  ASSERT_NE(h.rec_->held, nullptr);  // so another one was started at once
+  finish();
+  ASSERT_EQ(a.got, std::vector<SnapshotOutcome>{SnapshotOutcome::kTaken});
+  EXPECT_GE(h.node_->raft().snapshot()->index, applied);
+}
+
+TEST(Node, RequestSnapshot_StateMachineFails_AnswersFailed) {
+  NodeHarness h({NodeId(1)});
+  h.cfg_.snapshot_threshold = 1000;
+  h.boot();
+  h.rec_->hold_snapshots = true;
+  h.run_for(std::chrono::seconds(1));
+  ASSERT_EQ(h.node_->propose("a").status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::milliseconds(50));
+  SnapshotAnswers a;
+  h.node_->request_snapshot(SnapshotRequest{}, a.sink());
+  ASSERT_NE(h.rec_->held, nullptr);
+  h.rec_->held->finish(make_error(ErrorCode::kIo, "disk full"));
+  h.rec_->held.reset();
+  EXPECT_EQ(a.got, std::vector<SnapshotOutcome>{SnapshotOutcome::kFailed});
+  EXPECT_EQ(h.node_->stats().snapshots_failed, 1u);
+  EXPECT_EQ(h.node_->stats().snapshots_taken, 0u);
+  EXPECT_TRUE(h.node_->running());  // a failed snapshot is not a fail-stop
+}
+
+TEST(Node, RequestSnapshot_OnAStoppedNode_AnswersFailed) {
+  sim::SimDiskOptions dopts;
+  dopts.sync_fail_ppm = 1'000'000;
+  NodeHarness h({NodeId(1)}, dopts);
+  h.boot();
+  ASSERT_TRUE(h.node_->failed());
+  SnapshotAnswers a;
+  h.node_->request_snapshot(SnapshotRequest{}, a.sink());
+  EXPECT_EQ(a.got, std::vector<SnapshotOutcome>{SnapshotOutcome::kFailed});
+}
+
+TEST(Node, ReapSnapshots_KeepsOnlyTheNewest_AndCountsWhatWent) {
+  NodeHarness h({NodeId(1)});
+  h.cfg_.snapshot_threshold = 1000;
+  h.cfg_.trailing_logs = 100;
+  h.boot();
+  h.run_for(std::chrono::seconds(1));
+  SnapshotAnswers a;
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_EQ(h.node_->propose("v" + std::to_string(round)).status, raft::ProposeStatus::kOk);
+    h.run_for(std::chrono::milliseconds(50));
+    h.node_->request_snapshot(SnapshotRequest{}, a.sink());
+  }
+  ASSERT_EQ(count_files(h.disk_, "snap-"), 2u);
+  auto reaped = h.node_->reap_snapshots(1);
+  ASSERT_TRUE(reaped.ok());
+  EXPECT_EQ(*reaped, 1u);
+  EXPECT_EQ(count_files(h.disk_, "snap-"), 1u);
+  reaped = h.node_->reap_snapshots(1);
+  ASSERT_TRUE(reaped.ok());
+  EXPECT_EQ(*reaped, 0u);
+  // The newest one is what a restart uses.
+  const LogIndex snap = h.node_->raft().snapshot()->index;
+  h.crash();
+  h.boot();
+  ASSERT_TRUE(h.status_ok_);
+  EXPECT_EQ(h.node_->stats().snapshots_restored_at_start, 1u);
+  EXPECT_EQ(h.node_->raft().log().floor_index() <= snap, true);
+}
+
+// ---- the leader's commit index as a follower hears it (rqlite's /readyz?sync) --------------------
+
+raft::Message append_from(NodeId from, Term term, LogIndex prev, Term prev_term, std::vector<raft::Entry> entries,
+                          LogIndex commit) {
+  raft::Message m;
+  m.type = raft::MessageType::kApp;
+  m.from = from;
+  m.to = NodeId(1);
+  m.term = term;
+  m.index = prev;
+  m.log_term = prev_term;
+  m.entries = std::move(entries);
+  m.commit = commit;
+  return m;
+}
+
+TEST(Node, LeaderCommit_LeaderKnowsItsOwn) {
+  NodeHarness h({NodeId(1)});
+  h.boot();
+  h.run_for(std::chrono::seconds(1));
+  ASSERT_EQ(h.node_->propose("a").status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(h.node_->leader_commit().has_value());
+  EXPECT_EQ(*h.node_->leader_commit(), h.node_->raft().log().committed());
+  EXPECT_GT(h.node_->leader_commit()->v, 0u);
+}
+
+TEST(Node, LeaderCommit_FollowerTakesTheLargestFromTheCurrentLeaderOnly) {
+  NodeHarness h({NodeId(1), NodeId(2), NodeId(3)});
+  h.boot();
+  EXPECT_FALSE(h.node_->leader_commit().has_value());  // no leader heard yet
+  // The leader (2) says it committed 5 while sending only entry 1: the follower cannot commit
+  // past what it holds, but it knows where the leader is.
+  h.node_->receive(wire::encode(append_from(NodeId(2), Term(1), LogIndex(0), Term(0),
+                                            {raft::Entry{Term(1), LogIndex(1), raft::EntryType::kNoop, ""}},
+                                            LogIndex(5))));
+  ASSERT_EQ(h.node_->raft().lead(), NodeId(2));
+  ASSERT_TRUE(h.node_->leader_commit().has_value());
+  EXPECT_EQ(*h.node_->leader_commit(), LogIndex(5));
+  EXPECT_LT(h.node_->raft().log().committed(), LogIndex(5));
+  // A heartbeat carries min(match, commit): smaller, and it must not lower what is known.
+  raft::Message hb;
+  hb.type = raft::MessageType::kHeartbeat;
+  hb.from = NodeId(2);
+  hb.to = NodeId(1);
+  hb.term = Term(1);
+  hb.commit = LogIndex(1);
+  h.node_->receive(wire::encode(hb));
+  EXPECT_EQ(*h.node_->leader_commit(), LogIndex(5));
+  // A new leader in a new term starts over.
+  hb.from = NodeId(3);
+  hb.term = Term(2);
+  hb.commit = LogIndex(1);
+  h.node_->receive(wire::encode(hb));
+  ASSERT_EQ(h.node_->raft().lead(), NodeId(3));
+  EXPECT_EQ(*h.node_->leader_commit(), LogIndex(1));
+}
+
 }  // namespace
 }  // namespace rq

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
+#include <sqlite3.h>
 
 #include <map>
 #include <memory>
@@ -67,7 +68,7 @@ class Cluster {
     std::unique_ptr<Service> service;
   };
 
-  explicit Cluster(size_t n, bool deferred_reads = false) {
+  explicit Cluster(size_t n, bool deferred_reads = false, size_t load_chunk_bytes = 0) {
     std::vector<raft::Member> members;
     for (size_t k = 1; k <= n; ++k) members.push_back(raft::Member{NodeId(k), "n" + std::to_string(k), true, false, k});
     const raft::Membership m(members);
@@ -90,6 +91,7 @@ class Cluster {
       h->node = std::make_unique<Node>(cfg, *h->clock, *h->link, *h->disk, Prng(100 + k), *h->sm, nullptr);
       ServiceOptions so;
       so.tick_interval = cfg.tick_interval;
+      if (load_chunk_bytes > 0) so.load_chunk_bytes = load_chunk_bytes;
       if (deferred_reads) h->reads = std::make_unique<DeferredReads>(*h->sm);
       h->service = std::make_unique<Service>(*h->node, *h->sm, *h->clock, Prng(200 + k), so, h->reads.get());
       EXPECT_TRUE(h->node->start(m).ok());
@@ -127,6 +129,12 @@ class Cluster {
       run_for(milliseconds(10));
     }
     return 0;
+  }
+
+  // Runs until `out` is set, for at most `limit` of simulated time.
+  void run_until(const std::optional<Response>& out, Duration limit = seconds(30)) {
+    const Duration until = q_.now() + limit;
+    while (!out && !q_.empty() && q_.next_time() <= until) q_.run_next();
   }
 
   // Submits at node `at` and runs until the answer, for at most `limit` of simulated time.
@@ -486,6 +494,133 @@ TEST(Service, HostileClusterMessages_RejectedAndHarmless) {
   }
   EXPECT_GT(c.host(l).service->stats().rejected, 150u);
   create_and_insert(c, l);
+}
+
+// rqlite's LOAD: an image that replaces every replica's database, through the log in pieces.
+std::string image_with_rows(int rows) {
+  auto m = std::move(sql::SqliteMachine::open({})).value();
+  sql::Command c;
+  c.statements = {
+      stmt("CREATE TABLE img (i INTEGER PRIMARY KEY, pad BLOB)"),
+      stmt("INSERT INTO img(pad) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+           "WHERE i < " +
+           std::to_string(rows) + ") SELECT zeroblob(500) FROM n")};
+  m->execute(c);
+  sqlite3_int64 size = 0;
+  unsigned char* data = sqlite3_serialize(m->connection(), "main", &size, 0);
+  std::string out(reinterpret_cast<const char*>(data), static_cast<size_t>(size));
+  sqlite3_free(data);
+  return out;
+}
+
+std::optional<Response> load(Cluster& c, uint64_t at, std::string image, bool redirect = false) {
+  std::optional<Response> out;
+  c.host(at).service->load(std::move(image), seconds(5), redirect,
+                           [&out](Response r) { out = std::move(r); });
+  c.run_until(out);
+  return out;
+}
+
+TEST(Service, Load_InPieces_EveryReplicaGetsTheImage) {
+  Cluster c(3, false, /*load_chunk_bytes=*/4096);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  create_and_insert(c, l);
+  const std::string image = image_with_rows(100);
+  ASSERT_GT(image.size(), 10 * 4096u);
+  const uint64_t before = c.host(l).node->raft().log().last_index().v;
+  auto r = load(c, l, image);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->status, Status::kOk) << r->error;
+  EXPECT_TRUE(r->result.error.empty()) << r->result.error;
+  // One entry per piece.
+  EXPECT_GE(c.host(l).node->raft().log().last_index().v - before, image.size() / 4096);
+  c.run_for(milliseconds(200));
+  for (uint64_t k = 1; k <= 3; ++k) {
+    auto q = c.call(k, query("SELECT COUNT(*) FROM img", ReadLevel::kNone));
+    ASSERT_TRUE(q.has_value());
+    EXPECT_EQ(q->result.results.at(0).rows.at(0).at(0), sql::Value::of_int(100)) << k;
+    EXPECT_EQ(c.host(k).sm->digest(), c.host(l).sm->digest());
+    EXPECT_EQ(c.host(k).sm->load_staged_bytes(), 0u);
+  }
+  // From a follower: the pieces are forwarded to the leader.
+  const uint64_t f = other_than(c, l);
+  r = load(c, f, image_with_rows(7));
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->status, Status::kOk) << r->error;
+  auto q = c.call(l, query("SELECT COUNT(*) FROM img", ReadLevel::kStrong));
+  EXPECT_EQ(q->result.results.at(0).rows.at(0).at(0), sql::Value::of_int(7));
+  // With redirect, a follower names the leader instead.
+  r = load(c, f, image, /*redirect=*/true);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kNotLeader);
+  EXPECT_EQ(r->leader, NodeId(l));
+}
+
+TEST(Service, Load_OneAtATime_AndRefusedImages) {
+  Cluster c(1, false, 4096);
+  ASSERT_EQ(c.leader(), 1u);
+  std::optional<Response> first, second;
+  c.host(1).service->load(image_with_rows(50), seconds(5), false,
+                          [&](Response r) { first = std::move(r); });
+  c.host(1).service->load(image_with_rows(5), seconds(5), false,
+                          [&](Response r) { second = std::move(r); });
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, Status::kError);
+  EXPECT_EQ(second->error, "load in progress");
+  c.run_until(first);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status, Status::kOk);
+  // An image the state machine cannot read: the last piece's error, nothing replaced.
+  auto r = load(c, 1, "SQLite format 3 but nothing else");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kOk);
+  EXPECT_EQ(r->result.error, "load: not a SQLite database image");
+  auto q = c.call(1, query("SELECT COUNT(*) FROM img", ReadLevel::kStrong));
+  EXPECT_EQ(q->result.results.at(0).rows.at(0).at(0), sql::Value::of_int(50));
+}
+
+// /boot's fence: while writes are paused nothing enters the log but barriers, and the barrier
+// is answered only once everything proposed before it is applied.
+TEST(Service, PauseWrites_RefusesLogWorkUntilResumed_BarriersPass) {
+  Cluster c(1);
+  ASSERT_EQ(c.leader(), 1u);
+  create_and_insert(c, 1);
+  Service& s = *c.host(1).service;
+  std::optional<Response> early, paused;
+  s.submit(execute({stmt("INSERT INTO t (v) VALUES ('proposed before the pause')")}),
+           [&](Response r) { early = std::move(r); });
+  s.pause_writes(seconds(5), [&](Response r) { paused = std::move(r); });
+  EXPECT_TRUE(s.writes_paused());
+  c.run_until(paused);
+  ASSERT_TRUE(early.has_value());
+  ASSERT_TRUE(paused.has_value());
+  EXPECT_EQ(early->status, Status::kOk);
+  EXPECT_EQ(paused->status, Status::kOk);
+  EXPECT_GT(paused->raft_index.v, early->raft_index.v);
+  EXPECT_TRUE(paused->result.results.empty());
+  for (Request req : {execute({stmt("INSERT INTO t (v) VALUES ('refused')")}),
+                      query("SELECT 1", ReadLevel::kStrong)}) {
+    auto r = c.call(1, req);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, Status::kError);
+    EXPECT_EQ(r->error, "load in progress");
+  }
+  auto refused = load(c, 1, image_with_rows(1));
+  EXPECT_EQ(refused->error, "load in progress");
+  // Reads outside the log go on.
+  auto r = c.call(1, query("SELECT COUNT(*) FROM t", ReadLevel::kLinearizable));
+  EXPECT_EQ(r->status, Status::kOk);
+  EXPECT_EQ(r->result.results.at(0).rows.at(0).at(0), sql::Value::of_int(2));
+  std::optional<Response> b;
+  s.barrier(seconds(5), [&](Response resp) { b = std::move(resp); });
+  c.run_until(b);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->status, Status::kOk);
+  EXPECT_GT(b->raft_index.v, paused->raft_index.v);
+  s.resume_writes();
+  r = c.call(1, execute({stmt("INSERT INTO t (v) VALUES ('after')")}));
+  EXPECT_EQ(r->status, Status::kOk);
 }
 
 TEST(ForwardCodec, RoundTrips) {

@@ -416,6 +416,245 @@ TEST(SqliteMachine, DisallowedPragmas) {
   EXPECT_EQ(m->execute(exec({S("PRAGMA synchronous=OFF")})).error, "disallowed pragma");
 }
 
+// ---------------------------------------------------------------------------------------------
+// rqlite's LOAD, in pieces (CommandKind::kLoad) and the SQL dump's rollback on error.
+
+// A SQLite file's bytes: the database another machine holds, serialized.
+std::string image_of(SqliteMachine& m) {
+  sqlite3_int64 size = 0;
+  unsigned char* data = sqlite3_serialize(m.connection(), "main", &size, 0);
+  std::string out(reinterpret_cast<const char*>(data), static_cast<size_t>(size));
+  sqlite3_free(data);
+  return out;
+}
+
+std::unique_ptr<SqliteMachine> source_database() {
+  auto src = make();
+  src->execute(exec({S("CREATE TABLE loaded (id INTEGER PRIMARY KEY, v TEXT, b BLOB)"),
+                     S("INSERT INTO loaded(v, b) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT "
+                       "i + 1 FROM n WHERE i < 200) "
+                       "SELECT 'row ' || i, randomblob(300) FROM n"),
+                     S("CREATE INDEX loaded_v ON loaded(v)")}));
+  return src;
+}
+
+// The load commands for an image cut into pieces of `piece` bytes.
+std::vector<Command> load_pieces(const std::string& image, size_t piece, uint64_t id) {
+  std::vector<Command> out;
+  for (size_t off = 0; off < image.size(); off += piece) {
+    Command c = exec({});
+    c.kind = CommandKind::kLoad;
+    c.load = LoadChunk{id, off, image.size(), image.substr(off, piece)};
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::shared_ptr<Collect> snapshot_of(SqliteMachine& m) {
+  auto sink = std::make_shared<Collect>();
+  m.snapshot(sink);
+  EXPECT_TRUE(sink->ok);
+  return sink;
+}
+
+Status restore_from(SqliteMachine& m, const Collect& sink) {
+  return m.restore([&](uint64_t off,
+                       uint64_t len) -> Result<std::string> { return sink.bytes.substr(off, len); },
+                   sink.bytes.size());
+}
+
+TEST(SqliteMachine, Load_PiecesReplaceTheDatabaseAtTheLastOne) {
+  auto src = source_database();
+  const std::string image = image_of(*src);
+  ASSERT_GT(image.size(), 3 * 4096u);
+  auto m = make();
+  m->apply(entry(1, exec({S("CREATE TABLE old (x)"), S("INSERT INTO old VALUES(1)")})));
+  std::vector<CommandResult> seen;
+  m->set_result_sink([&](const raft::Entry&, const CommandResult& r) { seen.push_back(r); });
+  const auto pieces = load_pieces(image, 4096, 77);
+  ASSERT_GE(pieces.size(), 3u);
+  uint64_t index = 2;
+  for (size_t k = 0; k + 1 < pieces.size(); ++k) {
+    m->apply(entry(index++, pieces[k]));
+    // Nothing changes until the last piece.
+    EXPECT_EQ(m->query({S("SELECT COUNT(*) FROM old")}, false).results[0].rows[0][0],
+              Value::of_int(1));
+  }
+  EXPECT_EQ(m->load_staged_bytes(), 4096u * (pieces.size() - 1));
+  m->apply(entry(index++, pieces.back()));
+  EXPECT_EQ(m->load_staged_bytes(), 0u);
+  for (const auto& r : seen) {
+    EXPECT_TRUE(r.error.empty()) << r.error;
+    EXPECT_TRUE(r.results.empty());
+  }
+  EXPECT_EQ(m->digest(), src->digest());
+  EXPECT_EQ(m->query({S("SELECT * FROM old")}, false).results[0].error, "no such table: old");
+  // Writes go on against the loaded database.
+  m->apply(entry(index++, exec({S("INSERT INTO loaded(v) VALUES('after')")})));
+  EXPECT_EQ(m->query({S("SELECT COUNT(*) FROM loaded")}, false).results[0].rows[0][0],
+            Value::of_int(201));
+}
+
+TEST(SqliteMachine, Load_SnapshotsCarryTheDatabaseAndAnUnfinishedLoad) {
+  auto src = source_database();
+  const std::string image = image_of(*src);
+  const auto pieces = load_pieces(image, 4096, 5);
+  auto a = make();
+  a->apply(entry(1, pieces[0]));
+  a->apply(entry(2, pieces[1]));
+  // A snapshot in the middle of a load holds what was gathered; the restored machine finishes it.
+  auto mid = snapshot_of(*a);
+  EXPECT_EQ(mid->bytes.substr(0, 8), "RQSQLSN2");
+  auto b = make();
+  ASSERT_TRUE(restore_from(*b, *mid).ok());
+  EXPECT_EQ(b->load_staged_bytes(), 8192u);
+  EXPECT_EQ(b->last_applied(), 2u);
+  for (size_t k = 2; k < pieces.size(); ++k) {
+    a->apply(entry(k + 1, pieces[k]));
+    b->apply(entry(k + 1, pieces[k]));
+  }
+  EXPECT_EQ(a->digest(), src->digest());
+  EXPECT_EQ(b->digest(), src->digest());
+  // After the load, a snapshot is the loaded database (version 1 again: nothing gathered).
+  auto after = snapshot_of(*b);
+  EXPECT_EQ(after->bytes.substr(0, 8), "RQSQLSN1");
+  auto c = make();
+  ASSERT_TRUE(restore_from(*c, *after).ok());
+  EXPECT_EQ(c->digest(), src->digest());
+  EXPECT_EQ(c->load_staged_bytes(), 0u);
+}
+
+TEST(SqliteMachine, Load_Determinism_SameEntriesSameResultsEverywhere) {
+  auto src = source_database();
+  const std::string image = image_of(*src);
+  std::vector<raft::Entry> log;
+  log.push_back(
+      entry(1, exec({S("CREATE TABLE before (x)"), S("INSERT INTO before VALUES(random())")})));
+  for (const auto& c : load_pieces(image, 5000, 9)) log.push_back(entry(log.size() + 1, c));
+  log.push_back(
+      entry(log.size() + 1, exec({S("INSERT INTO loaded(v, b) VALUES('x', randomblob(4))")})));
+  auto run = [&] {
+    auto m = make();
+    std::vector<CommandResult> results;
+    m->set_result_sink([&](const raft::Entry&, const CommandResult& r) { results.push_back(r); });
+    for (const auto& e : log) m->apply(e);
+    return std::make_pair(m->digest(), results);
+  };
+  const auto first = run();
+  const auto second = run();
+  EXPECT_EQ(first.first, second.first);
+  EXPECT_EQ(first.second, second.second);
+  EXPECT_NE(first.first, src->digest());  // the write after the load counts
+}
+
+TEST(SqliteMachine, Load_BadPiecesAndImagesAreRefused_DatabaseUnchanged) {
+  auto src = source_database();
+  const std::string image = image_of(*src);
+  auto m = make();
+  m->execute(exec({S("CREATE TABLE keep (x)"), S("INSERT INTO keep VALUES('kept')")}));
+  const uint64_t before = m->digest();
+  auto pieces = load_pieces(image, 4096, 1);
+  // A piece that continues no load.
+  EXPECT_EQ(m->execute(pieces[1]).error,
+            "load: a piece that does not continue the load in progress");
+  // Another load's piece in the middle of this one.
+  EXPECT_TRUE(m->execute(pieces[0]).error.empty());
+  Command other = pieces[1];
+  other.load.id = 2;
+  EXPECT_EQ(m->execute(other).error, "load: a piece that does not continue the load in progress");
+  // A piece at offset 0 starts over; an image that is not a database is refused whole.
+  std::string garbage = image;
+  for (size_t i = 100; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 7);
+  Command bad = exec({});
+  bad.kind = CommandKind::kLoad;
+  bad.load = LoadChunk{3, 0, garbage.size(), garbage};
+  const std::string err = m->execute(bad).error;
+  EXPECT_EQ(err.rfind("load: ", 0), 0u) << err;
+  EXPECT_EQ(m->load_staged_bytes(), 0u);
+  bad.load = LoadChunk{4, 0, 5, "hello"};
+  EXPECT_EQ(m->execute(bad).error, "load: not a SQLite database image");
+  bad.load = LoadChunk{5, 0, uint64_t{1} << 40, "x"};
+  EXPECT_EQ(m->execute(bad).error.rfind("load: an image of 1099511627776 bytes", 0), 0u);
+  bad.load = LoadChunk{6, 0, 3, "four"};
+  EXPECT_EQ(m->execute(bad).error, "load: pieces larger than the image");
+  // Another page size cannot be copied into this database: refused, the same on every replica.
+  auto big = std::move(SqliteMachine::open(SqliteOptions{})).value();
+  big->execute(exec({S("PRAGMA page_size=8192")}));
+  big->execute(exec({S("CREATE TABLE p (x)")}));
+  const std::string other_size = image_of(*big);
+  bad.load = LoadChunk{7, 0, other_size.size(), other_size};
+  EXPECT_EQ(m->execute(bad).error,
+            "load: the image's page size (8192) differs from the database's (4096)");
+  EXPECT_EQ(m->digest(), before);
+}
+
+// The server's database: the load is one transaction another connection sees all at once.
+TEST(SqliteMachine, Load_FileDatabase_ReadersSeeTheNewContents) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "rq-load-test-XXXXXX").string();
+  const std::string dir = ::mkdtemp(tmpl.data());
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() { std::filesystem::remove_all(d); }
+  } cleanup{dir};
+  SqliteOptions fo;
+  fo.path = dir + "/db.sqlite";
+  fo.base_vfs = "unix";
+  auto f = std::move(SqliteMachine::open(fo)).value();
+  f->apply(entry(1, exec({S("CREATE TABLE old (x)")})));
+  sqlite3* ro = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(fo.path.c_str(), &ro, SQLITE_OPEN_READONLY, "unix"), SQLITE_OK);
+  auto src = source_database();
+  std::string image = image_of(*src);
+  image[18] = image[19] = 2;  // as a WAL database's copy says (rqlite's binary backups)
+  uint64_t index = 2;
+  for (const auto& c : load_pieces(image, 10000, 3)) f->apply(entry(index++, c));
+  EXPECT_EQ(f->digest(), src->digest());
+  EXPECT_EQ(journal_mode(f->connection()), "wal");
+  auto seen = run_query(ro, {S("SELECT COUNT(*) FROM loaded")}, false);
+  EXPECT_EQ(seen.results.at(0).rows.at(0).at(0), Value::of_int(200));
+  sqlite3_close_v2(ro);
+}
+
+// rqlite's RollbackOnError (/db/load with an SQL dump): a dump that fails halfway leaves no
+// transaction of its own open; without it, every later write would join that transaction.
+TEST(SqliteMachine, RollbackOnError_ClosesTheDumpsTransaction) {
+  auto m = make();
+  Command dump =
+      exec({S("BEGIN TRANSACTION; CREATE TABLE half (x); INSERT INTO half VALUES(1); "
+              "INSERT INTO nope VALUES(1); COMMIT;")});
+  dump.rollback_on_error = true;
+  auto r = m->execute(dump);
+  ASSERT_EQ(r.results.size(), 1u);
+  EXPECT_EQ(r.results[0].error, "no such table: nope");
+  EXPECT_NE(sqlite3_get_autocommit(m->connection()), 0);
+  EXPECT_EQ(m->query({S("SELECT * FROM half")}, false).results[0].error, "no such table: half");
+  // Without the flag the transaction stays open (rqlite's "undefined behaviour").
+  dump.rollback_on_error = false;
+  m->execute(dump);
+  EXPECT_EQ(sqlite3_get_autocommit(m->connection()), 0);
+  m->execute(exec({S("ROLLBACK")}));
+}
+
+TEST(CommandCodec, LoadPiecesAndRollbackOnErrorRoundTrip) {
+  Command c = exec({});
+  c.kind = CommandKind::kLoad;
+  c.load = LoadChunk{0xfeedULL, 4096, 10000, std::string("\0SQLite\xff", 8)};
+  auto d = decode_command(encode_command(c));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, c);
+  Command e = exec({S("BEGIN; SELECT 1; COMMIT;")});
+  e.rollback_on_error = true;
+  auto de = decode_command(encode_command(e));
+  ASSERT_TRUE(de.ok());
+  EXPECT_EQ(*de, e);
+  // Read in place when aligned, copied when not: the same command either way.
+  std::string bytes = encode_command(c);
+  std::string shifted = " " + bytes;
+  auto ds = decode_command(std::string_view(shifted).substr(1));
+  ASSERT_TRUE(ds.ok());
+  EXPECT_EQ(*ds, c);
+}
+
 TEST(CommandCodec, RoundTripAndGarbage) {
   Command c = exec({S("INSERT INTO t VALUES(?, :n)", {P(Value::of_blob(std::string("\0z", 2))), N("n", Value::of_real(1.25))})},
                    true, CommandKind::kRequest);
