@@ -40,6 +40,8 @@ test-asan: asan
 	$(ASAN_BUILD)/bin/sim_tests --gtest_brief=1
 	$(ASAN_BUILD)/bin/server_tests --gtest_brief=1
 	python3 tests/server/rqlited_test.py $(ASAN_BUILD)/bin/rqlited
+	python3 tests/server/rqlited_ops_test.py $(ASAN_BUILD)/bin/rqlited
+	python3 tests/server/rqlited_backup_test.py $(ASAN_BUILD)/bin/rqlited
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-50
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-30 --workload register
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-20 --workload append
