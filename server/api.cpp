@@ -258,6 +258,12 @@ void Api::status(const HttpRequest& req, HttpReply& reply) {
   r["num_peers"] = raft.membership().members().size() - 1;
   r["voter"] = raft.membership().is_voter(node.id());
   r["fsyncs"] = host_.disk().counters().syncs.load();
+  const net::TcpTransportStats& ts = host_.transport().stats();
+  r["transport"] = json::object{
+      {"frames_sent", ts.frames_sent},           {"frames_received", ts.frames_received},
+      {"frames_dropped", ts.frames_dropped},     {"connects", ts.connects},
+      {"connect_failures", ts.connect_failures}, {"accepted", ts.accepted},
+      {"oversized_frames", ts.oversized_frames}};
   json::object leader;
   std::string leader_addr, leader_id;
   if (raft.lead().valid()) {

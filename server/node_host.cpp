@@ -10,12 +10,6 @@
 
 namespace rq::server {
 
-// Until the cluster transport exists (issue 7) a node talks to nobody: one-voter clusters only.
-class NodeHost::NullTransport final : public Transport {
- public:
-  void send(NodeId, std::string) override {}
-};
-
 // What the operator should see of the driver's life, at rqlite's levels.
 class NodeHost::LogObserver final : public NodeObserver {
  public:
@@ -65,6 +59,25 @@ NodeHost::~NodeHost() {
 }
 
 Status NodeHost::start() {
+  // The Raft port first: a node that cannot listen must not touch its data directory.
+  net::TcpTransportOptions to;
+  if (!net::split_host_port(opts_.raft_bind, &to.listen_host, &to.listen_port)) {
+    return make_error(ErrorCode::kInvalid, "invalid Raft address " + opts_.raft_bind);
+  }
+  transport_ = std::make_unique<net::TcpTransport>(
+      io_, to,
+      [this](std::string_view bytes) {
+        if (node_) node_->receive(bytes);  // the envelope is decoded and checked there
+      },
+      [this](NodeId id) -> std::string {
+        if (!node_ || !node_->running()) return {};
+        for (const auto& m : node_->raft().membership().members()) {
+          if (m.id == id) return m.address;
+        }
+        return {};
+      });
+  if (Status st = transport_->start(); !st) return st;
+
   std::error_code ec;
   std::filesystem::create_directories(opts_.data_dir, ec);
   if (ec)
@@ -92,7 +105,6 @@ Status NodeHost::start() {
   std::random_device rd;
   const uint64_t seed = (uint64_t{rd()} << 32) ^ rd();
   clock_ = std::make_unique<net::AsioClock>(io_);
-  transport_ = std::make_unique<NullTransport>();
   NodeConfig cfg;
   cfg.raft.id = node_id_from_name(opts_.node_id);
   cfg.raft.election_ticks = opts_.election_ticks;

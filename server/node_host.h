@@ -14,6 +14,7 @@
 #include "core/sqlite/sqlite_machine.h"
 #include "net/asio_clock.h"
 #include "net/posix_disk.h"
+#include "net/tcp_transport.h"
 #include "server/backup.h"
 #include "server/read_pool.h"
 
@@ -23,6 +24,7 @@ struct NodeHostOptions {
   std::string data_dir;   // absolute
   std::string node_id;    // rqlite's node id (a string)
   std::string raft_addr;  // advertised Raft address
+  std::string raft_bind;  // where the Raft port listens (host:port)
   std::string http_addr;  // advertised HTTP address
   Duration tick = std::chrono::milliseconds(100);
   int election_ticks = 10;
@@ -53,6 +55,7 @@ class NodeHost {
   svc::Service& service() { return *service_; }
   sql::SqliteMachine& sm() { return *sm_; }
   const net::PosixDisk& disk() const { return *disk_; }
+  const net::TcpTransport& transport() const { return *transport_; }
   // The node's clock (monotonic time and timers on the io_context's thread).
   Clock& clock() { return *clock_; }
   const NodeHostOptions& options() const { return opts_; }
@@ -78,13 +81,12 @@ class NodeHost {
   void end_batch() { node_->end_batch(); }
 
  private:
-  class NullTransport;
   class LogObserver;
   boost::asio::io_context& io_;
   NodeHostOptions opts_;
   std::unique_ptr<net::AsioClock> clock_;
   std::unique_ptr<net::PosixDisk> disk_;
-  std::unique_ptr<NullTransport> transport_;
+  std::unique_ptr<net::TcpTransport> transport_;
   std::unique_ptr<LogObserver> observer_;
   std::unique_ptr<sql::SqliteMachine> sm_;
   std::unique_ptr<Node> node_;

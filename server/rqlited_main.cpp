@@ -62,6 +62,7 @@ int run(const Flags& f) {
   ho.data_dir = f.data_dir;
   ho.node_id = f.node_id;
   ho.raft_addr = f.raft_adv_addr;
+  ho.raft_bind = f.raft_addr;
   ho.http_addr = f.http_adv_addr;
   // Raft runs on ticks: a tenth of the heartbeat timeout, which is the election timeout.
   ho.tick = std::max<Duration>(f.raft_heartbeat_timeout / 10, std::chrono::milliseconds(5));

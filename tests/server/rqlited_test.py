@@ -216,6 +216,25 @@ class DataApi(unittest.TestCase):
             self.assertTrue(data.startswith(b"HTTP/1.1 400"), data)
         self.assertEqual(self.n.query("SELECT 1")[0], 200)
 
+    def test_hostile_bytes_on_the_raft_port_are_harmless(self):
+        import socket
+        import struct
+        frames = [
+            b"\xff\xff\xff\x7f" + b"x" * 16,          # a length far over the frame limit
+            struct.pack("<I", 12) + b"not capnp!!!",     # a frame that is not an envelope
+            struct.pack("<I", 0),                        # an empty frame
+            b"GET / HTTP/1.1\r\n\r\n",                   # another protocol altogether
+        ]
+        for f in frames:
+            with socket.create_connection(("127.0.0.1", self.n.raft_port), timeout=5) as s:
+                s.sendall(f)
+        self.assertEqual(self.post("/db/execute", ["CREATE TABLE IF NOT EXISTS hostile (v)"])[0], 200)
+        self.assertEqual(self.post("/db/execute", ["INSERT INTO hostile VALUES(1)"])[0], 200)
+        self.assertEqual(self.n.request("GET", "/readyz")[0], 200)
+        t = json.loads(self.n.request("GET", "/status?key=store.raft.transport")[2])
+        self.assertGreaterEqual(t["oversized_frames"], 1)
+        self.assertGreaterEqual(t["accepted"], len(frames))
+
     def test_status_and_readyz(self):
         st, _, body = self.n.request("GET", "/readyz")
         self.assertEqual((st, body), (200, "[+]node ok\n[+]leader ok\n[+]store ok\n[+]db ok"))
@@ -362,6 +381,21 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(r.returncode, 1, args)
             self.assertIn("not supported yet", r.stderr)
         self.assertFalse(os.path.exists("/tmp/rqlited-never-created"))
+
+    def test_raft_port_in_use_is_a_clear_error_and_the_data_dir_is_untouched(self):
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            n = Node(RQLITED)
+            n.raft_port = s.getsockname()[1]
+            try:
+                n.start(wait_ready=False)
+                self.assertEqual(n.proc.wait(timeout=20), 1)
+                self.assertIn("cannot listen on 127.0.0.1:%d" % n.raft_port, n.log_tail())
+                self.assertEqual(os.listdir(n.data_dir), [])
+            finally:
+                n.cleanup()
 
     def test_port_in_use_is_a_clear_error(self):
         import socket
