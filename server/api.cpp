@@ -8,6 +8,7 @@
 
 #include "server/flags.h"
 #include "server/http_api.h"
+#include "server/responses.h"
 #include "server/write_queue.h"
 
 namespace rq::server {
@@ -15,36 +16,17 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr const char* kJson = "application/json; charset=utf-8";
-constexpr const char* kText = "text/plain; charset=utf-8";
+constexpr const char* kJson = kJsonType;
 
 HttpResponse text(int status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.content_type = kText;
-  r.body = std::move(body);
-  return r;
+  return text_response(status, std::move(body));
 }
-
-// Go's http.Error: plain text with a trailing newline.
-HttpResponse http_error(int status, const std::string& msg) {
-  return text(status, msg + "\n");
-}
-
 HttpResponse empty(int status) {
-  HttpResponse r;
-  r.status = status;
-  return r;
+  return empty_response(status);
 }
 
 bool has_prefix(const std::string& path, std::string_view prefix) {
   return path.rfind(prefix, 0) == 0;
-}
-
-int64_t monotonic_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 const char* role_name(raft::Role r) {

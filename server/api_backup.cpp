@@ -32,12 +32,12 @@
 #include "core/wire/codec.h"
 #include "server/api.h"
 #include "server/backup.h"
+#include "server/responses.h"
 
 namespace rq::server {
 namespace {
 
 constexpr const char* kJson = "application/json; charset=utf-8";
-constexpr const char* kText = "text/plain; charset=utf-8";
 
 // The largest SQLite file /db/load takes (rqlite's docs: "stay around 100MB"; /boot is for
 // larger ones): every replica gathers it in memory before replacing its database.
@@ -49,22 +49,10 @@ constexpr uint64_t kMaxLoadDumpBytes = wire::kMaxMessageBytes - (uint64_t{1} << 
 constexpr size_t kBootPeekBytes = 32;
 
 HttpResponse text(int status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.content_type = kText;
-  r.body = std::move(body);
-  return r;
+  return text_response(status, std::move(body));
 }
-
-// Go's http.Error: plain text with a trailing newline.
-HttpResponse http_error(int status, const std::string& msg) {
-  return text(status, msg + "\n");
-}
-
 HttpResponse empty(int status) {
-  HttpResponse r;
-  r.status = status;
-  return r;
+  return empty_response(status);
 }
 
 // rqlite's redirect: the leader's address with this request's path and query.
@@ -110,12 +98,6 @@ std::string leader_address(NodeHost& host) {
   if (!raft.lead().valid()) return "";
   const raft::Member* m = raft.membership().find(raft.lead());
   return m != nullptr ? m->address : "";
-}
-
-int64_t monotonic_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 // The answer to a /db/load, as rqlite gives it. For a SQLite file (`image`): `{"results":[]}`,

@@ -20,6 +20,7 @@
 
 #include "server/api.h"
 #include "server/flags.h"
+#include "server/responses.h"
 #include "server/write_queue.h"
 
 namespace rq::server {
@@ -31,23 +32,11 @@ Api::~Api() = default;
 namespace {
 
 constexpr const char* kJson = "application/json; charset=utf-8";
-constexpr const char* kText = "text/plain; charset=utf-8";
 // How often a wait re-checks the node (a removal committing, a transfer finishing).
 constexpr Duration kPollEvery = std::chrono::milliseconds(10);
 
 HttpResponse empty(int status) {
-  HttpResponse r;
-  r.status = status;
-  return r;
-}
-
-// Go's http.Error: plain text with a trailing newline.
-HttpResponse http_error(int status, const std::string& msg) {
-  HttpResponse r;
-  r.status = status;
-  r.content_type = kText;
-  r.body = msg + "\n";
-  return r;
+  return empty_response(status);
 }
 
 HttpResponse json_response(const json::value& v, bool pretty) {
