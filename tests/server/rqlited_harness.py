@@ -9,6 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.parse
 
 
@@ -120,3 +121,32 @@ class Node:
             os.unlink(self.log_path)
         except OSError:
             pass
+
+
+class OneNodeCase(unittest.TestCase):
+    """A test class sharing one rqlited (started before its first test, killed after its last).
+    The runner sets OneNodeCase.RQLITED; a subclass may set EXTRA flags."""
+
+    RQLITED = None
+    EXTRA = []
+
+    @classmethod
+    def setUpClass(cls):
+        cls.n = Node(OneNodeCase.RQLITED, extra=list(cls.EXTRA))
+        try:
+            cls.n.start()
+        except Exception:
+            cls.n.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.n.cleanup()
+
+    def post(self, path, body, ctype="application/json", **kw):
+        return self.n.request("POST", path, body if isinstance(body, str) else json.dumps(body), ctype, **kw)
+
+    def assertBody(self, resp, status, body):
+        st, headers, got = resp
+        self.assertEqual((st, got), (status, body))
+        return headers

@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rqlited_harness import Node  # noqa: E402
+from rqlited_harness import Node, OneNodeCase  # noqa: E402
 
 RQLITED = None
 JSON = "application/json"
@@ -25,24 +25,8 @@ def seq_of(body):
     return json.loads(body)["sequence_number"]
 
 
-class OneNode(unittest.TestCase):
+class OneNode(OneNodeCase):
     """One node for the whole class; each test uses its own tables."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.n = Node(RQLITED)
-        try:
-            cls.n.start()
-        except Exception:
-            cls.n.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.n.cleanup()
-
-    def post(self, path, body, ctype=JSON, **kw):
-        return self.n.request("POST", path, body if isinstance(body, str) else json.dumps(body), ctype, **kw)
 
     def count(self, table):
         st, _, body = self.n.query("SELECT count(*) FROM %s" % table)
@@ -424,4 +408,5 @@ class SnapshotsAndReap(unittest.TestCase):
 
 if __name__ == "__main__":
     RQLITED = os.path.abspath(sys.argv.pop(1))
+    OneNodeCase.RQLITED = RQLITED
     unittest.main(verbosity=2)

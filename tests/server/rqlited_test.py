@@ -11,35 +11,14 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rqlited_harness import Node  # noqa: E402
+from rqlited_harness import Node, OneNodeCase  # noqa: E402
 
 RQLITED = None
 JSON = "application/json"
 
 
-class DataApi(unittest.TestCase):
+class DataApi(OneNodeCase):
     """One node for the whole class; each test uses its own tables."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.n = Node(RQLITED)
-        try:
-            cls.n.start()
-        except Exception:
-            cls.n.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.n.cleanup()
-
-    def post(self, path, body, ctype=JSON):
-        return self.n.request("POST", path, body if isinstance(body, str) else json.dumps(body), ctype)
-
-    def assertBody(self, resp, status, body):
-        st, headers, got = resp
-        self.assertEqual((st, got), (status, body))
-        return headers
 
     def test_a_fresh_node_execute_exact_results(self):
         # Runs first (unittest sorts by name): counters are the connection's, and a CREATE TABLE
@@ -415,4 +394,5 @@ class CommandLine(unittest.TestCase):
 
 if __name__ == "__main__":
     RQLITED = os.path.abspath(sys.argv.pop(1))
+    OneNodeCase.RQLITED = RQLITED
     unittest.main(verbosity=2)
