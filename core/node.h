@@ -140,6 +140,8 @@ class Node {
   // The cluster layer above Raft (request forwarding) shares the transport: its payloads are
   // wrapped in the same envelope, and those that arrive go to the sink.
   void send_cluster(NodeId to, std::string_view payload);
+  // Tells the transport where a node outside the membership listens (Transport::learn).
+  void learn_address(NodeId id, const std::string& address) { transport_.learn(id, address); }
   void set_cluster_sink(std::function<void(std::string_view)> sink) {
     cluster_sink_ = std::move(sink);
   }

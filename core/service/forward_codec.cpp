@@ -74,7 +74,29 @@ std::string encode_forward_reply(const ForwardedReply& r) {
   return to_bytes(b);
 }
 
-Result<std::variant<Forwarded, ForwardedReply>> decode_cluster_message(std::string_view bytes) {
+std::string encode_join(const JoinAsk& j) {
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::ClusterMessage>().initJoinRequest();
+  w.setId(j.id);
+  w.setNode(j.node.v);
+  w.setAddress(j.address);
+  w.setVoter(j.voter);
+  w.setIncarnation(j.incarnation);
+  return to_bytes(b);
+}
+
+std::string encode_join_answer(const JoinAnswer& a) {
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::ClusterMessage>().initJoinReply();
+  w.setId(a.id);
+  w.setStatus(static_cast<uint8_t>(a.result.status));
+  w.setLeader(a.result.leader.v);
+  w.setLeaderAddress(a.result.leader_address);
+  w.setError(a.result.error);
+  return to_bytes(b);
+}
+
+Result<ClusterMessage> decode_cluster_message(std::string_view bytes) {
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0)
     return invalid("not a whole number of words");
   std::vector<capnp::word> words(bytes.size() / sizeof(capnp::word));
@@ -113,8 +135,33 @@ Result<std::variant<Forwarded, ForwardedReply>> decode_cluster_message(std::stri
       f.req.db_timeout = Duration(r.getDbTimeoutNanos());
       f.req.timeout = Duration(r.getTimeoutNanos());
       f.req.hops = r.getHops();
-      return std::variant<Forwarded, ForwardedReply>(std::move(f));
+      return ClusterMessage(std::move(f));
     }
+    if (root.isJoinRequest()) {
+      auto r = root.getJoinRequest();
+      JoinAsk j;
+      j.id = r.getId();
+      j.node = NodeId(r.getNode());
+      if (!j.node.valid()) return invalid("join without a node id");
+      j.address = r.getAddress().cStr();
+      if (j.address.empty() || j.address.size() > 1024) return invalid("join address out of range");
+      j.voter = r.getVoter();
+      j.incarnation = r.getIncarnation();
+      return ClusterMessage(std::move(j));
+    }
+    if (root.isJoinReply()) {
+      auto r = root.getJoinReply();
+      JoinAnswer a;
+      a.id = r.getId();
+      if (r.getStatus() > static_cast<uint8_t>(MembershipResult::Status::kInvalid))
+        return invalid("unknown join status");
+      a.result.status = static_cast<MembershipResult::Status>(r.getStatus());
+      a.result.leader = NodeId(r.getLeader());
+      a.result.leader_address = r.getLeaderAddress().cStr();
+      a.result.error = r.getError().cStr();
+      return ClusterMessage(std::move(a));
+    }
+    if (!root.isReply()) return invalid("unknown message");
     auto r = root.getReply();
     ForwardedReply out;
     out.id = r.getId();
@@ -128,7 +175,7 @@ Result<std::variant<Forwarded, ForwardedReply>> decode_cluster_message(std::stri
     out.resp.leader = NodeId(r.getLeader());
     out.resp.leader_address = r.getLeaderAddress().cStr();
     out.resp.error = r.getError().cStr();
-    return std::variant<Forwarded, ForwardedReply>(std::move(out));
+    return ClusterMessage(std::move(out));
   } catch (const kj::Exception& e) {
     return invalid(e.getDescription().cStr());
   }

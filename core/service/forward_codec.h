@@ -22,8 +22,25 @@ struct ForwardedReply {
   Response resp;
 };
 
+struct JoinAsk {
+  uint64_t id = 0;
+  NodeId node;          // the joiner
+  std::string address;  // its advertised Raft address
+  bool voter = true;
+  uint64_t incarnation = 0;
+};
+
+struct JoinAnswer {
+  uint64_t id = 0;
+  MembershipResult result;  // status, leader, leader_address, error
+};
+
+using ClusterMessage = std::variant<Forwarded, ForwardedReply, JoinAsk, JoinAnswer>;
+
 std::string encode_forward(const Forwarded& f);
 std::string encode_forward_reply(const ForwardedReply& r);
-Result<std::variant<Forwarded, ForwardedReply>> decode_cluster_message(std::string_view bytes);
+std::string encode_join(const JoinAsk& j);
+std::string encode_join_answer(const JoinAnswer& a);
+Result<ClusterMessage> decode_cluster_message(std::string_view bytes);
 
 }  // namespace rq::svc

@@ -75,6 +75,7 @@ Service::~Service() {
   node_.set_cluster_sink({});
   sm_.set_result_sink({});
   for (auto& [i, f] : forwards_) clock_.cancel(f.timer);
+  for (auto& [i, j] : joins_) clock_.cancel(j.timer);
   for (auto& [i, w] : writes_) clock_.cancel(w.timer);
   for (auto& [c, r] : reads_) clock_.cancel(r.timer);
 }
@@ -225,6 +226,32 @@ void Service::on_cluster(std::string_view payload) {
     });
     return;
   }
+  if (auto* j = std::get_if<JoinAsk>(&*m)) {
+    ++stats_.joins_served;
+    // The joiner is not a member yet: tell the transport where the answer goes.
+    node_.learn_address(j->node, j->address);
+    MembershipResult r = node_.join(j->node, j->address, j->voter, j->incarnation);
+    if (r.status == MembershipResult::Status::kNotLeader && r.leader_address.empty() &&
+        r.leader.valid()) {
+      for (const auto& mem : node_.raft().membership().members()) {
+        if (mem.id == r.leader) r.leader_address = mem.address;
+      }
+    }
+    node_.send_cluster(j->node, encode_join_answer(JoinAnswer{j->id, std::move(r)}));
+    return;
+  }
+  if (auto* a = std::get_if<JoinAnswer>(&*m)) {
+    auto it = joins_.find(a->id);
+    if (it == joins_.end()) return;  // timed out already, or a duplicate
+    Joining jn = std::move(it->second);
+    joins_.erase(it);
+    clock_.cancel(jn.timer);
+    if (a->result.leader.valid() && !a->result.leader_address.empty()) {
+      node_.learn_address(a->result.leader, a->result.leader_address);
+    }
+    jn.done(a->result);
+    return;
+  }
   auto& reply = std::get<ForwardedReply>(*m);
   auto it = forwards_.find(reply.id);
   if (it == forwards_.end()) return;  // timed out already, or a duplicate
@@ -232,6 +259,26 @@ void Service::on_cluster(std::string_view payload) {
   forwards_.erase(it);
   clock_.cancel(fw.timer);
   fw.done(std::move(reply.resp));
+}
+
+void Service::join(NodeId contact, const std::string& address, bool voter, Duration timeout,
+                   JoinDone done) {
+  const uint64_t id = next_forward_++;
+  std::weak_ptr<int> alive = alive_;
+  const TimerId timer = clock_.schedule(timeout, [this, alive, id] {
+    if (alive.expired()) return;
+    auto it = joins_.find(id);
+    if (it == joins_.end()) return;
+    JoinDone d = std::move(it->second.done);
+    joins_.erase(it);
+    MembershipResult r;
+    r.status = MembershipResult::Status::kRetry;
+    r.error = "timeout";
+    d(r);
+  });
+  joins_[id] = Joining{std::move(done), timer};
+  node_.send_cluster(contact,
+                     encode_join(JoinAsk{id, node_.id(), address, voter, node_.incarnation()}));
 }
 
 void Service::propose(const Request& req, Done done) {

@@ -124,6 +124,7 @@ struct ServiceStats {
   uint64_t forwards_served = 0;   // requests other nodes forwarded here
   uint64_t forward_timeouts = 0;  // forwarded requests whose answer never came
   uint64_t rejected = 0;          // malformed cluster messages
+  uint64_t joins_served = 0;      // join requests other nodes sent here
 };
 
 class Service {
@@ -157,6 +158,15 @@ class Service {
   void barrier(Duration timeout, Done done);
   void resume_writes() { paused_ = false; }
   bool writes_paused() const { return paused_; }
+
+  // rqlite's join, asked of the node `contact` over the cluster channel: it adds this node as
+  // (voter or not) `address`, or says who leads. `done` gets the answering node's result —
+  // kProposed / kAlready (done: the leader will bring this node up to date), kNotLeader with the
+  // leader and its address (ask it next), kRetry, kInvalid — or kRetry with "timeout" when no
+  // answer came within `timeout`. The caller (the server's joiner) decides whom to ask and when.
+  using JoinDone = std::function<void(const MembershipResult&)>;
+  void join(NodeId contact, const std::string& address, bool voter, Duration timeout,
+            JoinDone done);
 
   size_t pending() const { return writes_.size() + reads_.size() + forwards_.size(); }
   const ServiceStats& stats() const { return stats_; }
@@ -208,9 +218,14 @@ class Service {
   std::map<uint64_t, Read> reads_;                 // context -> waiting read
   std::multimap<uint64_t, uint64_t> apply_waits_;  // applied index wanted -> context
   std::map<uint64_t, Forward> forwards_;           // forward id -> the waiting client
-  int64_t last_apply_wall_ns_ = 0;  // when this node last applied a command (freshness_strict)
-  bool paused_ = false;             // pause_writes() .. resume_writes()
-  bool loading_ = false;            // a load() is under way
+  struct Joining {
+    JoinDone done;
+    TimerId timer;
+  };
+  std::map<uint64_t, Joining> joins_;  // join request id -> the waiting joiner
+  int64_t last_apply_wall_ns_ = 0;     // when this node last applied a command (freshness_strict)
+  bool paused_ = false;                // pause_writes() .. resume_writes()
+  bool loading_ = false;               // a load() is under way
   uint64_t next_context_ = 1;
   uint64_t next_forward_ = 1;  // random start (see the constructor)
   ServiceStats stats_;

@@ -27,9 +27,28 @@ struct ForwardReply {
   error @7 :Text;
 }
 
+# rqlite's join: a node asks any member to add it; a follower answers with the leader.
+struct JoinRequest {
+  id @0 :UInt64;             # the joiner's id for this request (echoed in the reply)
+  node @1 :UInt64;           # the joiner's node id (where the reply goes)
+  address @2 :Text;          # the joiner's advertised Raft address
+  voter @3 :Bool;
+  incarnation @4 :UInt64;    # the joiner's incarnation (its data directory's life)
+}
+
+struct JoinReply {
+  id @0 :UInt64;
+  status @1 :UInt8;          # rq::MembershipResult::Status
+  leader @2 :UInt64;         # who leads, as far as the answering node knows (0: unknown)
+  leaderAddress @3 :Text;
+  error @4 :Text;
+}
+
 struct ClusterMessage {
   union {
     request @0 :ForwardRequest;
     reply @1 :ForwardReply;
+    joinRequest @2 :JoinRequest;
+    joinReply @3 :JoinReply;
   }
 }

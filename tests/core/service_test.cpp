@@ -68,16 +68,23 @@ class Cluster {
     std::unique_ptr<Service> service;
   };
 
-  explicit Cluster(size_t n, bool deferred_reads = false, size_t load_chunk_bytes = 0) {
+  // Hosts 1..`members_count` (0: all) found the cluster; the others start outside it, as
+  // joiners do.
+  explicit Cluster(size_t n, bool deferred_reads = false, size_t load_chunk_bytes = 0,
+                   size_t members_count = 0) {
+    if (members_count == 0) members_count = n;
     std::vector<raft::Member> members;
-    for (size_t k = 1; k <= n; ++k) members.push_back(raft::Member{NodeId(k), "n" + std::to_string(k), true, false, k});
+    for (size_t k = 1; k <= members_count; ++k) {
+      members.push_back(raft::Member{NodeId(k), "n" + std::to_string(k), true, false, k});
+    }
     const raft::Membership m(members);
     for (size_t k = 1; k <= n; ++k) {
       auto h = std::make_unique<Host>();
       h->id = NodeId(k);
       h->disk = std::make_unique<sim::SimDisk>(Prng(k), sim::SimDiskOptions{});
-      h->clock = std::make_unique<sim::SimClock>([this] { return q_.now(); },
-                                                 [this](Duration at, std::function<void()> fn) { q_.at(at, fn); }, 0);
+      h->clock = std::make_unique<sim::SimClock>(
+          [this] { return q_.now(); },
+          [this](Duration at, std::function<void()> fn) { q_.at(at, fn); }, 0);
       h->link = std::make_unique<Link>(*this, h->id);
       auto sm = sql::SqliteMachine::open({});
       EXPECT_TRUE(sm.ok());
@@ -88,13 +95,15 @@ class Cluster {
       cfg.raft.heartbeat_ticks = 1;
       cfg.tick_interval = milliseconds(10);
       cfg.incarnation = k;
-      h->node = std::make_unique<Node>(cfg, *h->clock, *h->link, *h->disk, Prng(100 + k), *h->sm, nullptr);
+      h->node = std::make_unique<Node>(cfg, *h->clock, *h->link, *h->disk, Prng(100 + k), *h->sm,
+                                       nullptr);
       ServiceOptions so;
       so.tick_interval = cfg.tick_interval;
       if (load_chunk_bytes > 0) so.load_chunk_bytes = load_chunk_bytes;
       if (deferred_reads) h->reads = std::make_unique<DeferredReads>(*h->sm);
-      h->service = std::make_unique<Service>(*h->node, *h->sm, *h->clock, Prng(200 + k), so, h->reads.get());
-      EXPECT_TRUE(h->node->start(m).ok());
+      h->service =
+          std::make_unique<Service>(*h->node, *h->sm, *h->clock, Prng(200 + k), so, h->reads.get());
+      EXPECT_TRUE((k <= members_count ? h->node->start(m) : h->node->start(std::nullopt)).ok());
       hosts_.push_back(std::move(h));
     }
   }
@@ -114,15 +123,18 @@ class Cluster {
 
   void run_for(Duration d) {
     const Duration until = q_.now() + d;
-    for (int guard = 0; guard < 5'000'000 && !q_.empty() && q_.next_time() <= until; ++guard) q_.run_next();
+    for (int guard = 0; guard < 5'000'000 && !q_.empty() && q_.next_time() <= until; ++guard)
+      q_.run_next();
   }
 
   // Runs until some node leads (and has committed in its term), for at most 10 simulated seconds.
   uint64_t leader() {
     for (int k = 0; k < 1000; ++k) {
       for (auto& h : hosts_) {
-        if (cut_.count(h->id.v) == 0 && h->node->running() && h->node->raft().role() == raft::Role::kLeader &&
-            h->node->raft().log().term(h->node->raft().log().committed()) == h->node->raft().term()) {
+        if (cut_.count(h->id.v) == 0 && h->node->running() &&
+            h->node->raft().role() == raft::Role::kLeader &&
+            h->node->raft().log().term(h->node->raft().log().committed()) ==
+                h->node->raft().term()) {
           return h->id.v;
         }
       }
@@ -186,11 +198,14 @@ Request query(std::string sql, ReadLevel level) {
   return r;
 }
 
-uint64_t other_than(const Cluster& c, uint64_t id) { return id == 1 ? 2 : 1; }
+uint64_t other_than(const Cluster& c, uint64_t id) {
+  return id == 1 ? 2 : 1;
+}
 
 void create_and_insert(Cluster& c, uint64_t at) {
-  auto r = c.call(at, execute({stmt("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"),
-                               stmt("INSERT INTO t (v) VALUES (?)", {sql::Value::of_text("one")})}));
+  auto r =
+      c.call(at, execute({stmt("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"),
+                          stmt("INSERT INTO t (v) VALUES (?)", {sql::Value::of_text("one")})}));
   ASSERT_TRUE(r.has_value());
   ASSERT_EQ(r->status, Status::kOk) << r->error;
   ASSERT_EQ(r->result.results.size(), 2u);
@@ -220,8 +235,8 @@ TEST(Service, EveryReadLevel_OnTheLeader_SeesTheWrite) {
   const uint64_t l = c.leader();
   ASSERT_NE(l, 0u);
   create_and_insert(c, l);
-  for (ReadLevel level : {ReadLevel::kNone, ReadLevel::kWeak, ReadLevel::kLinearizable, ReadLevel::kStrong,
-                          ReadLevel::kAuto}) {
+  for (ReadLevel level : {ReadLevel::kNone, ReadLevel::kWeak, ReadLevel::kLinearizable,
+                          ReadLevel::kStrong, ReadLevel::kAuto}) {
     SCOPED_TRACE(to_string(level));
     auto r = c.call(l, query("SELECT count(*) FROM t", level));
     ASSERT_TRUE(r.has_value());
@@ -295,6 +310,82 @@ TEST(Service, OldForwardReplies_DoNotAnswerARestartedNodesRequests) {
   c.run_for(seconds(5));
   ASSERT_EQ(answers.size(), 4u);
   for (const auto& a : answers) EXPECT_EQ(a.status, Status::kUnknown);
+}
+
+// rqlite's join over the cluster channel: a follower names the leader, the leader adds the
+// node, which then gets the data; asking again changes nothing.
+TEST(Service, Join_FollowerNamesTheLeader_LeaderAddsTheNode_ThenItReplicates) {
+  Cluster c(4, false, 0, 3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  create_and_insert(c, l);
+  const uint64_t f = other_than(c, l);
+  std::optional<MembershipResult> got;
+  auto ask = [&](uint64_t contact) {
+    got.reset();
+    c.host(4).service->join(NodeId(contact), "n4", true, seconds(2),
+                            [&got](const MembershipResult& r) { got = r; });
+    const Duration deadline = c.q_.now() + seconds(5);
+    while (!got && !c.q_.empty() && c.q_.now() < deadline) c.q_.run_next();
+    return got.has_value();
+  };
+  ASSERT_TRUE(ask(f));
+  EXPECT_EQ(got->status, MembershipResult::Status::kNotLeader);
+  EXPECT_EQ(got->leader, NodeId(l));
+  EXPECT_EQ(got->leader_address, "n" + std::to_string(l));
+  ASSERT_TRUE(ask(l));
+  EXPECT_EQ(got->status, MembershipResult::Status::kProposed) << got->error;
+  EXPECT_EQ(c.host(l).service->stats().joins_served, 1u);
+  // The new node catches up and serves the data locally.
+  std::optional<Response> r;
+  for (int i = 0; i < 200; ++i) {
+    c.run_for(milliseconds(20));
+    r = c.call(4, query("SELECT v FROM t", ReadLevel::kNone), milliseconds(100));
+    if (r && r->status == Status::kOk && r->result.error.empty() && !r->result.results.empty() &&
+        r->result.results[0].rows.size() == 1) {
+      break;
+    }
+  }
+  ASSERT_TRUE(r.has_value());
+  ASSERT_FALSE(r->result.results.empty()) << r->result.error;
+  EXPECT_EQ(r->result.results[0].rows.size(), 1u);
+  EXPECT_NE(c.host(l).node->raft().membership().find(NodeId(4)), nullptr);
+  // Joining again is idempotent.
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(ask(l));
+    if (got->status != MembershipResult::Status::kRetry) break;  // a staged promotion in flight
+    c.run_for(milliseconds(50));
+  }
+  EXPECT_EQ(got->status, MembershipResult::Status::kAlready);
+  // Nobody answers: the joiner hears "timeout", to retry elsewhere.
+  c.cut_ = {l};
+  ASSERT_TRUE(ask(l));
+  EXPECT_EQ(got->status, MembershipResult::Status::kRetry);
+  EXPECT_EQ(got->error, "timeout");
+}
+
+TEST(ForwardCodec, JoinMessages_RoundTripAndHostileOnesRejected) {
+  JoinAsk j{7, NodeId(9), "10.0.0.9:4002", false, 1234};
+  auto d = decode_cluster_message(encode_join(j));
+  ASSERT_TRUE(d.ok());
+  const auto& back = std::get<JoinAsk>(*d);
+  EXPECT_EQ(back.id, 7u);
+  EXPECT_EQ(back.node, NodeId(9));
+  EXPECT_EQ(back.address, "10.0.0.9:4002");
+  EXPECT_FALSE(back.voter);
+  EXPECT_EQ(back.incarnation, 1234u);
+  JoinAnswer a;
+  a.id = 7;
+  a.result.status = MembershipResult::Status::kNotLeader;
+  a.result.leader = NodeId(3);
+  a.result.leader_address = "n3";
+  auto e = decode_cluster_message(encode_join_answer(a));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(std::get<JoinAnswer>(*e).result.leader_address, "n3");
+  EXPECT_FALSE(decode_cluster_message(encode_join(JoinAsk{1, NodeId(0), "a:1", true, 0}))
+                   .ok());  // no node id
+  EXPECT_FALSE(
+      decode_cluster_message(encode_join(JoinAsk{1, NodeId(2), "", true, 0})).ok());  // no address
 }
 
 TEST(Service, NoLeader_IsLeaderNotFound) {
@@ -410,7 +501,8 @@ TEST(Service, Write_WhoseIndexWentToAnotherEntry_Failed) {
   c.run_for(seconds(2));
   ASSERT_TRUE(old_write.has_value());
   EXPECT_EQ(old_write->status, Status::kFailed) << to_string(old_write->status);
-  auto r = c.call(l2, query("SELECT name FROM sqlite_master ORDER BY name", ReadLevel::kLinearizable));
+  auto r =
+      c.call(l2, query("SELECT name FROM sqlite_master ORDER BY name", ReadLevel::kLinearizable));
   ASSERT_TRUE(r.has_value());
   ASSERT_EQ(r->status, Status::kOk);
   ASSERT_EQ(r->result.results.at(0).rows.size(), 1u);
@@ -627,7 +719,8 @@ TEST(ForwardCodec, RoundTrips) {
   Forwarded f;
   f.id = 9;
   f.origin = NodeId(3);
-  f.req = execute({stmt("INSERT INTO t VALUES (?, ?)", {sql::Value::of_int(-4), sql::Value::of_blob("\x01\x02")})});
+  f.req = execute({stmt("INSERT INTO t VALUES (?, ?)",
+                        {sql::Value::of_int(-4), sql::Value::of_blob("\x01\x02")})});
   f.req.transaction = true;
   f.req.level = ReadLevel::kStrong;
   f.req.timeout = milliseconds(1500);
