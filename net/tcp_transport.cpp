@@ -57,6 +57,7 @@ struct TcpTransport::Impl : std::enable_shared_from_this<TcpTransport::Impl> {
   Resolve resolve;
   tcp::acceptor acceptor;
   std::map<NodeId, std::shared_ptr<Peer>> peers;
+  std::map<NodeId, std::string> learned;  // addresses of nodes outside the membership (bounded)
   std::set<std::shared_ptr<Inbound>> inbound;
   TcpTransportStats stats;
   bool stopped = false;
@@ -99,7 +100,11 @@ class Peer : public std::enable_shared_from_this<Peer> {
   enum class State { kIdle, kConnecting, kConnected, kWaiting, kClosed };
 
   void connect() {
-    const std::string addr = t_->resolve(id_);
+    std::string addr = t_->resolve(id_);
+    if (addr.empty()) {
+      auto it = t_->learned.find(id_);
+      if (it != t_->learned.end()) addr = it->second;
+    }
     std::string host;
     uint16_t port = 0;
     if (addr.empty() || !split_host_port(addr, &host, &port)) {
@@ -341,6 +346,16 @@ void TcpTransport::reset_peer(NodeId id) {
   if (it == impl_->peers.end()) return;
   it->second->close();
   impl_->peers.erase(it);
+}
+
+void TcpTransport::learn(NodeId id, const std::string& address) {
+  auto it = impl_->learned.find(id);
+  if (it != impl_->learned.end() && it->second == address) return;
+  // Joiners come and go: keep the book bounded (the membership is the lasting source).
+  if (impl_->learned.size() >= 1024 && it == impl_->learned.end())
+    impl_->learned.erase(impl_->learned.begin());
+  impl_->learned[id] = address;
+  reset_peer(id);  // a connection to an old address must not be reused
 }
 
 uint16_t TcpTransport::port() const {

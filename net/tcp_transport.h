@@ -66,6 +66,8 @@ class TcpTransport final : public Transport {
   void send(NodeId to, std::string bytes) override;
   // Forgets a peer's connection (e.g. its address changed): the next send reconnects.
   void reset_peer(NodeId id);
+  // A node outside the membership (a joiner, a join target): used when `resolve` knows nothing.
+  void learn(NodeId id, const std::string& address) override;
   uint16_t port() const;
   const TcpTransportStats& stats() const;
 

@@ -122,13 +122,66 @@ Status NodeHost::start() {
   svo.tick_interval = opts_.tick;
   service_ =
       std::make_unique<svc::Service>(*node_, *sm_, *clock_, Prng(seed ^ 0x5eed), svo, reads_.get());
+  // A node told to -join never founds a cluster of its own.
   const raft::Membership founding({raft::Member{cfg.raft.id, opts_.raft_addr, true, false, 0}});
-  if (Status st = node_->start(founding); !st) return st;
+  if (Status st = opts_.join.empty() ? node_->start(founding) : node_->start(std::nullopt); !st)
+    return st;
   start_last_index_ = node_->raft().log().last_index().v;
   // A lone voter need not wait an election timeout to lead.
   if (node_->raft().voters().size() == 1 && node_->raft().membership().is_voter(cfg.raft.id))
     node_->campaign();
+  if (!opts_.join.empty()) {
+    if (node_->raft().membership().find(cfg.raft.id) != nullptr) {
+      log(LogLevel::kInfo, "rqlited", "already a member of a cluster: not joining");
+    } else {
+      join_attempt(0, 0, 0);
+    }
+  }
   return ok_status();
+}
+
+// rqlite's -join: each address in turn, for -join-attempts rounds with -join-interval between
+// them; a follower's answer names the leader, which is asked next. Succeeds once the leader has
+// the change in its log (it then brings this node up to date); fails the process otherwise.
+void NodeHost::join_attempt(int round, size_t index, int redirects, NodeId contact) {
+  if (!node_ || !node_->running()) return;
+  if (index >= opts_.join.size()) {
+    if (round + 1 >= opts_.join_attempts) {
+      join_failure_ = "failed to join cluster at " + std::to_string(opts_.join.size()) +
+                      " address(es) after " + std::to_string(opts_.join_attempts) +
+                      " attempt(s): " + last_join_error_;
+      return;
+    }
+    clock_->schedule(opts_.join_interval, [this, round] { join_attempt(round + 1, 0, 0); });
+    return;
+  }
+  if (!contact.valid()) {
+    const std::string& addr = opts_.join[index];
+    contact = node_id_from_name("join:" + addr);
+    transport_->learn(contact, addr);
+  }
+  service_->join(contact, opts_.raft_addr, opts_.voter, opts_.join_timeout,
+                 [this, round, index, redirects](const MembershipResult& r) {
+                   using S = MembershipResult::Status;
+                   if (r.status == S::kProposed || r.status == S::kAlready) {
+                     log(LogLevel::kInfo, "rqlited",
+                         "joined the cluster through " + opts_.join[index]);
+                     joined_ = true;
+                     return;
+                   }
+                   if (r.status == S::kNotLeader && r.leader.valid() && redirects < 3) {
+                     join_attempt(round, index, redirects + 1, r.leader);
+                     return;
+                   }
+                   last_join_error_ = r.error.empty() ? std::string("no leader") : r.error;
+                   if (r.status == S::kRetry) {
+                     // A change in flight, or no answer: the same address again shortly.
+                     clock_->schedule(std::chrono::milliseconds(200),
+                                      [this, round, index] { join_attempt(round, index + 1, 0); });
+                     return;
+                   }
+                   join_attempt(round, index + 1, 0);
+                 });
 }
 
 void NodeHost::stop() {

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/node.h"
 #include "core/service/service.h"
@@ -32,6 +33,12 @@ struct NodeHostOptions {
   uint64_t trailing_logs = 10240;
   bool foreign_keys = false;
   size_t read_threads = 2;
+  // rqlite's -join: Raft addresses to ask, in order, for `join_attempts` rounds.
+  std::vector<std::string> join;
+  int join_attempts = 5;
+  Duration join_interval = std::chrono::seconds(3);
+  Duration join_timeout = std::chrono::seconds(5);  // per request
+  bool voter = true;                                // false: -raft-non-voter
 };
 
 // rqlite's node ids are strings; Raft's are numbers: a stable 63-bit hash, never 0.
@@ -66,6 +73,9 @@ class NodeHost {
   Result<std::vector<std::string>> snapshot_files() const;
   // A leader is known and the state machine applied everything the log held at start.
   bool ready() const;
+  // Why joining failed for good ("" while it has not): the process must exit.
+  const std::string& join_failure() const { return join_failure_; }
+  bool joined() const { return joined_; }
   // The index of the newest sealed snapshot file (0: none).
   uint64_t newest_snapshot_index() const;
   // Temporary files (backups being sent, request bodies being received, images being loaded):
@@ -93,6 +103,10 @@ class NodeHost {
   std::unique_ptr<ReadPool> reads_;
   std::unique_ptr<svc::Service> service_;
   uint64_t start_last_index_ = 0;
+  void join_attempt(int round, size_t index, int redirects, NodeId contact = NodeId());
+  std::string join_failure_;
+  std::string last_join_error_ = "no answer";
+  bool joined_ = false;
   std::string temp_dir_;              // set by temp_dir()
   std::unique_ptr<Backups> backups_;  // made by backups(); goes first (its threads use no member)
 };

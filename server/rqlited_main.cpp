@@ -48,12 +48,16 @@ int run(const Flags& f) {
     return 1;
   }
   set_raft_log_level(raft_level);
-  // Until nodes talk over the network, joining would silently found a separate one-node cluster.
-  if (!f.join.empty() || f.bootstrap_expect > 0 || f.raft_non_voter) {
-    std::fprintf(
-        stderr,
-        "fatal: -join, -bootstrap-expect and -raft-non-voter are not supported yet by this build "
-        "(single-node clusters only); refusing to start a separate cluster\n");
+  // Discovery-based bootstrapping is not built: refusing beats founding a separate cluster.
+  if (f.bootstrap_expect > 0) {
+    std::fprintf(stderr,
+                 "fatal: -bootstrap-expect is not supported yet by this build; use -join to an "
+                 "existing node instead\n");
+    return 1;
+  }
+  if (f.raft_non_voter && f.join.empty()) {
+    std::fprintf(stderr,
+                 "fatal: -raft-non-voter needs -join: a read replica joins an existing cluster\n");
     return 1;
   }
   for (const auto& w : f.warnings) log(LogLevel::kWarn, "rqlited", w);
@@ -71,6 +75,10 @@ int run(const Flags& f) {
   ho.trailing_logs = f.raft_snap + f.raft_snap / 4;
   ho.foreign_keys = f.fk;
   ho.read_threads = 4;
+  ho.join = f.join;
+  ho.join_attempts = f.join_attempts;
+  ho.join_interval = f.join_interval;
+  ho.voter = !f.raft_non_voter;
   NodeHost host(io, ho);
   if (Status st = host.start(); !st) {
     std::fprintf(stderr, "fatal: failed to open store: %s\n", st.error().message.c_str());
@@ -125,6 +133,10 @@ int run(const Flags& f) {
     if (n == 0) break;
     if (host.node().failed()) {
       log(LogLevel::kError, "rqlited", "node stopped: " + host.node().failure());
+      return 1;
+    }
+    if (!host.join_failure().empty()) {
+      std::fprintf(stderr, "fatal: %s\n", host.join_failure().c_str());
       return 1;
     }
   }

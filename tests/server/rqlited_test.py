@@ -354,11 +354,12 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("-auth", r.stderr)
 
-    def test_clustering_flags_refused_until_the_network_exists(self):
-        for args in (["-join", "127.0.0.1:4002"], ["-bootstrap-expect", "3", "-join", "127.0.0.1:4002"], ["-raft-non-voter"]):
+    def test_unsupported_clustering_flags_refused(self):
+        for args, why in ((["-bootstrap-expect", "3", "-join", "127.0.0.1:4002"], "-bootstrap-expect is not supported yet"),
+                          (["-raft-non-voter"], "-raft-non-voter needs -join")):
             r = self.run_rqlited("-http-addr", "127.0.0.1:4101", "-raft-addr", "127.0.0.1:4102", *args, "/tmp/rqlited-never-created")
             self.assertEqual(r.returncode, 1, args)
-            self.assertIn("not supported yet", r.stderr)
+            self.assertIn(why, r.stderr)
         self.assertFalse(os.path.exists("/tmp/rqlited-never-created"))
 
     def test_raft_port_in_use_is_a_clear_error_and_the_data_dir_is_untouched(self):
