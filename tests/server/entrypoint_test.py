@@ -75,22 +75,37 @@ class Entrypoint(unittest.TestCase):
         r = subprocess.run(["sh", ENTRYPOINT, "echo", "hello", "-x"], capture_output=True, text=True, timeout=20)
         self.assertEqual((r.returncode, r.stdout), (0, "hello -x\n"))
 
-    def test_first_service_runs_as_a_local_process(self):
-        name, host, cmd = compose_services()[0]
-        n = Node(RQLITED)
+    def test_compose_services_run_as_a_local_cluster(self):
+        """The three services' command lines, with 127.0.0.1 addresses, as local processes."""
+        services = compose_services()
+        nodes = [Node(RQLITED, node_id=s[1]) for s in services]
         try:
-            args = dry_run(cmd, RQ_HOSTNAME="127.0.0.1",
-                           HTTP_ADV_ADDR="127.0.0.1:%d" % n.http_port, RAFT_ADV_ADDR="127.0.0.1:%d" % n.raft_port)
-            args = [a.replace("0.0.0.0:4001", "127.0.0.1:%d" % n.http_port).replace("0.0.0.0:4002", "127.0.0.1:%d" % n.raft_port)
-                    .replace("/rqlite/data/node1.db", os.path.join(n.data_dir, "node1.db")) for a in args]
-            n.args = lambda: [RQLITED] + args[1:]
-            n.start()
-            st, _, body = n.execute(["CREATE TABLE t (x)", "INSERT INTO t VALUES(1)"])
+            for (name, host, cmd), n in zip(services, nodes):
+                args = dry_run(cmd, RQ_HOSTNAME=host, HTTP_ADV_ADDR="127.0.0.1:%d" % n.http_port,
+                               RAFT_ADV_ADDR="127.0.0.1:%d" % n.raft_port)
+                subst = {"0.0.0.0:4001": "127.0.0.1:%d" % n.http_port, "0.0.0.0:4002": "127.0.0.1:%d" % n.raft_port,
+                         "rqlite1:4002": "127.0.0.1:%d" % nodes[0].raft_port}
+                args = [subst.get(a, a) for a in args]
+                args[-1] = os.path.join(n.data_dir, os.path.basename(args[-1]))
+                n.args = lambda args=args: [RQLITED] + args[1:]
+                n.start()
+            st, _, body = nodes[0].execute(["CREATE TABLE t (x)", "INSERT INTO t VALUES(1)"])
             self.assertEqual(st, 200, body)
-            st, _, body = n.request("GET", "/status?key=store.node_id")
-            self.assertEqual(json.loads(body), "127.0.0.1")
+            # Every service serves it (level none: each node's own copy), and knows all three.
+            for n in nodes:
+                for _ in range(200):
+                    st, _, body = n.query("SELECT count(*) FROM t", "?level=none")
+                    if st == 200 and '"values":[[1]]' in body:
+                        break
+                    import time
+                    time.sleep(0.05)
+                self.assertIn('"values":[[1]]', body, n.node_id)
+            members = json.loads(nodes[0].request("GET", "/status?key=store.nodes")[2])
+            self.assertEqual(len(members), 3)
+            self.assertEqual(json.loads(nodes[1].request("GET", "/status?key=store.node_id")[2]), "rqlite2")
         finally:
-            n.cleanup()
+            for n in nodes:
+                n.cleanup()
 
 
 if __name__ == "__main__":
