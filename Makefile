@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 SEEDS      ?= 1-200
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build run bench test test-release test-asan asan sweep mutation lint format clean
+.PHONY: all deps build run run-node bench test test-release test-asan asan sweep mutation lint format clean
 
 all: build
 
@@ -15,9 +15,14 @@ build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@ninja -C $(BUILD)
 
-# rqlite's quick start: one node in the foreground on 127.0.0.1:4001 (HTTP) and :4002 (Raft),
-# data in ./data/node1. Ctrl-C stops it cleanly; run it again and the data is still there.
+# The seed document's three-node cluster on 127.0.0.1 in the foreground: HTTP 4001/4003/4005,
+# Raft 4002/4004/4006, data in ./data/node{1,2,3}. Ctrl-C stops all three cleanly; run it again
+# and the cluster comes back with its data.
 run: build
+	BUILD=$(BUILD) scripts/run-cluster.sh
+
+# rqlite's quick start: one node on 127.0.0.1:4001/4002, data in ./data/node1.
+run-node: build
 	@mkdir -p data
 	$(BUILD)/bin/rqlited -node-id 1 -http-addr 127.0.0.1:4001 -raft-addr 127.0.0.1:4002 ./data/node1
 
