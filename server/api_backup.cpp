@@ -48,9 +48,6 @@ constexpr uint64_t kMaxLoadDumpBytes = wire::kMaxMessageBytes - (uint64_t{1} << 
 // Go's io.EOF, answered 503.
 constexpr size_t kBootPeekBytes = 32;
 
-HttpResponse text(int status, std::string body) {
-  return text_response(status, std::move(body));
-}
 HttpResponse empty(int status) {
   return empty_response(status);
 }

@@ -159,7 +159,7 @@ TEST(Codec, Encode_MatchesCapnpStandardFraming) {
 
 // Cluster-layer payloads share the envelope: they come back as bytes, and are not Raft messages.
 TEST(Codec, ClusterPayload_RoundTripsAndIsNotRaft) {
-  for (const std::string payload : {std::string(), std::string("x"), std::string(1000, '\x7f')}) {
+  for (const std::string& payload : {std::string(), std::string("x"), std::string(1000, '\x7f')}) {
     const std::string bytes = encode_cluster(payload);
     auto in = decode_envelope(bytes);
     ASSERT_TRUE(in.ok()) << in.error().message;
