@@ -105,6 +105,24 @@ Error line_error(uint32_t line, const std::string& why) {
   return make_error(ErrorCode::kInvalid, "line " + std::to_string(line) + ": " + why);
 }
 
+Result<std::vector<Event>> read_event_lines(std::string_view text, const LineParser& parse) {
+  std::vector<Event> events;
+  uint32_t n = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    Result<std::optional<Event>> e = parse(line, n);
+    if (!e.ok()) return e.error();
+    if (e->has_value()) events.push_back(std::move(**e));
+  }
+  return events;
+}
+
 namespace {
 
 Outcome outcome_of(EventType t) {

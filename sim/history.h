@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,12 @@ std::optional<EventType> event_type_from_name(std::string_view name);  // "invok
 
 // Errors in history input name the line: "line 12: why".
 Error line_error(uint32_t line, const std::string& why);
+
+struct Event;
+// A line-oriented history (Porcupine's etcd logs, jsonl): `parse` turns each non-blank line,
+// numbered from 1, into at most one event; the first error stops the reading.
+using LineParser = std::function<Result<std::optional<Event>>(std::string_view line, uint32_t n)>;
+Result<std::vector<Event>> read_event_lines(std::string_view text, const LineParser& parse);
 
 struct Event {
   uint64_t process = 0;

@@ -117,21 +117,7 @@ Result<std::optional<Event>> etcd_line(std::string_view line, uint32_t n) {
 }  // namespace
 
 Result<std::vector<Event>> read_porcupine_etcd(std::string_view text) {
-  std::vector<Event> events;
-  uint32_t n = 0;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view line = text.substr(start, end - start);
-    start = end + 1;
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    Result<std::optional<Event>> e = etcd_line(line, n);
-    if (!e.ok()) return e.error();
-    if (e->has_value()) events.push_back(std::move(**e));
-  }
-  return events;
+  return read_event_lines(text, etcd_line);
 }
 
 Result<Value> value_from_edn(const EdnValue& v) {

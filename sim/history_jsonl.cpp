@@ -82,25 +82,14 @@ Result<std::optional<Event>> event_from_json(const json::object& o, uint32_t n) 
 }  // namespace
 
 Result<std::vector<Event>> read_jsonl_history(std::string_view text) {
-  std::vector<Event> events;
-  uint32_t n = 0;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view line = text.substr(start, end - start);
-    start = end + 1;
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    boost::system::error_code ec;
-    const json::value v = json::parse(line, ec);
-    if (ec) return line_error(n, "not JSON: " + ec.message());
-    if (!v.is_object()) return line_error(n, "not a JSON object");
-    Result<std::optional<Event>> e = event_from_json(v.get_object(), n);
-    if (!e.ok()) return e.error();
-    if (e->has_value()) events.push_back(std::move(**e));
-  }
-  return events;
+  return read_event_lines(text,
+                          [](std::string_view line, uint32_t n) -> Result<std::optional<Event>> {
+                            boost::system::error_code ec;
+                            const json::value v = json::parse(line, ec);
+                            if (ec) return line_error(n, "not JSON: " + ec.message());
+                            if (!v.is_object()) return line_error(n, "not a JSON object");
+                            return event_from_json(v.get_object(), n);
+                          });
 }
 
 }  // namespace rq::sim
