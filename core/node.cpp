@@ -287,11 +287,15 @@ MembershipResult Node::change_membership(const std::optional<raft::ConfChange>& 
 }
 
 MembershipResult Node::join(NodeId id, const std::string& address, bool voter,
-                            uint64_t incarnation) {
+                            uint64_t incarnation, const std::string& name) {
   if (!running()) return MembershipResult{};
   if (raft_->role() != raft::Role::kLeader) return change_membership(std::nullopt);
   bool already = false;
-  auto cc = raft::decide_join(raft_->membership(), id, address, voter, incarnation, &already);
+  auto cc = raft::decide_join(raft_->membership(), id, address, voter, incarnation, &already, name);
+  if (cc && *cc && (*cc)->type == raft::ConfChangeType::kRemove && (*cc)->id == this->id() && id != this->id()) {
+    // Another node claims the leader's own address: a misconfiguration, not a replacement.
+    cc = make_error(ErrorCode::kInvalid, "join: address " + address + " is the leader's");
+  }
   if (!cc) {
     MembershipResult r;
     r.status = MembershipResult::Status::kInvalid;
@@ -299,7 +303,7 @@ MembershipResult Node::join(NodeId id, const std::string& address, bool voter,
     return r;
   }
   MembershipResult r = change_membership(*cc);
-  // A lost-disk rejoin proposed the removal of the old self: the join itself comes next time.
+  // A lost-disk rejoin (or a reused address) proposed a removal first: the join comes next time.
   if (*cc && (*cc)->type == raft::ConfChangeType::kRemove &&
       r.status == MembershipResult::Status::kProposed) {
     r.status = MembershipResult::Status::kRetry;

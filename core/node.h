@@ -128,7 +128,7 @@ class Node {
   raft::ProposeResult propose_conf_change(const raft::ConfChange& cc);
   // rqlite's join and remove: only the leader acts; others say who leads.
   MembershipResult join(NodeId id, const std::string& address, bool voter,
-                        uint64_t incarnation = 0);
+                        uint64_t incarnation = 0, const std::string& name = {});
   MembershipResult remove_member(NodeId id);
   bool transfer_leadership(NodeId to);
   void campaign();

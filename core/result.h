@@ -16,6 +16,7 @@ enum class ErrorCode {
   kNotFound,
   kExists,
   kInvalid,     // malformed input
+  kTimeout,     // no answer in time (the other side may have acted)
 };
 
 struct Error {

@@ -123,7 +123,7 @@ Status NodeHost::start() {
   service_ =
       std::make_unique<svc::Service>(*node_, *sm_, *clock_, Prng(seed ^ 0x5eed), svo, reads_.get());
   // A node told to -join never founds a cluster of its own.
-  const raft::Membership founding({raft::Member{cfg.raft.id, opts_.raft_addr, true, false, 0}});
+  const raft::Membership founding({raft::Member{cfg.raft.id, opts_.raft_addr, true, false, 0, opts_.node_id}});
   if (Status st = opts_.join.empty() ? node_->start(founding) : node_->start(std::nullopt); !st)
     return st;
   start_last_index_ = node_->raft().log().last_index().v;
@@ -131,9 +131,11 @@ Status NodeHost::start() {
   if (node_->raft().voters().size() == 1 && node_->raft().membership().is_voter(cfg.raft.id))
     node_->campaign();
   if (!opts_.join.empty()) {
-    if (node_->raft().membership().find(cfg.raft.id) != nullptr) {
+    const raft::Member* self = node_->raft().membership().find(cfg.raft.id);
+    if (self != nullptr && self->address == opts_.raft_addr) {
       log(LogLevel::kInfo, "rqlited", "already a member of a cluster: not joining");
     } else {
+      // A new node, or a member whose address changed: the leader adds or re-addresses it.
       join_attempt(0, 0, 0);
     }
   }
@@ -160,7 +162,8 @@ void NodeHost::join_attempt(int round, size_t index, int redirects, NodeId conta
     contact = node_id_from_name("join:" + addr);
     transport_->learn(contact, addr);
   }
-  service_->join(contact, opts_.raft_addr, opts_.voter, opts_.join_timeout,
+  service_->join(
+      contact, opts_.raft_addr, opts_.voter, opts_.join_timeout,
                  [this, round, index, redirects](const MembershipResult& r) {
                    using S = MembershipResult::Status;
                    if (r.status == S::kProposed || r.status == S::kAlready) {
@@ -181,7 +184,8 @@ void NodeHost::join_attempt(int round, size_t index, int redirects, NodeId conta
                      return;
                    }
                    join_attempt(round, index + 1, 0);
-                 });
+                 },
+      opts_.node_id);
 }
 
 void NodeHost::stop() {

@@ -83,9 +83,10 @@ std::string Membership::encode() const {
   put_u64(s, members_.size());
   for (const auto& m : members_) {
     put_u64(s, m.id.v);
-    put_u64(s, (m.voter ? 1 : 0) | (m.staged ? 2 : 0));
+    put_u64(s, (m.voter ? 1 : 0) | (m.staged ? 2 : 0) | (m.name.empty() ? 0 : 4));
     put_u64(s, m.incarnation);
     put_str(s, m.address);
+    if (!m.name.empty()) put_str(s, m.name);
   }
   return s;
 }
@@ -98,8 +99,8 @@ Result<Membership> Membership::decode(std::string_view bytes) {
   for (uint64_t k = 0; k < n; ++k) {
     Member m;
     uint64_t id, flags;
-    if (!r.u64(&id) || !r.u64(&flags) || !r.u64(&m.incarnation) || !r.str(&m.address) || id == 0 || flags > 3 ||
-        flags == 3) {
+    if (!r.u64(&id) || !r.u64(&flags) || !r.u64(&m.incarnation) || !r.str(&m.address) || id == 0 || flags > 7 ||
+        (flags & 3) == 3 || ((flags & 4) != 0 && (!r.str(&m.name) || m.name.empty()))) {
       return make_error(ErrorCode::kInvalid, "membership: bad member");
     }
     m.id = NodeId(id);
@@ -121,6 +122,7 @@ std::string ConfChange::encode() const {
   put_u64(s, id.v);
   put_u64(s, incarnation);
   put_str(s, address);
+  if (!name.empty()) put_str(s, name);  // optional: an encoding without it has no name
   return s;
 }
 
@@ -128,7 +130,8 @@ Result<ConfChange> ConfChange::decode(std::string_view bytes) {
   Reader r(bytes);
   uint64_t type, id;
   ConfChange cc;
-  if (!r.u64(&type) || !r.u64(&id) || !r.u64(&cc.incarnation) || !r.str(&cc.address) || !r.done() ||
+  if (!r.u64(&type) || !r.u64(&id) || !r.u64(&cc.incarnation) || !r.str(&cc.address) ||
+      (!r.done() && (!r.str(&cc.name) || cc.name.empty() || !r.done())) ||
       type > static_cast<uint64_t>(ConfChangeType::kPromoteStaged) || id == 0) {
     return make_error(ErrorCode::kInvalid, "conf change: malformed");
   }
@@ -146,7 +149,7 @@ Result<Membership> apply_change(const Membership& m, const ConfChange& cc) {
       const bool voter = cc.type == ConfChangeType::kAddVoter;
       if (it == ms.end()) {
         // A new voter starts as a staged non-voter; the leader promotes it once it caught up.
-        ms.push_back(Member{cc.id, cc.address, false, voter, cc.incarnation});
+        ms.push_back(Member{cc.id, cc.address, false, voter, cc.incarnation, cc.name});
         break;
       }
       if (it->incarnation != cc.incarnation && it->incarnation != 0 && cc.incarnation != 0) {
@@ -154,8 +157,10 @@ Result<Membership> apply_change(const Membership& m, const ConfChange& cc) {
       }
       if (it->voter && !voter) return make_error(ErrorCode::kInvalid, "a voter cannot be demoted to a non-voter");
       const bool wants_promotion = voter && !it->voter && !it->staged;
-      if (!wants_promotion && it->address == cc.address) return make_error(ErrorCode::kInvalid, "no change");
+      const bool renamed = !cc.name.empty() && cc.name != it->name;
+      if (!wants_promotion && it->address == cc.address && !renamed) return make_error(ErrorCode::kInvalid, "no change");
       it->address = cc.address;
+      if (renamed) it->name = cc.name;
       if (it->incarnation == 0) it->incarnation = cc.incarnation;
       if (wants_promotion) it->staged = true;
       break;
@@ -187,7 +192,7 @@ size_t voter_difference(const Membership& a, const Membership& b) {
 }
 
 Result<std::optional<ConfChange>> decide_join(const Membership& m, NodeId id, const std::string& address, bool voter,
-                                              uint64_t incarnation, bool* already) {
+                                              uint64_t incarnation, bool* already, const std::string& name) {
   *already = false;
   if (!id.valid()) return make_error(ErrorCode::kInvalid, "join: node id missing");
   const Member* cur = m.find(id);
@@ -195,20 +200,23 @@ Result<std::optional<ConfChange>> decide_join(const Membership& m, NodeId id, co
     // The node lost its disk: its old self goes first (its votes must not count twice).
     return std::optional<ConfChange>(ConfChange{ConfChangeType::kRemove, id, {}, 0});
   }
-  if (cur != nullptr && cur->address == address && (cur->voter || cur->staged) == voter) {
+  if (cur != nullptr && cur->address == address && (cur->voter || cur->staged) == voter &&
+      (name.empty() || name == cur->name)) {
     *already = true;
     return std::optional<ConfChange>();
   }
   if (cur != nullptr && cur->voter && !voter) {
     return make_error(ErrorCode::kInvalid, "join: node " + std::to_string(id.v) + " is a voter and cannot rejoin as a non-voter");
   }
+  // rqlite's join: a member of another id at this address is gone (the address was reused, e.g. a
+  // container replaced under a new id): it is removed first, and the joiner added on a later try.
   for (const Member& other : m.members()) {
     if (other.id != id && !address.empty() && other.address == address) {
-      return make_error(ErrorCode::kInvalid, "join: address " + address + " belongs to node " + std::to_string(other.id.v));
+      return std::optional<ConfChange>(ConfChange{ConfChangeType::kRemove, other.id, {}, 0});
     }
   }
   return std::optional<ConfChange>(
-      ConfChange{voter ? ConfChangeType::kAddVoter : ConfChangeType::kAddLearner, id, address, incarnation});
+      ConfChange{voter ? ConfChangeType::kAddVoter : ConfChangeType::kAddLearner, id, address, incarnation, name});
 }
 
 std::optional<ConfChange> decide_remove(const Membership& m, NodeId id) {

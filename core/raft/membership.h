@@ -27,6 +27,8 @@ struct Member {
   // incarnation and is not a member until a config names it; otherwise it could vote with the
   // amnesia of an empty disk in place of its old self.
   uint64_t incarnation = 0;
+  // rqlite's node id (a string; Raft's id is its hash on rqlited). Opaque to Raft; may be empty.
+  std::string name{};
   friend bool operator==(const Member&, const Member&) = default;
 };
 
@@ -66,6 +68,7 @@ struct ConfChange {
   NodeId id;
   std::string address;
   uint64_t incarnation = 0;
+  std::string name{};  // adds and re-addresses: the member's name ("" keeps the one it has)
 
   std::string encode() const;
   static Result<ConfChange> decode(std::string_view bytes);
@@ -81,11 +84,12 @@ size_t voter_difference(const Membership& a, const Membership& b);
 
 // rqlite's join, decided against the current membership: a known id at the same address and of
 // the same kind is already in (idempotent); a known id at a new address replaces its entry; a
-// voter cannot rejoin as a non-voter; a known id with another incarnation (its disk was lost) is
-// removed first, and joins on a later attempt. Returns the change to propose, or nullopt with
+// voter cannot rejoin as a non-voter; a known id with another incarnation (its disk was lost), or
+// another id at the joiner's address (the address was reused), is removed first, and the joiner
+// joins on a later attempt. A `name` differing from the member's renames it. Returns the change to propose, or nullopt with
 // `*already` set when nothing needs to change, or an error.
 Result<std::optional<ConfChange>> decide_join(const Membership& m, NodeId id, const std::string& address, bool voter,
-                                              uint64_t incarnation, bool* already);
+                                              uint64_t incarnation, bool* already, const std::string& name = {});
 // rqlite's remove: idempotent for a node that is not a member.
 std::optional<ConfChange> decide_remove(const Membership& m, NodeId id);
 

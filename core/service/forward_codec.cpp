@@ -82,6 +82,7 @@ std::string encode_join(const JoinAsk& j) {
   w.setAddress(j.address);
   w.setVoter(j.voter);
   w.setIncarnation(j.incarnation);
+  w.setName(j.name);
   return to_bytes(b);
 }
 
@@ -93,6 +94,25 @@ std::string encode_join_answer(const JoinAnswer& a) {
   w.setLeader(a.result.leader.v);
   w.setLeaderAddress(a.result.leader_address);
   w.setError(a.result.error);
+  return to_bytes(b);
+}
+
+std::string encode_call(const CallAsk& c) {
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::ClusterMessage>().initCall();
+  w.setId(c.id);
+  w.setOrigin(c.origin.v);
+  w.setPayload(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(c.payload.data()),
+                                   c.payload.size()));
+  return to_bytes(b);
+}
+
+std::string encode_call_answer(const CallAnswer& a) {
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::ClusterMessage>().initCallReply();
+  w.setId(a.id);
+  w.setPayload(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(a.payload.data()),
+                                   a.payload.size()));
   return to_bytes(b);
 }
 
@@ -147,6 +167,8 @@ Result<ClusterMessage> decode_cluster_message(std::string_view bytes) {
       if (j.address.empty() || j.address.size() > 1024) return invalid("join address out of range");
       j.voter = r.getVoter();
       j.incarnation = r.getIncarnation();
+      j.name = r.getName().cStr();
+      if (j.name.size() > 1024) return invalid("join name out of range");
       return ClusterMessage(std::move(j));
     }
     if (root.isJoinReply()) {
@@ -160,6 +182,19 @@ Result<ClusterMessage> decode_cluster_message(std::string_view bytes) {
       a.result.leader_address = r.getLeaderAddress().cStr();
       a.result.error = r.getError().cStr();
       return ClusterMessage(std::move(a));
+    }
+    if (root.isCall()) {
+      auto r = root.getCall();
+      CallAsk c;
+      c.id = r.getId();
+      c.origin = NodeId(r.getOrigin());
+      if (!c.origin.valid()) return invalid("call without an origin");
+      c.payload = str(r.getPayload());
+      return ClusterMessage(std::move(c));
+    }
+    if (root.isCallReply()) {
+      auto r = root.getCallReply();
+      return ClusterMessage(CallAnswer{r.getId(), str(r.getPayload())});
     }
     if (!root.isReply()) return invalid("unknown message");
     auto r = root.getReply();

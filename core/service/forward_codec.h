@@ -28,6 +28,7 @@ struct JoinAsk {
   std::string address;  // its advertised Raft address
   bool voter = true;
   uint64_t incarnation = 0;
+  std::string name{};  // its rqlite node id
 };
 
 struct JoinAnswer {
@@ -35,12 +36,26 @@ struct JoinAnswer {
   MembershipResult result;  // status, leader, leader_address, error
 };
 
-using ClusterMessage = std::variant<Forwarded, ForwardedReply, JoinAsk, JoinAnswer>;
+struct CallAsk {
+  uint64_t id = 0;
+  NodeId origin;
+  std::string payload;
+};
+
+struct CallAnswer {
+  uint64_t id = 0;
+  std::string payload;
+};
+
+using ClusterMessage =
+    std::variant<Forwarded, ForwardedReply, JoinAsk, JoinAnswer, CallAsk, CallAnswer>;
 
 std::string encode_forward(const Forwarded& f);
 std::string encode_forward_reply(const ForwardedReply& r);
 std::string encode_join(const JoinAsk& j);
 std::string encode_join_answer(const JoinAnswer& a);
+std::string encode_call(const CallAsk& c);
+std::string encode_call_answer(const CallAnswer& a);
 Result<ClusterMessage> decode_cluster_message(std::string_view bytes);
 
 }  // namespace rq::svc

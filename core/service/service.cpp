@@ -76,6 +76,7 @@ Service::~Service() {
   sm_.set_result_sink({});
   for (auto& [i, f] : forwards_) clock_.cancel(f.timer);
   for (auto& [i, j] : joins_) clock_.cancel(j.timer);
+  for (auto& [i, k] : calls_) clock_.cancel(k.timer);
   for (auto& [i, w] : writes_) clock_.cancel(w.timer);
   for (auto& [c, r] : reads_) clock_.cancel(r.timer);
 }
@@ -230,7 +231,7 @@ void Service::on_cluster(std::string_view payload) {
     ++stats_.joins_served;
     // The joiner is not a member yet: tell the transport where the answer goes.
     node_.learn_address(j->node, j->address);
-    MembershipResult r = node_.join(j->node, j->address, j->voter, j->incarnation);
+    MembershipResult r = node_.join(j->node, j->address, j->voter, j->incarnation, j->name);
     if (r.status == MembershipResult::Status::kNotLeader && r.leader_address.empty() &&
         r.leader.valid()) {
       for (const auto& mem : node_.raft().membership().members()) {
@@ -252,6 +253,29 @@ void Service::on_cluster(std::string_view payload) {
     jn.done(a->result);
     return;
   }
+  if (auto* c = std::get_if<CallAsk>(&*m)) {
+    ++stats_.calls_served;
+    if (!call_handler_) return;
+    std::weak_ptr<int> alive = alive_;
+    const NodeId origin = c->origin;
+    const uint64_t id = c->id;
+    call_handler_(origin, std::move(c->payload),
+                  [this, alive, origin, id, sent = false](std::string payload) mutable {
+                    if (alive.expired() || sent) return;
+                    sent = true;
+                    node_.send_cluster(origin, encode_call_answer(CallAnswer{id, std::move(payload)}));
+                  });
+    return;
+  }
+  if (auto* a = std::get_if<CallAnswer>(&*m)) {
+    auto it = calls_.find(a->id);
+    if (it == calls_.end()) return;  // timed out already, or a duplicate
+    Calling k = std::move(it->second);
+    calls_.erase(it);
+    clock_.cancel(k.timer);
+    k.done(std::move(a->payload));
+    return;
+  }
   auto& reply = std::get<ForwardedReply>(*m);
   auto it = forwards_.find(reply.id);
   if (it == forwards_.end()) return;  // timed out already, or a duplicate
@@ -261,8 +285,25 @@ void Service::on_cluster(std::string_view payload) {
   fw.done(std::move(reply.resp));
 }
 
+void Service::call(NodeId to, std::string payload, Duration timeout, CallDone done) {
+  const uint64_t id = next_forward_++;
+  std::weak_ptr<int> alive = alive_;
+  const TimerId timer = clock_.schedule(timeout, [this, alive, id] {
+    if (alive.expired()) return;
+    auto it = calls_.find(id);
+    if (it == calls_.end()) return;
+    CallDone d = std::move(it->second.done);
+    calls_.erase(it);
+    ++stats_.call_timeouts;
+    d(make_error(ErrorCode::kTimeout, "timeout"));
+  });
+  calls_[id] = Calling{std::move(done), timer};
+  ++stats_.calls;
+  node_.send_cluster(to, encode_call(CallAsk{id, node_.id(), std::move(payload)}));
+}
+
 void Service::join(NodeId contact, const std::string& address, bool voter, Duration timeout,
-                   JoinDone done) {
+                   JoinDone done, const std::string& name) {
   const uint64_t id = next_forward_++;
   std::weak_ptr<int> alive = alive_;
   const TimerId timer = clock_.schedule(timeout, [this, alive, id] {
@@ -278,7 +319,7 @@ void Service::join(NodeId contact, const std::string& address, bool voter, Durat
   });
   joins_[id] = Joining{std::move(done), timer};
   node_.send_cluster(contact,
-                     encode_join(JoinAsk{id, node_.id(), address, voter, node_.incarnation()}));
+                     encode_join(JoinAsk{id, node_.id(), address, voter, node_.incarnation(), name}));
 }
 
 void Service::propose(const Request& req, Done done) {

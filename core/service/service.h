@@ -125,6 +125,9 @@ struct ServiceStats {
   uint64_t forward_timeouts = 0;  // forwarded requests whose answer never came
   uint64_t rejected = 0;          // malformed cluster messages
   uint64_t joins_served = 0;      // join requests other nodes sent here
+  uint64_t calls = 0;             // calls made to other nodes
+  uint64_t calls_served = 0;      // calls other nodes made here
+  uint64_t call_timeouts = 0;     // calls whose answer never came
 };
 
 class Service {
@@ -165,10 +168,24 @@ class Service {
   // leader and its address (ask it next), kRetry, kInvalid — or kRetry with "timeout" when no
   // answer came within `timeout`. The caller (the server's joiner) decides whom to ask and when.
   using JoinDone = std::function<void(const MembershipResult&)>;
+  // `name`: this node's rqlite node id, kept in the membership.
   void join(NodeId contact, const std::string& address, bool voter, Duration timeout,
-            JoinDone done);
+            JoinDone done, const std::string& name = {});
 
-  size_t pending() const { return writes_.size() + reads_.size() + forwards_.size(); }
+  // A call to the layer above the service on another node (rqlited: node metadata, API requests
+  // only the leader can serve, backup chunks): `payload` is opaque here. `done` gets the other
+  // node's answer, or kTimeout when none came within `timeout` (the node may have acted anyway).
+  using CallDone = std::function<void(Result<std::string>)>;
+  void call(NodeId to, std::string payload, Duration timeout, CallDone done);
+  // Who answers calls here: `reply` must be called at most once, now or later, on the node's
+  // thread (it does nothing once the service is gone). Without a handler calls go unanswered.
+  using CallReplyFn = std::function<void(std::string payload)>;
+  using CallHandler = std::function<void(NodeId from, std::string payload, CallReplyFn reply)>;
+  void set_call_handler(CallHandler h) { call_handler_ = std::move(h); }
+
+  size_t pending() const {
+    return writes_.size() + reads_.size() + forwards_.size() + calls_.size();
+  }
   const ServiceStats& stats() const { return stats_; }
 
  private:
@@ -223,6 +240,12 @@ class Service {
     TimerId timer;
   };
   std::map<uint64_t, Joining> joins_;  // join request id -> the waiting joiner
+  struct Calling {
+    CallDone done;
+    TimerId timer;
+  };
+  std::map<uint64_t, Calling> calls_;  // call id -> the waiting caller
+  CallHandler call_handler_;
   int64_t last_apply_wall_ns_ = 0;     // when this node last applied a command (freshness_strict)
   bool paused_ = false;                // pause_writes() .. resume_writes()
   bool loading_ = false;               // a load() is under way

@@ -81,6 +81,7 @@ std::string encode(const raft::Message& m) {
       wm[k].setVoter(members[k].voter);
       wm[k].setStaged(members[k].staged);
       wm[k].setIncarnation(members[k].incarnation);
+      if (!members[k].name.empty()) wm[k].setName(members[k].name);
     }
     w.setOffset(m.offset);
     w.setChunkLen(m.chunk_len);
@@ -185,7 +186,8 @@ Result<Inbound> decode_envelope(std::string_view bytes) {
         if (wm.getId() == 0) return invalid("snapshot: member without id");
         if (wm.getVoter() && wm.getStaged()) return invalid("snapshot: member both voter and staged");
         members.push_back(
-            raft::Member{NodeId(wm.getId()), wm.getAddress().cStr(), wm.getVoter(), wm.getStaged(), wm.getIncarnation()});
+            raft::Member{NodeId(wm.getId()), wm.getAddress().cStr(), wm.getVoter(), wm.getStaged(), wm.getIncarnation(),
+                         wm.getName().cStr()});
       }
       m.snapshot.membership = raft::Membership(std::move(members));
     }

@@ -34,6 +34,7 @@ struct JoinRequest {
   address @2 :Text;          # the joiner's advertised Raft address
   voter @3 :Bool;
   incarnation @4 :UInt64;    # the joiner's incarnation (its data directory's life)
+  name @5 :Text;             # the joiner's rqlite node id (a string)
 }
 
 struct JoinReply {
@@ -44,11 +45,26 @@ struct JoinReply {
   error @4 :Text;
 }
 
+# A request to the layer above the service (rqlited: node metadata, API calls forwarded to the
+# leader, backup chunks), opaque here, answered by one CallReply.
+struct Call {
+  id @0 :UInt64;             # the caller's id for this call (echoed in the reply)
+  origin @1 :UInt64;         # the node the reply goes back to
+  payload @2 :Data;
+}
+
+struct CallReply {
+  id @0 :UInt64;
+  payload @1 :Data;
+}
+
 struct ClusterMessage {
   union {
     request @0 :ForwardRequest;
     reply @1 :ForwardReply;
     joinRequest @2 :JoinRequest;
     joinReply @3 :JoinReply;
+    call @4 :Call;
+    callReply @5 :CallReply;
   }
 }

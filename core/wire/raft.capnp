@@ -36,6 +36,7 @@ struct Member {
   voter @2 :Bool;
   staged @3 :Bool;
   incarnation @4 :UInt64;
+  name @5 :Text;             # rqlite's node id (a string); may be empty
 }
 
 struct SnapshotMeta {

@@ -583,11 +583,51 @@ TEST(DecideJoin, OtherIncarnation_RemovesTheOldSelfFirst) {
   expect_join_change(join(m, 2, "b-elsewhere", false, 9), change(ConfChangeType::kRemove, 2));
 }
 
-TEST(DecideJoin, AddressOfAnotherNode_IsInvalid) {
+// rqlite's join: whoever holds the address now is gone; it is removed first.
+TEST(DecideJoin, AddressOfAnotherNode_RemovesThatNodeFirst) {
   const Membership m({voter(1, "a"), learner(2, "b")});
-  expect_join_invalid(join(m, 3, "a", true, 0));
-  expect_join_invalid(join(m, 3, "b", false, 0));
-  expect_join_invalid(join(m, 1, "b", true, 0));
+  expect_join_change(join(m, 3, "a", true, 0), change(ConfChangeType::kRemove, 1));
+  expect_join_change(join(m, 3, "b", false, 0), change(ConfChangeType::kRemove, 2));
+  expect_join_change(join(m, 1, "b", true, 0), change(ConfChangeType::kRemove, 2));
+}
+
+TEST(DecideJoin, Name_IsCarriedAndARenameIsAChange) {
+  const Membership m({voter(1, "a")});
+  Join j;
+  j.result = decide_join(m, NodeId(2), "b", true, 0, &j.already, "node-two");
+  ASSERT_TRUE(j.result.ok() && j.result.value().has_value());
+  EXPECT_EQ(j.result.value()->name, "node-two");
+  auto added = apply_change(m, *j.result.value());
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(added->find(NodeId(2))->name, "node-two");
+  // The same join again is already done; a new name for the same id and address renames it.
+  j.result = decide_join(*added, NodeId(2), "b", true, 0, &j.already, "node-two");
+  EXPECT_TRUE(j.result.ok() && j.already);
+  j.result = decide_join(*added, NodeId(2), "b", true, 0, &j.already, "renamed");
+  ASSERT_TRUE(j.result.ok() && !j.already && j.result.value().has_value());
+  auto renamed = apply_change(*added, *j.result.value());
+  ASSERT_TRUE(renamed.ok());
+  EXPECT_EQ(renamed->find(NodeId(2))->name, "renamed");
+  EXPECT_EQ(renamed->find(NodeId(2))->address, "b");
+}
+
+TEST(Membership, Names_SurviveEncodingAndOldEncodingsHaveNone) {
+  Member named{NodeId(1), "a", true, false, 3, "alpha"};
+  Member unnamed{NodeId(2), "b", false, false, 0};
+  const Membership m({named, unnamed});
+  auto back = Membership::decode(m.encode());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, m);
+  EXPECT_EQ(back->find(NodeId(1))->name, "alpha");
+  EXPECT_EQ(back->find(NodeId(2))->name, "");
+  ConfChange cc{ConfChangeType::kAddVoter, NodeId(4), "d", 9, "delta"};
+  auto cb = ConfChange::decode(cc.encode());
+  ASSERT_TRUE(cb.ok());
+  EXPECT_EQ(*cb, cc);
+  // A name flag with an empty name is not an encoding of ours.
+  std::string bad = Membership({Member{NodeId(1), "a", true, false, 0, "x"}}).encode();
+  bad[bad.size() - 9] = 0;  // the name's length (8 bytes, little-endian) -> 0, then a stray byte
+  EXPECT_FALSE(Membership::decode(bad).ok());
 }
 
 TEST(DecideJoin, MissingId_IsInvalid) {

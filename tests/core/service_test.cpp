@@ -364,6 +364,70 @@ TEST(Service, Join_FollowerNamesTheLeader_LeaderAddsTheNode_ThenItReplicates) {
   EXPECT_EQ(got->error, "timeout");
 }
 
+TEST(Service, Join_CarriesTheNameIntoTheMembership) {
+  Cluster c(4, false, 0, 3);
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  std::optional<MembershipResult> got;
+  c.host(4).service->join(NodeId(l), "n4", false, seconds(2),
+                          [&got](const MembershipResult& r) { got = r; }, "fourth");
+  const Duration deadline = c.q_.now() + seconds(5);
+  while (!got && !c.q_.empty() && c.q_.now() < deadline) c.q_.run_next();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status, MembershipResult::Status::kProposed) << got->error;
+  c.run_for(milliseconds(500));
+  for (uint64_t k = 1; k <= 4; ++k) {
+    const raft::Member* m = c.host(k).node->raft().membership().find(NodeId(4));
+    ASSERT_NE(m, nullptr) << "node " << k;
+    EXPECT_EQ(m->name, "fourth");
+    EXPECT_FALSE(m->voter);
+  }
+}
+
+TEST(Service, Call_AnsweredByTheOtherNodesHandler_OrTimesOut) {
+  Cluster c(3);
+  std::vector<std::pair<NodeId, std::string>> seen;
+  c.host(2).service->set_call_handler(
+      [&seen](NodeId from, std::string payload, Service::CallReplyFn reply) {
+        seen.emplace_back(from, payload);
+        reply("echo:" + payload);
+        reply("a second reply is never sent");
+      });
+  std::vector<Result<std::string>> got;
+  auto ask = [&](uint64_t to, std::string payload) {
+    got.clear();
+    c.host(1).service->call(NodeId(to), std::move(payload), seconds(1),
+                            [&got](Result<std::string> r) { got.push_back(std::move(r)); });
+    const Duration deadline = c.q_.now() + seconds(3);
+    while (got.empty() && !c.q_.empty() && c.q_.now() < deadline) c.q_.run_next();
+    c.run_for(milliseconds(100));  // a duplicate answer would arrive by now
+  };
+  ask(2, std::string("meta\0bytes", 10));
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_TRUE(got[0].ok());
+  EXPECT_EQ(*got[0], "echo:" + std::string("meta\0bytes", 10));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, NodeId(1));
+  // Node 3 has no handler: no answer, a timeout.
+  ask(3, "x");
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_FALSE(got[0].ok());
+  EXPECT_EQ(got[0].error().code, ErrorCode::kTimeout);
+  EXPECT_EQ(c.host(1).service->stats().call_timeouts, 1u);
+  EXPECT_EQ(c.host(3).service->stats().calls_served, 1u);
+  // A handler that answers later, after the caller gave up: the late answer is dropped.
+  Service::CallReplyFn later;
+  c.host(3).service->set_call_handler(
+      [&later](NodeId, std::string, Service::CallReplyFn reply) { later = std::move(reply); });
+  ask(3, "y");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_FALSE(got[0].ok());
+  ASSERT_TRUE(later);
+  later("too late");
+  c.run_for(milliseconds(100));
+  EXPECT_EQ(got.size(), 1u);
+}
+
 TEST(ForwardCodec, JoinMessages_RoundTripAndHostileOnesRejected) {
   JoinAsk j{7, NodeId(9), "10.0.0.9:4002", false, 1234};
   auto d = decode_cluster_message(encode_join(j));
