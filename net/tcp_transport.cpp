@@ -88,6 +88,14 @@ class Peer : public std::enable_shared_from_this<Peer> {
       write();
   }
 
+  PeerState state() const {
+    PeerState s;
+    s.connected = state_ == State::kConnected;
+    s.failures = failures_;
+    s.last_error = last_error_;
+    return s;
+  }
+
   void close() {
     error_code ec;
     socket_.close(ec);
@@ -108,11 +116,15 @@ class Peer : public std::enable_shared_from_this<Peer> {
     std::string host;
     uint16_t port = 0;
     if (addr.empty() || !split_host_port(addr, &host, &port)) {
+      ++failures_;
+      last_error_ = addr.empty() ? "no address for node " + std::to_string(id_.v)
+                                 : "bad address " + addr;
       drop_queue();
       state_ = State::kIdle;
       return;
     }
     state_ = State::kConnecting;
+    addr_ = addr;
     timer_.expires_after(t_->opts.connect_timeout);
     timer_.async_wait([self = shared_from_this()](const error_code& ec) {
       if (!ec && self->state_ == State::kConnecting) {
@@ -125,11 +137,11 @@ class Peer : public std::enable_shared_from_this<Peer> {
         host, std::to_string(port),
         [self = shared_from_this()](const error_code& ec, tcp::resolver::results_type results) {
           if (self->state_ != State::kConnecting) return;
-          if (ec) return self->failed();
+          if (ec) return self->failed(ec);
           asio::async_connect(self->socket_, results,
                               [self](const error_code& ec2, const tcp::endpoint&) {
                                 if (self->state_ != State::kConnecting) return;
-                                if (ec2) return self->failed();
+                                if (ec2) return self->failed(ec2);
                                 self->connected();
                               });
         });
@@ -150,9 +162,17 @@ class Peer : public std::enable_shared_from_this<Peer> {
     if (!queue_.empty()) write();
   }
 
-  void failed() {
+  void failed(const error_code& why = {}) {
     if (state_ == State::kClosed || t_->stopped) return;
-    if (state_ == State::kConnecting) ++t_->stats.connect_failures;
+    if (state_ == State::kConnecting) {
+      ++t_->stats.connect_failures;
+      ++failures_;
+      std::string m = why == asio::error::operation_aborted ? std::string("i/o timeout")
+                      : why                                 ? why.message()
+                                                            : std::string("connection failed");
+      for (auto& ch : m) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      last_error_ = "dial tcp " + addr_ + ": connect: " + m;
+    }
     error_code ec;
     socket_.close(ec);
     writing_ = false;
@@ -205,6 +225,9 @@ class Peer : public std::enable_shared_from_this<Peer> {
   Duration backoff_;
   State state_ = State::kIdle;
   bool writing_ = false;
+  uint64_t failures_ = 0;
+  std::string last_error_;
+  std::string addr_;  // where the newest attempt went
   std::deque<std::string> queue_;
   uint64_t queued_bytes_ = 0;
   std::string out_;
@@ -365,6 +388,11 @@ uint16_t TcpTransport::port() const {
 
 const TcpTransportStats& TcpTransport::stats() const {
   return impl_->stats;
+}
+
+PeerState TcpTransport::peer_state(NodeId id) const {
+  auto it = impl_->peers.find(id);
+  return it == impl_->peers.end() ? PeerState{} : it->second->state();
 }
 
 }  // namespace rq::net

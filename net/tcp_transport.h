@@ -49,6 +49,13 @@ struct TcpTransportStats {
   uint64_t oversized_frames = 0;  // incoming frames over the limit (connection closed)
 };
 
+// One peer's outgoing connection, as last seen (for callers that want to fail fast).
+struct PeerState {
+  bool connected = false;
+  uint64_t failures = 0;   // connection attempts that failed, ever
+  std::string last_error;  // the newest of them: "dial tcp ADDR: connect: connection refused"
+};
+
 class TcpTransport final : public Transport {
  public:
   using Deliver = std::function<void(std::string_view bytes)>;
@@ -70,6 +77,7 @@ class TcpTransport final : public Transport {
   void learn(NodeId id, const std::string& address) override;
   uint16_t port() const;
   const TcpTransportStats& stats() const;
+  PeerState peer_state(NodeId id) const;
 
   struct Impl;  // public for the .cpp's connection classes
 

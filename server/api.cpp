@@ -56,7 +56,46 @@ std::string pragma_value(sqlite3* db, const char* name) {
 
 }  // namespace
 
-Api::Api(NodeHost& host, ApiOptions opts) : host_(host), opts_(std::move(opts)) {}
+Api::Api(NodeHost& host, ApiOptions opts) : host_(host), opts_(std::move(opts)) {
+  PeersOptions po;
+  po.api_url = "http://" + opts_.http_adv_addr;
+  peers_ = std::make_unique<Peers>(host_, po);
+  peers_->set_http_handler([this](HttpRequest req, HttpReply reply) {
+    handle(std::move(req), std::move(reply));
+  });
+}
+
+std::string Api::member_name(NodeId id) const {
+  if (id == host_.node().id()) return host_.options().node_id;
+  const raft::Member* m = host_.node().raft().membership().find(id);
+  return m != nullptr && !m->name.empty() ? m->name : std::to_string(id.v);
+}
+
+void Api::redirect_to(NodeId leader, const HttpRequest& req, HttpReply reply) {
+  const std::string where = req.path + (req.query.empty() ? "" : "?" + req.query);
+  ApiStats* stats = &stats_;
+  peers_->api_url(leader, std::chrono::seconds(5), [reply, where, stats](std::string url) {
+    if (url.empty()) {
+      ++stats->leader_not_found;
+      return reply(http_error(500, "leader not found"));
+    }
+    HttpResponse m = empty(301);
+    m.headers.emplace_back("Location", url + where);
+    reply(std::move(m));
+  });
+}
+
+void Api::to_leader(const HttpRequest& req, bool redirect, Duration timeout, HttpReply reply) {
+  const Node& node = host_.node();
+  const NodeId leader = node.running() ? node.raft().lead() : NodeId();
+  if (!leader.valid() || node.raft().membership().find(leader) == nullptr) {
+    ++stats_.leader_not_found;
+    return reply(http_error(503, "leader not found"));
+  }
+  if (req.forwarded) return reply(http_error(503, "not leader"));
+  if (redirect) return redirect_to(leader, req, std::move(reply));
+  peers_->forward(leader, req, timeout, std::move(reply));
+}
 
 std::vector<std::pair<std::string, std::string>> Api::common_headers() const {
   std::vector<std::pair<std::string, std::string>> h = {
@@ -177,20 +216,16 @@ void Api::data(HttpRequest& req, HttpReply& reply, int kind_int) {
   const std::string query = req.query;
   const std::string served_by = opts_.http_adv_addr;
   ApiStats* stats = &stats_;
-  host_.service().submit(std::move(r), [reply, eo, want_index, started, path, query, served_by,
+  HttpRequest where;  // for a redirect
+  where.path = req.path;
+  where.query = req.query;
+  host_.service().submit(std::move(r), [this, reply, eo, want_index, started, where, served_by,
                                         stats](svc::Response resp) mutable {
     switch (resp.status) {
       case svc::Status::kOk:
         break;
       case svc::Status::kNotLeader:
-        if (resp.leader.valid() && !resp.leader_address.empty()) {
-          // Until nodes share their HTTP addresses (the cluster issue), a redirect names the Raft
-          // one.
-          HttpResponse m = empty(301);
-          m.headers.emplace_back("Location", "http://" + resp.leader_address + path +
-                                                 (query.empty() ? "" : "?" + query));
-          return reply(std::move(m));
-        }
+        if (resp.leader.valid()) return redirect_to(resp.leader, where, reply);
         ++stats->leader_not_found;
         return reply(http_error(503, "leader not found"));
       case svc::Status::kNoLeader:
@@ -211,7 +246,11 @@ void Api::data(HttpRequest& req, HttpReply& reply, int kind_int) {
     HttpResponse out;
     out.content_type = kJson;
     out.body = std::move(*body);
-    if (resp.status == svc::Status::kOk) out.headers.emplace_back("X-RQLITE-SERVED-BY", served_by);
+    // rqlite: the local HTTP address, or the leader's Raft address when forwarded.
+    if (resp.status == svc::Status::kOk) {
+      out.headers.emplace_back("X-RQLITE-SERVED-BY",
+                               resp.served_by.empty() ? served_by : resp.served_by);
+    }
     reply(std::move(out));
   });
 }
@@ -252,7 +291,7 @@ void Api::status(const HttpRequest& req, HttpReply& reply) {
     for (const auto& m : raft.membership().members()) {
       if (m.id == raft.lead()) leader_addr = m.address;
     }
-    leader_id = raft.lead() == node.id() ? host_.options().node_id : std::to_string(raft.lead().v);
+    leader_id = member_name(raft.lead());
   }
   leader["addr"] = leader_addr;
   leader["node_id"] = leader_id;
@@ -292,7 +331,7 @@ void Api::status(const HttpRequest& req, HttpReply& reply) {
   json::array nodes;
   for (const auto& m : raft.membership().members()) {
     nodes.push_back(
-        json::object{{"id", m.id == node.id() ? host_.options().node_id : std::to_string(m.id.v)},
+        json::object{{"id", member_name(m.id)},
                      {"addr", m.address},
                      {"suffrage", m.voter ? "voter" : "nonvoter"}});
   }

@@ -11,6 +11,7 @@
 #include "server/http_api.h"
 #include "server/http_server.h"
 #include "server/node_host.h"
+#include "server/peers.h"
 #include "server/write_queue.h"
 
 namespace rq::server {
@@ -57,6 +58,8 @@ class Api {
   // Headers every response carries (the HTTP server adds them).
   std::vector<std::pair<std::string, std::string>> common_headers() const;
   const ApiStats& stats() const { return stats_; }
+  const Peers& peers() const { return *peers_; }
+  struct NodeInfo;  // one /nodes entry (api_ops.cpp)
 
  private:
   struct Call;
@@ -70,6 +73,8 @@ class Api {
   // server/api_ops.cpp: /nodes, /leader, /remove, /snapshot, /reap, /debug/vars, /db/sql, and
   // queued writes (/db/execute?queue, through queue_).
   void nodes(const HttpRequest& req, HttpReply& reply);
+  void probe(const std::vector<raft::Member>& members, const QueryParams& q,
+             std::function<void(std::vector<NodeInfo>)> done);
   void leader(HttpRequest& req, HttpReply& reply);
   void remove(HttpRequest& req, HttpReply& reply);
   void snapshot(const HttpRequest& req, HttpReply& reply);
@@ -79,9 +84,20 @@ class Api {
   void queued(const HttpRequest& req, HttpReply& reply, QueryParams q,
               std::vector<sql::Statement> statements);
 
+  // A request only the leader serves reached this node: 503 "leader not found" with no leader;
+  // with `redirect`, rqlite's 301 to the leader's API URL (500 "leader not found" if it cannot
+  // be learned); a request another node forwarded here is refused ("not leader": no second hop);
+  // otherwise it is forwarded to the leader and its response returned unchanged.
+  void to_leader(const HttpRequest& req, bool redirect, Duration timeout, HttpReply reply);
+  // rqlite's 301: Location is node `leader`'s API URL with this request's path and query.
+  void redirect_to(NodeId leader, const HttpRequest& req, HttpReply reply);
+  // The rqlite node id of a member (its name; its number if it has none).
+  std::string member_name(NodeId id) const;
+
   NodeHost& host_;
   ApiOptions opts_;
   ApiStats stats_;
+  std::unique_ptr<Peers> peers_;
   std::unique_ptr<WriteQueue> queue_;  // created by api_ops.cpp on first use
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };

@@ -52,14 +52,6 @@ HttpResponse empty(int status) {
   return empty_response(status);
 }
 
-// rqlite's redirect: the leader's address with this request's path and query.
-HttpResponse moved(const std::string& leader_address, const HttpRequest& req) {
-  HttpResponse m = empty(301);
-  m.headers.emplace_back("Location", "http://" + leader_address + req.path +
-                                         (req.query.empty() ? "" : "?" + req.query));
-  return m;
-}
-
 // The first bytes of a body, in memory or spooled.
 std::string body_head(const HttpRequest& req, size_t n) {
   if (!req.body_file) return req.body.substr(0, n);
@@ -88,15 +80,6 @@ bool is_leader(NodeHost& host) {
   return host.node().running() && host.node().raft().role() == raft::Role::kLeader;
 }
 
-// The leader's Raft address, "" when no leader is known.
-std::string leader_address(NodeHost& host) {
-  if (!host.node().running()) return "";
-  const raft::Raft& raft = host.node().raft();
-  if (!raft.lead().valid()) return "";
-  const raft::Member* m = raft.membership().find(raft.lead());
-  return m != nullptr ? m->address : "";
-}
-
 // The answer to a /db/load, as rqlite gives it. For a SQLite file (`image`): `{"results":[]}`,
 // and a store error is a 500 in plain text (rqlite's store.Load); for a SQL dump: the execute
 // result of its one statement, and a store error rides in the JSON body.
@@ -106,6 +89,7 @@ struct LoadAnswer {
   int64_t started_ns = 0;
   std::string served_by;
   HttpRequest where;  // path and query, for a redirect
+  std::function<void(NodeId, const HttpRequest&, HttpReply)> redirect;  // Api::redirect_to
   ApiStats* stats = nullptr;
   bool image = false;
 
@@ -114,7 +98,7 @@ struct LoadAnswer {
       case svc::Status::kOk:
         break;
       case svc::Status::kNotLeader:
-        if (!resp.leader_address.empty()) return reply(moved(resp.leader_address, where));
+        if (resp.leader.valid()) return redirect(resp.leader, where, reply);
         [[fallthrough]];
       case svc::Status::kNoLeader:
         ++stats->leader_not_found;
@@ -268,17 +252,10 @@ void Api::backup(const HttpRequest& req, HttpReply& reply) {
   // rqlite's store refuses this before anything else (ErrInvalidVacuum, 400).
   if (br.vacuum && br.format != BackupFormat::kBinary)
     return reply(http_error(400, "invalid vacuum"));
-  if (!q.noleader && !is_leader(host_)) {
-    const std::string leader = leader_address(host_);
-    if (leader.empty()) {
-      ++stats_.leader_not_found;
-      return reply(http_error(503, "leader not found"));
-    }
-    if (q.redirect) return reply(moved(leader, req));
-    // rqlite streams the leader's backup through the cluster service; this build has none yet.
-    return reply(
-        http_error(503, "backup from the leader is not supported yet: use noleader or redirect"));
-  }
+  // rqlite streams the leader's backup back through the cluster service: here the leader's
+  // response file is pulled in chunks (server/peers.h).
+  if (!q.noleader && !is_leader(host_))
+    return to_leader(req, q.redirect, q.timeout.value_or(opts_.default_timeout), reply);
   const char* type =
       br.format == BackupFormat::kSql ? "application/sql" : "application/octet-stream";
   const bool taken =
@@ -307,6 +284,9 @@ void Api::load(HttpRequest& req, HttpReply& reply) {
   answer.served_by = opts_.http_adv_addr;
   answer.where.path = req.path;
   answer.where.query = req.query;
+  answer.redirect = [this](NodeId leader, const HttpRequest& where, HttpReply r) {
+    redirect_to(leader, where, std::move(r));
+  };
   answer.stats = &stats_;
   const uint64_t size = body_size(req);
   answer.image = is_sqlite_data(body_head(req, 16));
@@ -333,12 +313,12 @@ void Api::load(HttpRequest& req, HttpReply& reply) {
                                      "); use /boot"));
   }
   if (!is_leader(host_)) {
-    const std::string leader = leader_address(host_);
-    if (leader.empty()) {
+    const NodeId leader = host_.node().running() ? host_.node().raft().lead() : NodeId();
+    if (!leader.valid()) {
       ++stats_.leader_not_found;
       return reply(http_error(503, "leader not found"));
     }
-    if (q.redirect) return reply(moved(leader, req));
+    if (q.redirect) return redirect_to(leader, req, reply);
   }
   NodeHost* host = &host_;
   const Duration timeout = opts_.apply_timeout;

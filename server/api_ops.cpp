@@ -27,6 +27,19 @@ namespace rq::server {
 
 namespace json = boost::json;
 
+// One /nodes entry (rqlite http/nodes.go), with rqlite's field order.
+struct Api::NodeInfo {
+  std::string id;
+  std::string api_addr;
+  std::string addr;
+  std::string version;
+  bool voter = false;
+  bool reachable = false;
+  bool leader = false;
+  Duration time{0};
+  std::string error;
+};
+
 Api::~Api() = default;
 
 namespace {
@@ -72,15 +85,13 @@ void poll_until(Clock& clock, Duration timeout, std::function<bool()> ready,
   Poll::next(p);
 }
 
-// rqlite's node ids are strings; Raft's are numbers (node_id_from_name). Until the membership
-// carries the names, other members go by their number.
-std::string member_name(const NodeHost& host, NodeId id) {
-  return id == host.node().id() ? host.options().node_id : std::to_string(id.v);
-}
-
-// The member an rqlite node id names: its hash, or (for members listed by number) that number.
+// The member an rqlite node id names: the member of that name, its hash, or (for members
+// without a name, listed by number) that number.
 std::optional<NodeId> member_named(const NodeHost& host, const std::string& name) {
   const raft::Membership& m = host.node().raft().membership();
+  for (const auto& mem : m.members()) {
+    if (!mem.name.empty() && mem.name == name) return mem.id;
+  }
   if (m.contains(node_id_from_name(name))) return node_id_from_name(name);
   if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
     try {
@@ -92,39 +103,7 @@ std::optional<NodeId> member_named(const NodeHost& host, const std::string& name
   return std::nullopt;
 }
 
-// One /nodes entry (rqlite http/nodes.go), with rqlite's field order.
-struct NodeInfo {
-  std::string id;
-  std::string api_addr;
-  std::string addr;
-  std::string version;
-  bool voter = false;
-  bool reachable = false;
-  bool leader = false;
-  Duration time{0};
-  std::string error;
-};
-
-// What rqlite learns by asking each node for its metadata (GET_NODE_META). This node answers
-// itself; the time is that of the lookup.
-NodeInfo probe(const NodeHost& host, const ApiOptions& opts, const raft::Member& m) {
-  const Node& node = host.node();
-  NodeInfo n;
-  n.id = member_name(host, m.id);
-  n.addr = m.address;
-  n.voter = m.voter;
-  n.leader = node.raft().lead() == m.id;
-  if (m.id != node.id()) {
-    n.error = "no transport to other nodes yet (single-node build)";
-    return n;
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  n.api_addr = "http://" + opts.http_adv_addr;
-  n.version = kVersion;
-  n.reachable = node.running();
-  n.time = std::max<Duration>(std::chrono::steady_clock::now() - t0, Duration{1});
-  return n;
-}
+using NodeInfo = Api::NodeInfo;
 
 json::object node_json(const NodeInfo& n) {
   json::object o;
@@ -141,21 +120,6 @@ json::object node_json(const NodeInfo& n) {
   }
   if (!n.error.empty()) o["error"] = n.error;
   return o;
-}
-
-// A request that only the leader can act on reached another node. rqlite forwards it; without a
-// transport this build can only say so (or redirect, with `redirect`).
-HttpResponse not_the_leader(const NodeHost& host, bool redirect, const HttpRequest& req) {
-  const Node& node = host.node();
-  const raft::Member* m = node.raft().membership().find(node.raft().lead());
-  if (redirect && m != nullptr) {
-    HttpResponse r = empty(301);
-    r.headers.emplace_back(
-        "Location", "http://" + m->address + req.path + (req.query.empty() ? "" : "?" + req.query));
-    return r;
-  }
-  return http_error(503, "not leader: the leader is node " + member_name(host, node.raft().lead()) +
-                             " and forwarding needs the cluster transport");
 }
 
 // rqlite's DELETE /remove body: a JSON object of strings with exactly one key, "id" (Go's
@@ -316,12 +280,9 @@ void await_commit(Node& node, Clock& clock, LogIndex index, Term term, Duration 
 
 // POST /leader: rqlite's Store.Stepdown(wait, id), on the leader.
 void stepdown(NodeHost& host, const ApiOptions& opts, const HttpRequest& req, const QueryParams& q,
-              const HttpReply& reply) {
+              const std::string* target_name, const HttpReply& reply) {
   Node& node = host.node();
   const raft::Raft& raft = node.raft();
-  const auto target_name = parse_stepdown_body(req);
-  if (!target_name) return reply(http_error(400, "invalid request body"));
-  if (raft.role() != raft::Role::kLeader) return reply(not_the_leader(host, q.redirect, req));
   NodeId to;
   if (!target_name->empty()) {
     const auto id = member_named(host, *target_name);
@@ -370,21 +331,65 @@ void Api::nodes(const HttpRequest& req, HttpReply& reply) {
   if (!parsed) return reply(http_error(400, parsed.error().message));
   const QueryParams& q = *parsed;
   if (!host_.node().running()) return reply(http_error(503, "store not open"));
-  std::vector<NodeInfo> list;
+  std::vector<raft::Member> members;
   for (const auto& m : host_.node().raft().membership().members()) {
-    if (m.voter || q.nonvoters) list.push_back(probe(host_, opts_, m));
+    if (m.voter || q.nonvoters) members.push_back(m);
   }
-  std::sort(list.begin(), list.end(),
-            [](const NodeInfo& a, const NodeInfo& b) { return a.id < b.id; });
-  if (q.ver == "2") {
-    json::array arr;
-    for (const auto& n : list) arr.push_back(node_json(n));
-    return reply(json_response(json::object{{"nodes", std::move(arr)}}, q.pretty));
+  const bool v2 = q.ver == "2";
+  const bool pretty = q.pretty;
+  probe(members, q, [reply, v2, pretty](std::vector<NodeInfo> list) {
+    std::sort(list.begin(), list.end(),
+              [](const NodeInfo& a, const NodeInfo& b) { return a.id < b.id; });
+    if (v2) {
+      json::array arr;
+      for (const auto& n : list) arr.push_back(node_json(n));
+      return reply(json_response(json::object{{"nodes", std::move(arr)}}, pretty));
+    }
+    // The legacy form is a Go map keyed by id: sorted keys (already in order).
+    json::object byid;
+    for (const auto& n : list) byid[n.id] = node_json(n);
+    reply(json_response(byid, pretty));
+  });
+}
+
+// rqlite's nodes.Test: every member asked for its metadata at once (GET_NODE_META), each with
+// `timeout` and `retries`; `done` gets the entries in `members`' order.
+void Api::probe(const std::vector<raft::Member>& members, const QueryParams& q,
+                std::function<void(std::vector<NodeInfo>)> done) {
+  struct Gather {
+    std::vector<NodeInfo> list;
+    size_t left = 0;
+    std::function<void(std::vector<NodeInfo>)> done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->left = members.size();
+  g->done = std::move(done);
+  if (members.empty()) return g->done({});
+  const NodeId leader = host_.node().raft().lead();
+  for (size_t k = 0; k < members.size(); ++k) {
+    NodeInfo n;
+    n.id = member_name(members[k].id);
+    n.addr = members[k].address;
+    n.voter = members[k].voter;
+    n.leader = members[k].id == leader;
+    g->list.push_back(std::move(n));
   }
-  // The legacy form is a Go map keyed by id: sorted keys (already in order).
-  json::object byid;
-  for (const auto& n : list) byid[n.id] = node_json(n);
-  reply(json_response(byid, q.pretty));
+  const Duration timeout = q.timeout.value_or(opts_.default_timeout);
+  const int retries = static_cast<int>(std::clamp<int64_t>(q.retries.value_or(0), 0, 10));
+  for (size_t k = 0; k < members.size(); ++k) {
+    peers_->meta(members[k].id, timeout, retries, [g, k](Result<NodeMeta> r, Duration took) {
+      NodeInfo& n = g->list[k];
+      if (r) {
+        n.api_addr = r->api_addr;
+        n.version = r->version.empty() ? "unknown" : r->version;
+        n.reachable = true;
+        n.time = took;
+      } else {
+        n.error = r.error().message;
+      }
+      if (--g->left == 0) g->done(std::move(g->list));
+    });
+  }
 }
 
 void Api::leader(HttpRequest& req, HttpReply& reply) {
@@ -404,9 +409,16 @@ void Api::leader(HttpRequest& req, HttpReply& reply) {
       ++stats_.leader_not_found;
       return reply(http_error(503, "leader not found"));
     }
-    return reply(json_response(node_json(probe(host_, opts_, *m)), q.pretty));
+    const bool pretty = q.pretty;
+    return probe({*m}, q, [reply, pretty](std::vector<NodeInfo> list) {
+      reply(json_response(node_json(list.at(0)), pretty));
+    });
   }
-  stepdown(host_, opts_, req, q, reply);
+  const auto target_name = parse_stepdown_body(req);
+  if (!target_name) return reply(http_error(400, "invalid request body"));
+  if (raft.role() != raft::Role::kLeader)
+    return to_leader(req, q.redirect, q.timeout.value_or(opts_.default_timeout), reply);
+  stepdown(host_, opts_, req, q, &*target_name, reply);
 }
 
 // ---- /remove -----------------------------------------------------------------------------------
@@ -425,7 +437,7 @@ void Api::remove(HttpRequest& req, HttpReply& reply) {
     return reply(http_error(503, "leader not found"));
   }
   if (node.raft().role() != raft::Role::kLeader)
-    return reply(not_the_leader(host_, q.redirect, req));
+    return to_leader(req, q.redirect, q.timeout.value_or(opts_.default_timeout), reply);
   // An id that names no member is removed by doing nothing (Hashicorp's RemoveServer of an unknown
   // server succeeds): 200.
   const auto id = member_named(host_, *name);
@@ -436,7 +448,6 @@ void Api::remove(HttpRequest& req, HttpReply& reply) {
   auto result = std::make_shared<MembershipResult>(node.remove_member(target));
   Clock& clock = host_.clock();
   const Duration deadline = clock.now() + timeout;
-  NodeHost& host = host_;
   poll_until(
       clock, timeout,
       [&node, result, target] {
@@ -444,7 +455,7 @@ void Api::remove(HttpRequest& req, HttpReply& reply) {
           *result = node.remove_member(target);
         return result->status != MembershipResult::Status::kRetry;
       },
-      [&host, &clock, &node, result, deadline, reply, q, req, name = *name](bool decided) {
+      [this, &clock, &node, result, deadline, reply, q, req, name = *name](bool decided) {
         if (!decided)
           return reply(http_error(500, "timeout waiting for node removal confirmation"));
         switch (result->status) {
@@ -454,7 +465,8 @@ void Api::remove(HttpRequest& req, HttpReply& reply) {
             // The last voter: removing it would leave a cluster that can never elect anyone.
             return reply(http_error(500, "cannot remove node " + name + ": " + result->error));
           case MembershipResult::Status::kNotLeader:
-            return reply(not_the_leader(host, q.redirect, req));
+            return to_leader(req, q.redirect, std::max(deadline - clock.now(), Duration{0}),
+                             reply);
           case MembershipResult::Status::kRetry:
           case MembershipResult::Status::kProposed:
             break;

@@ -50,6 +50,8 @@ struct HttpRequest {
   std::string remote;  // peer address
   // Set instead of `body` when the body was spooled to a file (HttpServerOptions::spool_body).
   std::shared_ptr<BodyFile> body_file = nullptr;
+  // Sent on by another node (server/peers.h): answered here or refused, never forwarded again.
+  bool forwarded = false;
 };
 
 struct HttpResponse {

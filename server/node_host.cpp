@@ -131,13 +131,18 @@ Status NodeHost::start() {
   if (node_->raft().voters().size() == 1 && node_->raft().membership().is_voter(cfg.raft.id))
     node_->campaign();
   if (!opts_.join.empty()) {
-    const raft::Member* self = node_->raft().membership().find(cfg.raft.id);
-    if (self != nullptr && self->address == opts_.raft_addr) {
-      log(LogLevel::kInfo, "rqlited", "already a member of a cluster: not joining");
-    } else {
-      // A new node, or a member whose address changed: the leader adds or re-addresses it.
-      join_attempt(0, 0, 0);
+    const raft::Membership& m = node_->raft().membership();
+    if (m.members().size() == 1 && m.contains(cfg.raft.id)) {
+      // rqlite's rule: a one-node cluster does not merge into another.
+      join_failure_ =
+          "node is the only node in a single-node cluster, joining other clusters not supported";
+      return ok_status();
     }
+    // Joined on every start, as rqlite does: the leader ignores a member at the same address,
+    // re-addresses one whose address changed, and adds back one that was removed. A member
+    // that finds no leader to confirm this keeps running (its log says it belongs).
+    member_at_start_ = m.contains(cfg.raft.id);
+    join_attempt(0, 0, 0);
   }
   return ok_status();
 }
@@ -149,6 +154,12 @@ void NodeHost::join_attempt(int round, size_t index, int redirects, NodeId conta
   if (!node_ || !node_->running()) return;
   if (index >= opts_.join.size()) {
     if (round + 1 >= opts_.join_attempts) {
+      if (member_at_start_) {
+        log(LogLevel::kWarn, "rqlited",
+            "could not confirm membership through the join addresses (" + last_join_error_ +
+                "); running on as a member");
+        return;
+      }
       join_failure_ = "failed to join cluster at " + std::to_string(opts_.join.size()) +
                       " address(es) after " + std::to_string(opts_.join_attempts) +
                       " attempt(s): " + last_join_error_;

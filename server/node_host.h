@@ -107,6 +107,7 @@ class NodeHost {
   std::string join_failure_;
   std::string last_join_error_ = "no answer";
   bool joined_ = false;
+  bool member_at_start_ = false;  // the log named this node a member when it started
   std::string temp_dir_;              // set by temp_dir()
   std::unique_ptr<Backups> backups_;  // made by backups(); goes first (its threads use no member)
 };

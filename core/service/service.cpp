@@ -201,7 +201,7 @@ void Service::to_leader(const Request& req, Done done) {
     resp.error = "timeout";
     d(std::move(resp));
   });
-  forwards_[id] = Forward{std::move(done), timer};
+  forwards_[id] = Forward{std::move(done), timer, nl.leader_address};
   Forwarded f{id, node_.id(), req};
   f.req.hops = req.hops + 1;
   // The leader gives up a little earlier, so its answer (unknown, at worst) can get back here.
@@ -282,6 +282,7 @@ void Service::on_cluster(std::string_view payload) {
   Forward fw = std::move(it->second);
   forwards_.erase(it);
   clock_.cancel(fw.timer);
+  if (reply.resp.served_by.empty()) reply.resp.served_by = fw.to;
   fw.done(std::move(reply.resp));
 }
 

@@ -78,6 +78,8 @@ struct Response {
   NodeId leader;
   std::string leader_address;
   std::string error;
+  // Served by another node (forwarded): that node's Raft address; "" when served here.
+  std::string served_by;
 };
 
 using Done = std::function<void(Response)>;
@@ -203,6 +205,7 @@ class Service {
   struct Forward {
     Done done;
     TimerId timer;
+    std::string to;  // the Raft address it went to (Response::served_by)
   };
 
   struct LoadJob;

@@ -94,6 +94,88 @@ class ThreeNodes(unittest.TestCase):
         self.assertEqual(len(json.loads(n1.request("GET", "/status?key=store.nodes")[2])), 3)
 
 
+    def test_followers_forward_ops_and_redirect_to_the_leaders_http_address(self):
+        n1, n2, n3 = self.nodes
+        wait_for(lambda: len(json.loads(n1.request("GET", "/status?key=store.nodes")[2])) == 3, what="3 members")
+        self.assertEqual(n1.execute(["CREATE TABLE t (v)", "INSERT INTO t VALUES(1)"])[0], 200)
+        # ?redirect: a 301 to the leader's HTTP API, learned from the leader (GET_NODE_META).
+        st, h, _ = n2.execute(["INSERT INTO t VALUES(2)"], "?redirect")
+        self.assertEqual(st, 301)
+        self.assertEqual(h["location"], "http://%s/db/execute?redirect" % n1.http_addr)
+        st, h, _ = n3.query("SELECT 1", "?level=strong&redirect")
+        self.assertEqual(st, 301)
+        self.assertTrue(h["location"].startswith("http://%s/db/query?" % n1.http_addr), h["location"])
+        # Forwarded: served by the leader, named by its Raft address; local: this node's HTTP one.
+        st, h, _ = n2.execute(["INSERT INTO t VALUES(2)"])
+        self.assertEqual((st, h["x-rqlite-served-by"]), (200, "127.0.0.1:%d" % n1.raft_port))
+        st, h, _ = n2.query("SELECT 1", "?level=none")
+        self.assertEqual((st, h["x-rqlite-served-by"]), (200, n2.http_addr))
+        # /nodes from a follower: every member asked, names and API URLs as they report them.
+        nodes = json.loads(n3.request("GET", "/nodes")[2])
+        self.assertEqual(sorted(nodes), ["1", "2", "3"])
+        for n in self.nodes:
+            e = nodes[n.node_id]
+            self.assertEqual(e["id"], n.node_id)
+            self.assertEqual(e["api_addr"], "http://" + n.http_addr)
+            self.assertEqual(e["addr"], "127.0.0.1:%d" % n.raft_port)
+            self.assertTrue(e["reachable"] and e["voter"], e)
+            self.assertEqual(e["leader"], n is n1)
+            self.assertGreater(e["time"], 0)
+        v2 = json.loads(n2.request("GET", "/nodes?ver=2")[2])["nodes"]
+        self.assertEqual([e["id"] for e in v2], ["1", "2", "3"])
+        self.assertEqual(json.loads(n3.request("GET", "/status?key=store.leader")[2]),
+                         {"addr": "127.0.0.1:%d" % n1.raft_port, "node_id": "1"})
+        leader = json.loads(n2.request("GET", "/leader")[2])
+        self.assertEqual((leader["id"], leader["api_addr"]), ("1", "http://" + n1.http_addr))
+        # A backup asked of a follower is the leader's, pulled over the Raft port in chunks (the
+        # database is larger than one 4 MiB chunk).
+        self.assertEqual(n1.execute(["CREATE TABLE big (b)",
+                                     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<60) "
+                                     "INSERT INTO big SELECT randomblob(100000) FROM c"])[0], 200)
+        st, _, direct = n1.request("GET", "/db/backup", raw=True, timeout=30)
+        self.assertEqual(st, 200)
+        self.assertGreater(len(direct), 6_000_000)
+        st, h, forwarded = n2.request("GET", "/db/backup", raw=True, timeout=30)
+        self.assertEqual(st, 200)
+        self.assertEqual(h["content-type"], "application/octet-stream")
+        self.assertEqual(forwarded, direct)
+        st, _, dump = n3.request("GET", "/db/backup?fmt=sql&tables=t", timeout=30)
+        self.assertEqual(st, 200)
+        self.assertIn('INSERT INTO "t" VALUES(2);', dump)
+        st, h, _ = n3.request("GET", "/db/backup?redirect")
+        self.assertEqual((st, h["location"]), (301, "http://%s/db/backup?redirect" % n1.http_addr))
+        # POST /leader on a follower: the leader hands over.
+        self.assertEqual(n3.request("POST", "/leader?wait&timeout=10s", timeout=15)[0], 200)
+        new = wait_for(lambda: self.leader_of([n2, n3]), what="a new leader after stepdown")
+        self.assertIsNot(new, n1)
+        # DELETE /remove on a follower (of the new leader), then the removed node rejoins.
+        follower = n1 if new is not n1 else n2
+        gone = n3 if new is not n3 else n2
+        st, _, body = follower.request("DELETE", "/remove", json.dumps({"id": gone.node_id}))
+        self.assertEqual(st, 200, body)
+        wait_for(lambda: sorted(json.loads(new.request("GET", "/nodes")[2])) == sorted(
+            n.node_id for n in self.nodes if n is not gone), what="the removal")
+        self.assertEqual(gone.stop(), 0)
+        gone.start(wait_ready=False)  # same flags, -join included: added back
+        wait_for(lambda: sorted(json.loads(new.request("GET", "/nodes")[2])) == ["1", "2", "3"], what="the rejoin")
+        self.assertEqual(new.execute(["INSERT INTO t VALUES(9)"])[0], 200)
+        wait_for(lambda: self.count(gone) == 3, what="the rejoined node catching up")
+
+    def test_nodes_reports_a_dead_member_at_once(self):
+        n1, n2, n3 = self.nodes
+        wait_for(lambda: len(json.loads(n1.request("GET", "/status?key=store.nodes")[2])) == 3, what="3 members")
+        n3.kill9()
+        t0 = time.monotonic()
+        nodes = json.loads(n1.request("GET", "/nodes?timeout=20s", timeout=30)[2])
+        self.assertLess(time.monotonic() - t0, 10)
+        e = nodes["3"]
+        self.assertFalse(e["reachable"])
+        self.assertNotIn("api_addr", e)
+        self.assertNotIn("time", e)
+        self.assertIn("connection refused", e["error"])
+        self.assertTrue(nodes["2"]["reachable"])
+
+
 class JoinFailure(unittest.TestCase):
     def test_nobody_to_join_exits_with_rqlites_kind_of_message(self):
         n = Node(RQLITED, extra=["-join", "127.0.0.1:1", "-join-attempts", "2", "-join-interval", "100ms"])
@@ -103,6 +185,23 @@ class JoinFailure(unittest.TestCase):
             self.assertIn("failed to join cluster", n.log_tail())
         finally:
             n.cleanup()
+
+    def test_a_single_node_cluster_refuses_to_join_another(self):
+        other = Node(RQLITED, node_id="a")
+        n = Node(RQLITED, node_id="b")
+        try:
+            other.start()
+            n.start()
+            self.assertEqual(n.execute(["CREATE TABLE t (v)"])[0], 200)
+            self.assertEqual(n.stop(), 0)
+            n.extra = ["-join", "127.0.0.1:%d" % other.raft_port]
+            n.start(wait_ready=False)
+            self.assertEqual(n.proc.wait(timeout=30), 1)
+            self.assertIn("fatal: node is the only node in a single-node cluster, joining other clusters not supported",
+                          n.log_tail())
+        finally:
+            n.cleanup()
+            other.cleanup()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ class Node:
                 "-raft-addr", "127.0.0.1:%d" % self.raft_port] + self.extra + [self.data_dir]
 
     def start(self, wait_ready=True):
+        if getattr(self, "log", None) is not None:
+            self.log.close()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log)
         if wait_ready:
@@ -73,7 +75,7 @@ class Node:
         except OSError:
             return ""
 
-    def request(self, method, path, body=None, content_type=None, timeout=10.0, headers=None):
+    def request(self, method, path, body=None, content_type=None, timeout=10.0, headers=None, raw=False):
         conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
         try:
             h = dict(headers or {})
@@ -84,7 +86,7 @@ class Node:
             conn.request(method, path, body=body, headers=h)
             r = conn.getresponse()
             data = r.read()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, data.decode(errors="replace")
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data if raw else data.decode(errors="replace")
         finally:
             conn.close()
 

@@ -1,0 +1,442 @@
+#include "server/peers.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <cstring>
+
+#include "server/flags.h"
+#include "server/log.h"
+#include "server/peers.capnp.h"
+#include "server/responses.h"
+
+namespace rq::server {
+
+namespace {
+
+// How often a call checks whether its connection failed.
+constexpr Duration kDialPoll = std::chrono::milliseconds(20);
+constexpr size_t kMaxText = 64 * 1024;  // any text field of a call (paths, queries, headers)
+
+std::string to_bytes(capnp::MessageBuilder& b) {
+  auto words = capnp::messageToFlatArray(b);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+capnp::Data::Reader bytes_of(const std::string& s) {
+  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+
+std::string str(capnp::Data::Reader d) {
+  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+}
+
+// Reads a message from hostile bytes; fn(root) runs inside the try.
+template <class Root, class Fn>
+Status read_message(const std::string& bytes, Fn&& fn) {
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0)
+    return make_error(ErrorCode::kInvalid, "peer message: not a whole number of words");
+  std::vector<capnp::word> words(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.data(), bytes.data(), bytes.size());
+  try {
+    capnp::ReaderOptions ro;
+    ro.traversalLimitInWords = words.size() * 2 + 1024;
+    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(words.data(), words.size()),
+                                         ro);
+    return fn(reader.getRoot<Root>());
+  } catch (const kj::Exception& e) {
+    return make_error(ErrorCode::kInvalid,
+                      std::string("peer message: ") + e.getDescription().cStr());
+  }
+}
+
+std::string error_answer(const std::string& why) {
+  capnp::MallocMessageBuilder b;
+  b.initRoot<wire::PeerAnswer>().setError(why);
+  return to_bytes(b);
+}
+
+HttpResponse unavailable(const std::string& why) {
+  return http_error(503, why);
+}
+
+// A call in flight, answered once: by the other node, by the service's timeout, or by a failed
+// connection attempt.
+struct CallState {
+  bool finished = false;
+  uint64_t failures = 0;  // the peer's failed connection attempts when the call was made
+  std::function<void(Result<std::string>)> done;
+};
+
+// Fail fast: a connection attempt made after the call failed means the peer is down.
+void watch_dial(NodeHost& host, std::weak_ptr<int> alive, NodeId to,
+                std::shared_ptr<CallState> st) {
+  host.clock().schedule(kDialPoll, [&host, alive, to, st] {
+    if (alive.expired() || st->finished) return;
+    const net::PeerState ps = host.transport().peer_state(to);
+    if (!ps.connected && ps.failures > st->failures) {
+      st->finished = true;
+      st->done(make_error(ErrorCode::kIo, ps.last_error));
+      return;
+    }
+    watch_dial(host, alive, to, st);
+  });
+}
+
+}  // namespace
+
+struct Peers::Transfer {
+  std::shared_ptr<BodyFile> file;
+  int fd = -1;
+  uint64_t size = 0;
+  TimerId expiry = 0;
+  ~Transfer() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// A forwarded response's body being pulled from the other node into a local file.
+struct Peers::Pull {
+  NodeId from;
+  uint64_t transfer = 0;
+  uint64_t size = 0;
+  uint64_t offset = 0;
+  int fd = -1;
+  std::shared_ptr<BodyFile> file;
+  HttpResponse resp;  // status and headers; the body goes to `file`
+  Duration deadline{0};
+  HttpReply reply;
+  ~Pull() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+Peers::Peers(NodeHost& host, PeersOptions opts) : host_(host), opts_(std::move(opts)) {
+  host_.service().set_call_handler(
+      [this](NodeId from, std::string payload, svc::Service::CallReplyFn reply) {
+        on_call(from, std::move(payload), std::move(reply));
+      });
+}
+
+Peers::~Peers() {
+  host_.service().set_call_handler({});
+  for (auto& [id, t] : transfers_) host_.clock().cancel(t->expiry);
+}
+
+NodeMeta Peers::self() const {
+  NodeMeta m;
+  m.name = host_.options().node_id;
+  m.api_addr = opts_.api_url;
+  m.version = kVersion;
+  m.commit_index = host_.node().raft().log().committed().v;
+  return m;
+}
+
+void Peers::call(NodeId to, std::string payload, Duration timeout,
+                 std::function<void(Result<std::string>)> done) {
+  auto st = std::make_shared<CallState>();
+  st->failures = host_.transport().peer_state(to).failures;
+  st->done = std::move(done);
+  host_.service().call(to, std::move(payload), timeout, [st](Result<std::string> r) {
+    if (st->finished) return;
+    st->finished = true;
+    st->done(std::move(r));
+  });
+  watch_dial(host_, alive_, to, st);
+}
+
+// ---- node metadata ------------------------------------------------------------------------
+
+void Peers::meta(NodeId id, Duration timeout, int retries, MetaDone done) {
+  const Duration started = host_.clock().now();
+  if (id == host_.node().id()) {
+    done(self(), std::max<Duration>(host_.clock().now() - started, Duration{1}));
+    return;
+  }
+  capnp::MallocMessageBuilder b;
+  b.initRoot<wire::PeerCall>().setMeta();
+  std::weak_ptr<int> alive = alive_;
+  call(id, to_bytes(b), timeout,
+       [this, alive, id, timeout, retries, started, done = std::move(done)](
+           Result<std::string> r) mutable {
+         if (alive.expired()) return;
+         if (!r) {
+           if (retries > 0) return meta(id, timeout, retries - 1, std::move(done));
+           const std::string why = r.error().code == ErrorCode::kTimeout
+                                       ? "timeout waiting for node to respond"
+                                       : r.error().message;
+           return done(make_error(r.error().code, why), Duration{0});
+         }
+         NodeMeta m;
+         Status st = read_message<wire::PeerAnswer>(*r, [&](wire::PeerAnswer::Reader a) -> Status {
+           if (a.isError()) return make_error(ErrorCode::kInvalid, a.getError().cStr());
+           if (!a.isMeta()) return make_error(ErrorCode::kInvalid, "not a metadata answer");
+           auto w = a.getMeta();
+           m.name = w.getName().cStr();
+           m.api_addr = w.getApiAddr().cStr();
+           m.version = w.getVersion().cStr();
+           m.commit_index = w.getCommitIndex();
+           return ok_status();
+         });
+         if (!st) return done(st.error(), Duration{0});
+         urls_[id] = CachedUrl{m.api_addr, host_.clock().now()};
+         done(std::move(m), std::max<Duration>(host_.clock().now() - started, Duration{1}));
+       });
+}
+
+void Peers::api_url(NodeId id, Duration timeout, std::function<void(std::string)> done) {
+  if (id == host_.node().id()) return done(opts_.api_url);
+  auto it = urls_.find(id);
+  if (it != urls_.end() && host_.clock().now() - it->second.at < opts_.url_cache)
+    return done(it->second.url);
+  meta(id, timeout, 0, [done = std::move(done)](Result<NodeMeta> m, Duration) {
+    done(m ? m->api_addr : std::string());
+  });
+}
+
+// ---- forwarded HTTP -------------------------------------------------------------------------
+
+void Peers::forward(NodeId to, HttpRequest req, Duration timeout, HttpReply reply) {
+  if (req.body_file) {
+    // Spooled bodies are database images: /db/load goes through the service, never here.
+    return reply(unavailable("cannot forward a spooled request body"));
+  }
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::PeerCall>().initHttp();
+  w.setMethod(req.method);
+  w.setPath(req.path);
+  w.setQuery(req.query);
+  w.setContentType(req.content_type);
+  w.setBody(bytes_of(req.body));
+  ++stats_.http_forwarded;
+  const Duration deadline = host_.clock().now() + timeout;
+  std::weak_ptr<int> alive = alive_;
+  call(to, to_bytes(b), timeout,
+       [this, alive, to, deadline, reply = std::move(reply)](Result<std::string> r) {
+         if (alive.expired()) return;
+         if (!r) {
+           return reply(unavailable(r.error().code == ErrorCode::kTimeout
+                                        ? "timeout waiting for the leader to respond"
+                                        : r.error().message));
+         }
+         auto p = std::make_shared<Pull>();
+         Status st = read_message<wire::PeerAnswer>(*r, [&](wire::PeerAnswer::Reader a) -> Status {
+           if (a.isError()) return make_error(ErrorCode::kInvalid, a.getError().cStr());
+           if (!a.isHttp()) return make_error(ErrorCode::kInvalid, "not an HTTP answer");
+           auto h = a.getHttp();
+           if (h.getStatus() < 100 || h.getStatus() > 599)
+             return make_error(ErrorCode::kInvalid, "bad HTTP status");
+           p->resp.status = h.getStatus();
+           p->resp.content_type = h.getContentType().cStr();
+           for (auto hd : h.getHeaders())
+             p->resp.headers.emplace_back(hd.getName().cStr(), hd.getValue().cStr());
+           p->resp.body = str(h.getBody());
+           p->transfer = h.getTransfer();
+           p->size = h.getSize();
+           return ok_status();
+         });
+         if (!st) return reply(unavailable("bad answer from the leader: " + st.error().message));
+         if (p->transfer == 0) return reply(std::move(p->resp));
+         // A file body: pulled in chunks into a file here.
+         static uint64_t pulls = 0;
+         const std::string path = host_.temp_dir() + "/pull-" + std::to_string(::getpid()) + "-" +
+                                  std::to_string(++pulls);
+         p->fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+         if (p->fd < 0) return reply(unavailable("cannot create " + path));
+         p->file = std::make_shared<BodyFile>(path);
+         p->from = to;
+         p->deadline = deadline;
+         p->reply = reply;
+         pull_next(p);
+       });
+}
+
+void Peers::pull_next(std::shared_ptr<Pull> p) {
+  if (p->offset >= p->size) {
+    ::close(p->fd);
+    p->fd = -1;
+    p->resp.body.clear();
+    p->resp.body_file = p->file;
+    return p->reply(std::move(p->resp));
+  }
+  const Duration left = p->deadline - host_.clock().now();
+  if (left <= Duration{0}) return p->reply(unavailable("timeout fetching the leader's answer"));
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::PeerCall>().initChunk();
+  w.setTransfer(p->transfer);
+  w.setOffset(p->offset);
+  std::weak_ptr<int> alive = alive_;
+  call(p->from, to_bytes(b), left, [this, alive, p](Result<std::string> r) {
+    if (alive.expired()) return;
+    if (!r) return p->reply(unavailable("fetching the leader's answer: " + r.error().message));
+    std::string chunk;
+    Status st = read_message<wire::PeerAnswer>(*r, [&](wire::PeerAnswer::Reader a) -> Status {
+      if (a.isError()) return make_error(ErrorCode::kInvalid, a.getError().cStr());
+      if (!a.isChunk()) return make_error(ErrorCode::kInvalid, "not a chunk");
+      if (a.getChunk().hasError() && a.getChunk().getError().size() > 0)
+        return make_error(ErrorCode::kIo, a.getChunk().getError().cStr());
+      chunk = str(a.getChunk().getData());
+      return ok_status();
+    });
+    if (!st) return p->reply(unavailable("fetching the leader's answer: " + st.error().message));
+    if (chunk.empty() || chunk.size() > p->size - p->offset)
+      return p->reply(unavailable("fetching the leader's answer: bad chunk length"));
+    size_t done = 0;
+    while (done < chunk.size()) {
+      const ssize_t n = ::write(p->fd, chunk.data() + done, chunk.size() - done);
+      if (n <= 0) return p->reply(unavailable("writing the leader's answer to disk failed"));
+      done += static_cast<size_t>(n);
+    }
+    p->offset += chunk.size();
+    pull_next(p);
+  });
+}
+
+// ---- answering other nodes ------------------------------------------------------------------
+
+void Peers::on_call(NodeId from, std::string payload, std::function<void(std::string)> reply) {
+  enum class Kind { kMeta, kHttp, kChunk } kind = Kind::kMeta;
+  HttpRequest req;
+  uint64_t transfer = 0, offset = 0;
+  Status st = read_message<wire::PeerCall>(payload, [&](wire::PeerCall::Reader c) -> Status {
+    if (c.isMeta()) {
+      kind = Kind::kMeta;
+      return ok_status();
+    }
+    if (c.isChunk()) {
+      kind = Kind::kChunk;
+      transfer = c.getChunk().getTransfer();
+      offset = c.getChunk().getOffset();
+      return ok_status();
+    }
+    if (!c.isHttp()) return make_error(ErrorCode::kInvalid, "unknown call");
+    kind = Kind::kHttp;
+    auto h = c.getHttp();
+    if (h.getMethod().size() > 16 || h.getPath().size() > kMaxText ||
+        h.getQuery().size() > kMaxText || h.getContentType().size() > kMaxText)
+      return make_error(ErrorCode::kInvalid, "HTTP call fields out of range");
+    req.method = h.getMethod().cStr();
+    req.path = h.getPath().cStr();
+    req.query = h.getQuery().cStr();
+    req.target = req.path + (req.query.empty() ? "" : "?" + req.query);
+    req.content_type = h.getContentType().cStr();
+    req.body = str(h.getBody());
+    req.remote = "node " + std::to_string(from.v);
+    req.forwarded = true;
+    return ok_status();
+  });
+  if (!st) {
+    ++stats_.bad_calls;
+    log(LogLevel::kWarn, "peers", "bad call from node " + std::to_string(from.v) + ": " +
+                                      st.error().message);
+    return reply(error_answer(st.error().message));
+  }
+  switch (kind) {
+    case Kind::kMeta: {
+      ++stats_.meta_served;
+      const NodeMeta m = self();
+      capnp::MallocMessageBuilder b;
+      auto w = b.initRoot<wire::PeerAnswer>().initMeta();
+      w.setName(m.name);
+      w.setApiAddr(m.api_addr);
+      w.setVersion(m.version);
+      w.setCommitIndex(m.commit_index);
+      return reply(to_bytes(b));
+    }
+    case Kind::kChunk:
+      ++stats_.chunks_served;
+      return reply(answer_chunk(transfer, offset));
+    case Kind::kHttp:
+      break;
+  }
+  ++stats_.http_served;
+  if (!http_) return reply(error_answer("no API on this node"));
+  std::weak_ptr<int> alive = alive_;
+  http_(std::move(req), [this, alive, reply = std::move(reply)](HttpResponse resp) {
+    if (alive.expired()) return;
+    reply(answer_http(std::move(resp)));
+  });
+}
+
+std::string Peers::answer_http(HttpResponse resp) {
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::PeerAnswer>().initHttp();
+  w.setStatus(static_cast<uint16_t>(resp.status));
+  w.setContentType(resp.content_type);
+  auto hs = w.initHeaders(static_cast<unsigned>(resp.headers.size()));
+  for (unsigned k = 0; k < resp.headers.size(); ++k) {
+    hs[k].setName(resp.headers[k].first);
+    hs[k].setValue(resp.headers[k].second);
+  }
+  if (resp.body_file) {
+    auto t = std::make_unique<Transfer>();
+    t->fd = ::open(resp.body_file->path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (t->fd < 0) {
+      w.setStatus(500);
+      w.setBody(bytes_of("cannot open the response body"));
+      return to_bytes(b);
+    }
+    t->file = std::move(resp.body_file);
+    t->size = t->file->size();
+    if (t->size == 0) return to_bytes(b);
+    const uint64_t id = next_transfer_++;
+    w.setTransfer(id);
+    w.setSize(t->size);
+    transfers_[id] = std::move(t);
+    expire(id);
+    return to_bytes(b);
+  }
+  w.setBody(bytes_of(resp.body));
+  return to_bytes(b);
+}
+
+void Peers::expire(uint64_t id) {
+  auto it = transfers_.find(id);
+  if (it == transfers_.end()) return;
+  host_.clock().cancel(it->second->expiry);
+  std::weak_ptr<int> alive = alive_;
+  it->second->expiry = host_.clock().schedule(opts_.transfer_idle, [this, alive, id] {
+    if (!alive.expired()) transfers_.erase(id);
+  });
+}
+
+std::string Peers::answer_chunk(uint64_t id, uint64_t offset) {
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::PeerAnswer>().initChunk();
+  auto it = transfers_.find(id);
+  if (it == transfers_.end()) {
+    w.setError("no such transfer (expired?)");
+    return to_bytes(b);
+  }
+  Transfer& t = *it->second;
+  if (offset >= t.size) {
+    w.setError("offset past the end");
+    return to_bytes(b);
+  }
+  std::string buf(std::min<uint64_t>(opts_.chunk_bytes, t.size - offset), '\0');
+  size_t got = 0;
+  while (got < buf.size()) {
+    const ssize_t n = ::pread(t.fd, buf.data() + got, buf.size() - got,
+                              static_cast<off_t>(offset + got));
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got != buf.size()) {
+    w.setError("reading the response body failed");
+    transfers_.erase(it);
+    return to_bytes(b);
+  }
+  w.setData(bytes_of(buf));
+  if (offset + got >= t.size) {
+    host_.clock().cancel(t.expiry);
+    transfers_.erase(it);  // the last piece: the file goes
+  } else {
+    expire(id);
+  }
+  return to_bytes(b);
+}
+
+}  // namespace rq::server
