@@ -40,6 +40,73 @@ bool split_host_port(const std::string& addr, std::string* host, uint16_t* port)
   return true;
 }
 
+// One local API call (as if from a client), answered with its status.
+void local_call(Api& api, std::string method, std::string target, std::string body,
+                std::function<void(int status, std::string body)> done) {
+  HttpRequest req;
+  req.method = std::move(method);
+  req.target = target;
+  const size_t q = target.find('?');
+  req.path = target.substr(0, q);
+  req.query = q == std::string::npos ? "" : target.substr(q + 1);
+  req.body = std::move(body);
+  req.content_type = "application/json";
+  req.remote = "shutdown";
+  api.handle(std::move(req), [done = std::move(done)](HttpResponse r) { done(r.status, r.body); });
+}
+
+// -raft-cluster-remove-shutdown: DELETE /remove of this node (forwarded to the leader, which
+// answers once the change commits), tried 5 times 250 ms apart as rqlite does. Then
+// -raft-shutdown-stepdown: a leader with other voters hands over (POST /leader?wait, 2 s).
+void graceful_shutdown(NodeHost& host, Api& api, const Flags& f, std::function<void()> finish) {
+  auto stepdown = [&host, &api, &f, finish] {
+    const raft::Raft& raft = host.node().raft();
+    if (!f.raft_shutdown_stepdown || !host.node().running() ||
+        raft.role() != raft::Role::kLeader || raft.voters().size() < 2) {
+      return finish();
+    }
+    local_call(api, "POST", "/leader?wait&timeout=2s", "", [finish](int status, std::string body) {
+      if (status == 200) {
+        log(LogLevel::kInfo, "rqlited", "leadership transferred before shutdown");
+      } else {
+        log(LogLevel::kWarn, "rqlited", "stepdown before shutdown failed: " + body);
+      }
+      finish();
+    });
+  };
+  if (!f.raft_cluster_remove_shutdown || !host.node().running()) return stepdown();
+  struct Attempt {
+    static void run(NodeHost& host, Api& api, const std::string& id, int left,
+                    std::function<void()> next) {
+      local_call(api, "DELETE", "/remove?timeout=5s", "{\"id\":" + quote(id) + "}",
+                 [&host, &api, id, left, next](int status, std::string body) {
+                   if (status == 200) {
+                     log(LogLevel::kInfo, "rqlited", "removed from the cluster before shutdown");
+                     return next();
+                   }
+                   if (left <= 1) {
+                     log(LogLevel::kWarn, "rqlited",
+                         "could not leave the cluster before shutdown: " + body);
+                     return next();
+                   }
+                   host.clock().schedule(std::chrono::milliseconds(250), [&host, &api, id, left,
+                                                                          next] {
+                     run(host, api, id, left - 1, next);
+                   });
+                 });
+    }
+    static std::string quote(const std::string& s) {
+      std::string out = "\"";
+      for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      return out + "\"";
+    }
+  };
+  Attempt::run(host, api, f.node_id, 5, stepdown);
+}
+
 int run(const Flags& f) {
   LogLevel raft_level = LogLevel::kWarn;
   if (!log_level_from_name(f.raft_log_level, &raft_level)) {
@@ -115,15 +182,23 @@ int run(const Flags& f) {
           f.data_dir);
 
   bool stopping = false;
+  auto finish = [&] {
+    stopping = true;
+    host.stop();
+    io.stop();
+  };
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log(LogLevel::kInfo, "rqlited",
         sig == SIGTERM ? "SIGTERM: shutting down" : "SIGINT: shutting down");
-    stopping = true;
     http.stop();
-    host.stop();
-    io.stop();
+    // rqlite's order: optionally leave the cluster, optionally hand leadership over, then stop.
+    // Each step is bounded; a second signal stops at once.
+    signals.async_wait([&](const boost::system::error_code& ec2, int) {
+      if (!ec2) finish();
+    });
+    graceful_shutdown(host, api, f, finish);
   });
   while (!stopping && !io.stopped()) {
     host.begin_batch();

@@ -161,6 +161,30 @@ class ThreeNodes(unittest.TestCase):
         self.assertEqual(new.execute(["INSERT INTO t VALUES(9)"])[0], 200)
         wait_for(lambda: self.count(gone) == 3, what="the rejoined node catching up")
 
+    def test_graceful_shutdown_hands_over_leadership_and_can_leave_the_cluster(self):
+        n1, n2, n3 = self.nodes
+        wait_for(lambda: len(json.loads(n1.request("GET", "/status?key=store.nodes")[2])) == 3, what="3 members")
+        self.assertEqual(n1.execute(["CREATE TABLE t (v)", "INSERT INTO t VALUES(1)"])[0], 200)
+        wait_for(lambda: self.count(n3) == 1, what="replication")
+        # -raft-shutdown-stepdown (on by default): SIGTERM to the leader transfers leadership first.
+        self.assertEqual(n1.stop(), 0)
+        self.assertIn("leadership transferred before shutdown", n1.log_tail())
+        new = wait_for(lambda: self.leader_of([n2, n3]), what="a new leader")
+        n1.start()
+        wait_for(lambda: self.count(n1) == 1, what="node 1 back")
+        # -raft-cluster-remove-shutdown: SIGTERM to a node removes it from the cluster first.
+        leaving = n3 if new is not n3 else n2
+        self.assertEqual(leaving.stop(), 0)
+        leaving.extra = leaving.extra + ["-raft-cluster-remove-shutdown"]
+        leaving.start()
+        wait_for(lambda: self.count(leaving) == 1, what="the node to leave, restarted")
+        self.assertEqual(leaving.stop(), 0)
+        self.assertIn("removed from the cluster before shutdown", leaving.log_tail())
+        stayed = sorted(n.node_id for n in self.nodes if n is not leaving)
+        self.assertEqual(sorted(json.loads(new.request("GET", "/nodes")[2])), stayed)
+        # Two voters left: still a quorum for writes.
+        self.assertEqual(new.execute(["INSERT INTO t VALUES(2)"])[0], 200)
+
     def test_nodes_reports_a_dead_member_at_once(self):
         n1, n2, n3 = self.nodes
         wait_for(lambda: len(json.loads(n1.request("GET", "/status?key=store.nodes")[2])) == 3, what="3 members")
