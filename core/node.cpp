@@ -329,6 +329,18 @@ void Node::campaign() {
   maybe_process();
 }
 
+bool Node::blank() const {
+  return running() && raft_->log().last_index().v == 0 && raft_->term().v == 0 &&
+         !raft_->snapshot();
+}
+
+bool Node::bootstrap(const raft::Membership& m) {
+  if (!blank() || m.voters().empty()) return false;
+  raft_->bootstrap(m);
+  maybe_process();
+  return true;
+}
+
 void Node::begin_batch() {
   ++batch_depth_;
 }

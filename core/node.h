@@ -132,6 +132,12 @@ class Node {
   MembershipResult remove_member(NodeId id);
   bool transfer_leadership(NodeId to);
   void campaign();
+  // rqlite's -bootstrap-expect: a node started without a membership founds the cluster `m`
+  // now, if it is still blank (empty log, term 0: no other founder reached it first). Every
+  // founder must use the same `m`. False when it is not blank.
+  bool bootstrap(const raft::Membership& m);
+  // Nothing in the log, never saw a term: a node that can still be bootstrapped.
+  bool blank() const;
   // ReadIndex (Raft::read_index); the ReadState goes to the read-state sink once confirmed.
   raft::ReadIndexStatus read_index(uint64_t context);
   void set_read_state_sink(std::function<void(const raft::ReadState&)> sink) {

@@ -130,6 +130,11 @@ Status NodeHost::start() {
   // A lone voter need not wait an election timeout to lead.
   if (node_->raft().voters().size() == 1 && node_->raft().membership().is_voter(cfg.raft.id))
     node_->campaign();
+  if (opts_.bootstrap_expect > 0 && node_->blank()) {
+    service_->expect_bootstrap(static_cast<size_t>(opts_.bootstrap_expect), self_member());
+    bootstrap_round(clock_->now() + opts_.bootstrap_expect_timeout);
+    return ok_status();
+  }
   if (!opts_.join.empty()) {
     const raft::Membership& m = node_->raft().membership();
     if (m.members().size() == 1 && m.contains(cfg.raft.id)) {
@@ -197,6 +202,57 @@ void NodeHost::join_attempt(int round, size_t index, int redirects, NodeId conta
                    join_attempt(round, index + 1, 0);
                  },
       opts_.node_id);
+}
+
+raft::Member NodeHost::self_member() const {
+  raft::Member m;
+  m.id = node_->id();
+  m.address = opts_.raft_addr;
+  m.voter = true;
+  m.incarnation = node_->incarnation();
+  m.name = opts_.node_id;
+  return m;
+}
+
+// rqlite's bootstrap loop: join through each address (a cluster may exist already); failing
+// that, notify each of them that this node is here; again after a jittered pause, until a leader
+// is known or the timeout passes. The founding itself happens in the service once enough blank
+// nodes notified this one (svc::Service::expect_bootstrap).
+void NodeHost::bootstrap_round(Duration deadline) {
+  if (!node_ || !node_->running() || joined_) return;
+  if (node_->raft().lead().valid() && node_->raft().membership().contains(node_->id())) {
+    log(LogLevel::kInfo, "rqlited",
+        service_->bootstrapped() ? "bootstrapped the cluster with " +
+                                       std::to_string(service_->notifiers()) + " nodes"
+                                 : "a cluster formed: leader known");
+    joined_ = true;
+    return;
+  }
+  if (clock_->now() >= deadline) {
+    join_failure_ = "bootstrap-expect timeout: " + std::to_string(service_->notifiers()) +
+                    " of " + std::to_string(opts_.bootstrap_expect) + " nodes heard from";
+    return;
+  }
+  const raft::Member self = self_member();
+  for (const std::string& addr : opts_.join) {
+    const NodeId contact = node_id_from_name("join:" + addr);
+    transport_->learn(contact, addr);
+    if (node_->blank()) service_->notify(contact, self);
+    service_->join(
+        contact, opts_.raft_addr, opts_.voter, std::min(opts_.join_timeout, Duration{std::chrono::seconds(1)}),
+        [this, addr](const MembershipResult& r) {
+          using S = MembershipResult::Status;
+          if ((r.status == S::kProposed || r.status == S::kAlready) && !joined_) {
+            log(LogLevel::kInfo, "rqlited", "joined the cluster through " + addr);
+            joined_ = true;
+          }
+        },
+        opts_.node_id);
+  }
+  std::uniform_int_distribution<int> jitter(0, 500);
+  static std::mt19937 rng{std::random_device{}()};
+  clock_->schedule(std::chrono::milliseconds(500 + jitter(rng)),
+                   [this, deadline] { bootstrap_round(deadline); });
 }
 
 void NodeHost::stop() {

@@ -39,6 +39,10 @@ struct NodeHostOptions {
   Duration join_interval = std::chrono::seconds(3);
   Duration join_timeout = std::chrono::seconds(5);  // per request
   bool voter = true;                                // false: -raft-non-voter
+  // rqlite's -bootstrap-expect: with `join` naming every founder (this node included), a blank
+  // node founds the cluster with the first `bootstrap_expect` nodes that notify each other.
+  int bootstrap_expect = 0;
+  Duration bootstrap_expect_timeout = std::chrono::seconds(120);
 };
 
 // rqlite's node ids are strings; Raft's are numbers: a stable 63-bit hash, never 0.
@@ -108,6 +112,8 @@ class NodeHost {
   std::string last_join_error_ = "no answer";
   bool joined_ = false;
   bool member_at_start_ = false;  // the log named this node a member when it started
+  void bootstrap_round(Duration deadline);
+  raft::Member self_member() const;
   std::string temp_dir_;              // set by temp_dir()
   std::unique_ptr<Backups> backups_;  // made by backups(); goes first (its threads use no member)
 };

@@ -115,11 +115,14 @@ int run(const Flags& f) {
     return 1;
   }
   set_raft_log_level(raft_level);
-  // Discovery-based bootstrapping is not built: refusing beats founding a separate cluster.
-  if (f.bootstrap_expect > 0) {
+  if (f.bootstrap_expect > 0 && f.join.empty()) {
     std::fprintf(stderr,
-                 "fatal: -bootstrap-expect is not supported yet by this build; use -join to an "
-                 "existing node instead\n");
+                 "fatal: -bootstrap-expect needs -join with the founders' Raft addresses (DNS "
+                 "and KV discovery are not built)\n");
+    return 1;
+  }
+  if (f.bootstrap_expect > 0 && f.raft_non_voter) {
+    std::fprintf(stderr, "fatal: bootstrapping only applicable to voting nodes\n");
     return 1;
   }
   if (f.raft_non_voter && f.join.empty()) {
@@ -146,6 +149,8 @@ int run(const Flags& f) {
   ho.join_attempts = f.join_attempts;
   ho.join_interval = f.join_interval;
   ho.voter = !f.raft_non_voter;
+  ho.bootstrap_expect = f.bootstrap_expect;
+  ho.bootstrap_expect_timeout = f.bootstrap_expect_timeout;
   NodeHost host(io, ho);
   if (Status st = host.start(); !st) {
     std::fprintf(stderr, "fatal: failed to open store: %s\n", st.error().message.c_str());

@@ -116,6 +116,17 @@ std::string encode_call_answer(const CallAnswer& a) {
   return to_bytes(b);
 }
 
+std::string encode_notify(const Notice& n) {
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::ClusterMessage>().initNotify();
+  w.setNode(n.node.v);
+  w.setAddress(n.address);
+  w.setName(n.name);
+  w.setIncarnation(n.incarnation);
+  w.setBlank(n.blank);
+  return to_bytes(b);
+}
+
 Result<ClusterMessage> decode_cluster_message(std::string_view bytes) {
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0)
     return invalid("not a whole number of words");
@@ -191,6 +202,19 @@ Result<ClusterMessage> decode_cluster_message(std::string_view bytes) {
       if (!c.origin.valid()) return invalid("call without an origin");
       c.payload = str(r.getPayload());
       return ClusterMessage(std::move(c));
+    }
+    if (root.isNotify()) {
+      auto r = root.getNotify();
+      Notice n;
+      n.node = NodeId(r.getNode());
+      if (!n.node.valid()) return invalid("notify without a node id");
+      n.address = r.getAddress().cStr();
+      if (n.address.empty() || n.address.size() > 1024) return invalid("notify address out of range");
+      n.name = r.getName().cStr();
+      if (n.name.size() > 1024) return invalid("notify name out of range");
+      n.incarnation = r.getIncarnation();
+      n.blank = r.getBlank();
+      return ClusterMessage(std::move(n));
     }
     if (root.isCallReply()) {
       auto r = root.getCallReply();

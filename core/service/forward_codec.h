@@ -47,14 +47,23 @@ struct CallAnswer {
   std::string payload;
 };
 
+struct Notice {
+  NodeId node;
+  std::string address;
+  std::string name{};
+  uint64_t incarnation = 0;
+  bool blank = true;  // the sender has never been part of a cluster
+};
+
 using ClusterMessage =
-    std::variant<Forwarded, ForwardedReply, JoinAsk, JoinAnswer, CallAsk, CallAnswer>;
+    std::variant<Forwarded, ForwardedReply, JoinAsk, JoinAnswer, CallAsk, CallAnswer, Notice>;
 
 std::string encode_forward(const Forwarded& f);
 std::string encode_forward_reply(const ForwardedReply& r);
 std::string encode_join(const JoinAsk& j);
 std::string encode_join_answer(const JoinAnswer& a);
 std::string encode_call(const CallAsk& c);
+std::string encode_notify(const Notice& n);
 std::string encode_call_answer(const CallAnswer& a);
 Result<ClusterMessage> decode_cluster_message(std::string_view bytes);
 

@@ -267,6 +267,25 @@ void Service::on_cluster(std::string_view payload) {
                   });
     return;
   }
+  if (auto* n = std::get_if<Notice>(&*m)) {
+    ++stats_.notifies_served;
+    node_.learn_address(n->node, n->address);
+    raft::Member mem;
+    mem.id = n->node;
+    mem.address = n->address;
+    mem.voter = true;
+    mem.incarnation = n->incarnation;
+    mem.name = n->name;
+    // Only nodes that were never in a cluster count as founders: a member of an existing
+    // cluster that has not found its leader yet must not make this node found another.
+    if (!n->blank) {
+      notifiers_.erase(n->node);
+    } else if (notifiers_.size() < 1024 || notifiers_.count(n->node) > 0) {
+      notifiers_[n->node] = mem;
+    }
+    maybe_bootstrap();
+    return;
+  }
   if (auto* a = std::get_if<CallAnswer>(&*m)) {
     auto it = calls_.find(a->id);
     if (it == calls_.end()) return;  // timed out already, or a duplicate
@@ -301,6 +320,30 @@ void Service::call(NodeId to, std::string payload, Duration timeout, CallDone do
   calls_[id] = Calling{std::move(done), timer};
   ++stats_.calls;
   node_.send_cluster(to, encode_call(CallAsk{id, node_.id(), std::move(payload)}));
+}
+
+void Service::expect_bootstrap(size_t expect, const raft::Member& self) {
+  bootstrap_expect_ = expect;
+  notifiers_[self.id] = self;
+  maybe_bootstrap();
+}
+
+void Service::notify(NodeId contact, const raft::Member& self) {
+  node_.send_cluster(contact,
+                     encode_notify(Notice{self.id, self.address, self.name, self.incarnation,
+                                          node_.blank()}));
+}
+
+void Service::maybe_bootstrap() {
+  if (bootstrap_expect_ == 0 || bootstrapped_ || notifiers_.size() < bootstrap_expect_) return;
+  if (!node_.blank()) {
+    bootstrap_expect_ = 0;  // another founder's cluster reached this node first
+    return;
+  }
+  std::vector<raft::Member> members;
+  for (const auto& [id, m] : notifiers_) members.push_back(m);
+  bootstrapped_ = node_.bootstrap(raft::Membership(std::move(members)));
+  bootstrap_expect_ = 0;
 }
 
 void Service::join(NodeId contact, const std::string& address, bool voter, Duration timeout,

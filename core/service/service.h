@@ -127,6 +127,7 @@ struct ServiceStats {
   uint64_t forward_timeouts = 0;  // forwarded requests whose answer never came
   uint64_t rejected = 0;          // malformed cluster messages
   uint64_t joins_served = 0;      // join requests other nodes sent here
+  uint64_t notifies_served = 0;   // bootstrap notices other nodes sent here
   uint64_t calls = 0;             // calls made to other nodes
   uint64_t calls_served = 0;      // calls other nodes made here
   uint64_t call_timeouts = 0;     // calls whose answer never came
@@ -173,6 +174,16 @@ class Service {
   // `name`: this node's rqlite node id, kept in the membership.
   void join(NodeId contact, const std::string& address, bool voter, Duration timeout,
             JoinDone done, const std::string& name = {});
+
+  // rqlite's -bootstrap-expect: this node founds a cluster once `expect` distinct voters
+  // (itself, `self`, included) have notified it, with exactly those as its members, provided it
+  // is still blank; the others do the same with the same set, or learn of the leader first.
+  // notify() tells node `contact` about this node (`self`); fire and forget, repeated by the
+  // caller until a leader is known.
+  void expect_bootstrap(size_t expect, const raft::Member& self);
+  void notify(NodeId contact, const raft::Member& self);
+  size_t notifiers() const { return notifiers_.size(); }
+  bool bootstrapped() const { return bootstrapped_; }
 
   // A call to the layer above the service on another node (rqlited: node metadata, API requests
   // only the leader can serve, backup chunks): `payload` is opaque here. `done` gets the other
@@ -249,6 +260,10 @@ class Service {
   };
   std::map<uint64_t, Calling> calls_;  // call id -> the waiting caller
   CallHandler call_handler_;
+  size_t bootstrap_expect_ = 0;                    // 0: not bootstrapping
+  std::map<NodeId, raft::Member> notifiers_;       // who notified (self included)
+  bool bootstrapped_ = false;
+  void maybe_bootstrap();
   int64_t last_apply_wall_ns_ = 0;     // when this node last applied a command (freshness_strict)
   bool paused_ = false;                // pause_writes() .. resume_writes()
   bool loading_ = false;               // a load() is under way

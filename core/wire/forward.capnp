@@ -58,6 +58,15 @@ struct CallReply {
   payload @1 :Data;
 }
 
+# rqlite's NOTIFY (-bootstrap-expect): "I am here and could found the cluster with you".
+struct NotifyRequest {
+  node @0 :UInt64;
+  address @1 :Text;          # its advertised Raft address
+  name @2 :Text;             # its rqlite node id
+  incarnation @3 :UInt64;
+  blank @4 :Bool;            # it has never been part of a cluster (only such nodes found one)
+}
+
 struct ClusterMessage {
   union {
     request @0 :ForwardRequest;
@@ -66,5 +75,6 @@ struct ClusterMessage {
     joinReply @3 :JoinReply;
     call @4 :Call;
     callReply @5 :CallReply;
+    notify @6 :NotifyRequest;
   }
 }

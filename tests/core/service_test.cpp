@@ -68,11 +68,13 @@ class Cluster {
     std::unique_ptr<Service> service;
   };
 
-  // Hosts 1..`members_count` (0: all) found the cluster; the others start outside it, as
-  // joiners do.
+  // Hosts 1..`members_count` (0: all; kNoFounders: none) found the cluster; the others start
+  // outside it, as joiners do.
+  static constexpr size_t kNoFounders = ~size_t{0};
   explicit Cluster(size_t n, bool deferred_reads = false, size_t load_chunk_bytes = 0,
                    size_t members_count = 0) {
     if (members_count == 0) members_count = n;
+    if (members_count == kNoFounders) members_count = 0;
     std::vector<raft::Member> members;
     for (size_t k = 1; k <= members_count; ++k) {
       members.push_back(raft::Member{NodeId(k), "n" + std::to_string(k), true, false, k});
@@ -382,6 +384,71 @@ TEST(Service, Join_CarriesTheNameIntoTheMembership) {
     EXPECT_EQ(m->name, "fourth");
     EXPECT_FALSE(m->voter);
   }
+}
+
+raft::Member self_member(Cluster& c, uint64_t k) {
+  raft::Member m;
+  m.id = NodeId(k);
+  m.address = "n" + std::to_string(k);
+  m.voter = true;
+  m.incarnation = c.host(k).node->incarnation();
+  m.name = "node" + std::to_string(k);
+  return m;
+}
+
+// rqlite's -bootstrap-expect: no node is told to found the cluster; each founds it once it has
+// heard from the expected number of voters, with exactly those, and they agree on one leader.
+TEST(Service, BootstrapExpect_FormsOneClusterOnceEnoughNodesNotified) {
+  Cluster c(4, false, 0, Cluster::kNoFounders);
+  for (uint64_t k = 1; k <= 3; ++k) c.host(k).service->expect_bootstrap(3, self_member(c, k));
+  auto notify_round = [&](std::vector<uint64_t> from) {
+    for (uint64_t a : from) {
+      for (uint64_t b = 1; b <= 3; ++b) {
+        if (a != b) c.host(a).service->notify(NodeId(b), self_member(c, a));
+      }
+    }
+    c.run_for(milliseconds(300));
+  };
+  // Two of three (the third not up yet): nobody founds anything, however long they wait.
+  c.cut_ = {3};
+  for (int i = 0; i < 5; ++i) notify_round({1, 2});
+  for (uint64_t k = 1; k <= 3; ++k) {
+    EXPECT_TRUE(c.host(k).node->blank()) << "node " << k;
+    EXPECT_FALSE(c.host(k).service->bootstrapped());
+  }
+  EXPECT_EQ(c.host(1).service->notifiers(), 2u);
+  // The third arrives: one cluster of exactly the three, one leader, writes replicate.
+  c.cut_.clear();
+  notify_round({3, 1, 2});
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  ASSERT_LE(l, 3u);
+  int founders = 0;
+  for (uint64_t k = 1; k <= 3; ++k) {
+    founders += c.host(k).service->bootstrapped() ? 1 : 0;
+    const auto& m = c.host(k).node->raft().membership();
+    EXPECT_EQ(m.voters().size(), 3u) << "node " << k;
+    ASSERT_NE(m.find(NodeId(2)), nullptr);
+    EXPECT_EQ(m.find(NodeId(2))->name, "node2");
+  }
+  EXPECT_GE(founders, 1);
+  auto r = c.call(l, execute({stmt("CREATE TABLE t (v)"), stmt("INSERT INTO t VALUES (1)")}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kOk);
+  c.run_for(milliseconds(300));
+  for (uint64_t k = 1; k <= 3; ++k) {
+    auto q = c.call(k, query("SELECT count(*) FROM t", ReadLevel::kNone));
+    ASSERT_TRUE(q && !q->result.results.empty()) << "node " << k;
+    EXPECT_EQ(q->result.results[0].rows.size(), 1u);
+  }
+  // A late node expecting the same bootstrap hears only from members, which are no longer
+  // blank: it never founds a second cluster (it joins instead).
+  c.host(4).service->expect_bootstrap(3, self_member(c, 4));
+  for (uint64_t k = 1; k <= 3; ++k) c.host(k).service->notify(NodeId(4), self_member(c, k));
+  c.run_for(milliseconds(300));
+  EXPECT_FALSE(c.host(4).service->bootstrapped());
+  EXPECT_TRUE(c.host(4).node->blank());
+  EXPECT_EQ(c.host(4).service->notifiers(), 1u);  // itself
 }
 
 TEST(Service, Call_AnsweredByTheOtherNodesHandler_OrTimesOut) {

@@ -200,6 +200,49 @@ class ThreeNodes(unittest.TestCase):
         self.assertTrue(nodes["2"]["reachable"])
 
 
+class BootstrapExpect(unittest.TestCase):
+    """rqlite's automatic clustering: the same -bootstrap-expect 3 -join a,b,c on every node."""
+
+    def setUp(self):
+        self.nodes = [Node(RQLITED, node_id=str(k), extra=list(FAST)) for k in (1, 2, 3)]
+        joins = ",".join("127.0.0.1:%d" % n.raft_port for n in self.nodes)
+        for n in self.nodes:
+            n.extra += ["-bootstrap-expect", "3", "-join", joins]
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.cleanup()
+
+    def test_three_nodes_form_one_cluster_and_restart_with_the_same_flags(self):
+        for n in self.nodes:
+            n.start(wait_ready=False)
+        for n in self.nodes:
+            n.wait_ready(timeout=30)
+        leaders = set()
+        for n in self.nodes:
+            st = json.loads(n.request("GET", "/status?key=store")[2])
+            leaders.add(st["leader"]["node_id"])
+            self.assertEqual(sorted(x["id"] for x in st["nodes"]), ["1", "2", "3"])
+        self.assertEqual(len(leaders), 1)
+        self.assertEqual(self.nodes[0].execute(["CREATE TABLE t (v)", "INSERT INTO t VALUES(1)"])[0], 200)
+        # The whole cluster stops and comes back with the same flags, data and all.
+        for n in self.nodes:
+            self.assertEqual(n.stop(), 0)
+        for n in self.nodes:
+            n.start(wait_ready=False)
+        for n in self.nodes:
+            n.wait_ready(timeout=30)
+        st, _, body = self.nodes[2].query("SELECT count(*) FROM t", "?level=linearizable")
+        self.assertEqual((st, json.loads(body)["results"][0]["values"]), (200, [[1]]))
+
+    def test_too_few_nodes_time_out_without_founding_anything(self):
+        n = self.nodes[0]
+        n.extra += ["-bootstrap-expect-timeout", "2s"]
+        n.start(wait_ready=False)
+        self.assertEqual(n.proc.wait(timeout=30), 1)
+        self.assertIn("bootstrap-expect timeout", n.log_tail())
+
+
 class JoinFailure(unittest.TestCase):
     def test_nobody_to_join_exits_with_rqlites_kind_of_message(self):
         n = Node(RQLITED, extra=["-join", "127.0.0.1:1", "-join-attempts", "2", "-join-interval", "100ms"])

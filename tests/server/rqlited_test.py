@@ -355,7 +355,7 @@ class CommandLine(unittest.TestCase):
         self.assertIn("-auth", r.stderr)
 
     def test_unsupported_clustering_flags_refused(self):
-        for args, why in ((["-bootstrap-expect", "3", "-join", "127.0.0.1:4002"], "-bootstrap-expect is not supported yet"),
+        for args, why in ((["-bootstrap-expect", "3"], "-bootstrap-expect needs -join"),
                           (["-raft-non-voter"], "-raft-non-voter needs -join")):
             r = self.run_rqlited("-http-addr", "127.0.0.1:4101", "-raft-addr", "127.0.0.1:4102", *args, "/tmp/rqlited-never-created")
             self.assertEqual(r.returncode, 1, args)
