@@ -477,7 +477,13 @@ void Node::process() {
   while (running() && raft_->has_ready()) {
     raft::Ready rd = raft_->ready();
     ++stats_.readies;
-    if (rd.soft_state) observer_->on_soft_state(id(), *rd.soft_state, raft_->term());
+    if (rd.soft_state) {
+      observer_->on_soft_state(id(), *rd.soft_state, raft_->term());
+      if (rd.soft_state->lead != last_lead_) {
+        last_lead_ = rd.soft_state->lead;
+        if (leader_sink_) leader_sink_(last_lead_);
+      }
+    }
     // The leader's appends may go out while its own disk write is in flight (thesis §10.2.1).
     send_all(rd.messages);
     if (rd.snapshot && !install_snapshot(*rd.snapshot)) break;

@@ -151,6 +151,8 @@ class Node {
   void set_cluster_sink(std::function<void(std::string_view)> sink) {
     cluster_sink_ = std::move(sink);
   }
+  // Called with the new leader (kNoNode: none known) whenever this node's view of it changes.
+  void set_leader_sink(std::function<void(NodeId)> sink) { leader_sink_ = std::move(sink); }
   // Runs the ticks the clock says are due now, before anything that depends on elapsed time
   // (a lease check after the process was paused must see the time that passed).
   void catch_up_ticks();
@@ -216,6 +218,8 @@ class Node {
   NodeObserver null_observer_;
   std::function<void(const raft::ReadState&)> read_sink_;
   std::function<void(std::string_view)> cluster_sink_;
+  std::function<void(NodeId)> leader_sink_;
+  NodeId last_lead_;
 
   std::unique_ptr<storage::LogStore> store_;
   std::unique_ptr<storage::SnapshotStore> snapshots_;

@@ -276,6 +276,7 @@ void Api::status(const HttpRequest& req, HttpReply& reply) {
   r["fsm_pending"] = log.committed().v - std::min(log.committed().v, sm.last_applied());
   r["last_snapshot_index"] = raft.snapshot() ? raft.snapshot()->index.v : 0;
   r["last_snapshot_term"] = raft.snapshot() ? raft.snapshot()->term.v : 0;
+  r["snapshots_installed"] = node.stats().snapshots_installed;  // sent by a leader
   r["num_peers"] = raft.membership().members().size() - 1;
   r["voter"] = raft.membership().is_voter(node.id());
   r["fsyncs"] = host_.disk().counters().syncs.load();

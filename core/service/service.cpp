@@ -66,6 +66,12 @@ Service::Service(Node& node, sql::SqliteMachine& sm, Clock& clock, Prng prng, Se
   next_forward_ = prng_.next_u64() >> 1;
   node_.set_read_state_sink([this](const raft::ReadState& rs) { on_read_state(rs); });
   node_.set_cluster_sink([this](std::string_view payload) { on_cluster(payload); });
+  node_.set_leader_sink([this, alive = std::weak_ptr<int>(alive_)](NodeId lead) {
+    // Not from inside the node's processing loop: answering may submit again.
+    clock_.schedule(Duration{0}, [this, alive, lead] {
+      if (!alive.expired()) on_leader(lead);
+    });
+  });
   sm_.set_result_sink(
       [this](const raft::Entry& e, const sql::CommandResult& r) { on_result(e, r); });
 }
@@ -73,6 +79,7 @@ Service::Service(Node& node, sql::SqliteMachine& sm, Clock& clock, Prng prng, Se
 Service::~Service() {
   node_.set_read_state_sink({});
   node_.set_cluster_sink({});
+  node_.set_leader_sink({});
   sm_.set_result_sink({});
   for (auto& [i, f] : forwards_) clock_.cancel(f.timer);
   for (auto& [i, j] : joins_) clock_.cancel(j.timer);
@@ -201,7 +208,14 @@ void Service::to_leader(const Request& req, Done done) {
     resp.error = "timeout";
     d(std::move(resp));
   });
-  forwards_[id] = Forward{std::move(done), timer, nl.leader_address};
+  Forward fw{std::move(done), timer, nl.leader_address, nl.leader, clock_.now() + req.timeout,
+             std::nullopt};
+  // Reads outside the log only: a strong read is an entry, and a query endpoint's statements are
+  // not checked for writes here (a SELECT on a table this node has not seen yet looks like one).
+  const bool read = req.kind == sql::CommandKind::kQuery ||
+                    (req.kind == sql::CommandKind::kRequest && all_reads(req));
+  if (read && req.level != ReadLevel::kStrong) fw.read = req;
+  forwards_[id] = std::move(fw);
   Forwarded f{id, node_.id(), req};
   f.req.hops = req.hops + 1;
   // The leader gives up a little earlier, so its answer (unknown, at worst) can get back here.
@@ -303,6 +317,40 @@ void Service::on_cluster(std::string_view payload) {
   clock_.cancel(fw.timer);
   if (reply.resp.served_by.empty()) reply.resp.served_by = fw.to;
   fw.done(std::move(reply.resp));
+}
+
+// The node a request was forwarded to no longer leads, as far as this node can tell (it died, or
+// lost an election): its answer may never come. A read goes to the new leader (reads change
+// nothing, so sending one twice is harmless); a write's outcome is unknown and says so now,
+// rather than at its deadline, so the client can decide (rqlite answers with the broken
+// connection's error).
+void Service::on_leader(NodeId lead) {
+  // An election under way: wait for its outcome (or the requests' deadlines).
+  if (!lead.valid()) return;
+  std::vector<std::pair<uint64_t, Forward>> moved;
+  for (auto it = forwards_.begin(); it != forwards_.end();) {
+    if (it->second.leader != lead) {
+      moved.emplace_back(it->first, std::move(it->second));
+      it = forwards_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [id, fw] : moved) {
+    clock_.cancel(fw.timer);
+    if (fw.read) {
+      Request req = std::move(*fw.read);
+      req.timeout = std::max(fw.deadline - clock_.now(), Duration{1});
+      ++stats_.forwards_redirected;
+      submit(std::move(req), std::move(fw.done));
+      continue;
+    }
+    ++stats_.forwards_abandoned;
+    Response r;
+    r.status = Status::kUnknown;
+    r.error = "leadership changed while the request was forwarded: outcome unknown";
+    fw.done(std::move(r));
+  }
 }
 
 void Service::call(NodeId to, std::string payload, Duration timeout, CallDone done) {

@@ -28,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,8 @@ struct ServiceStats {
   uint64_t forwarded = 0;         // requests sent on to the leader
   uint64_t forwards_served = 0;   // requests other nodes forwarded here
   uint64_t forward_timeouts = 0;  // forwarded requests whose answer never came
+  uint64_t forwards_redirected = 0;  // forwarded reads sent again after the leader changed
+  uint64_t forwards_abandoned = 0;   // forwarded writes answered "unknown" when it changed
   uint64_t rejected = 0;          // malformed cluster messages
   uint64_t joins_served = 0;      // join requests other nodes sent here
   uint64_t notifies_served = 0;   // bootstrap notices other nodes sent here
@@ -217,7 +220,11 @@ class Service {
     Done done;
     TimerId timer;
     std::string to;  // the Raft address it went to (Response::served_by)
+    NodeId leader;   // the node it went to
+    Duration deadline{0};
+    std::optional<Request> read;  // a read, kept to be sent again to the next leader
   };
+  void on_leader(NodeId lead);
 
   struct LoadJob;
   void propose(const Request& req, Done done);

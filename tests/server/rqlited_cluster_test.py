@@ -4,7 +4,9 @@ setup: replication, forwarding from followers, kill -9 of the leader with writes
 new one, and the old leader catching up after a restart. Usage: rqlited_cluster_test.py RQLITED"""
 import json
 import os
+import random
 import sys
+import threading
 import time
 import unittest
 
@@ -198,6 +200,133 @@ class ThreeNodes(unittest.TestCase):
         self.assertNotIn("time", e)
         self.assertIn("connection refused", e["error"])
         self.assertTrue(nodes["2"]["reachable"])
+
+
+class FiveNodes(unittest.TestCase):
+    """Four voters and a read replica; node 3 joins through a follower. Small snapshot
+    thresholds, so the log is compacted and a late node must catch up by snapshot."""
+    SNAP = ["-raft-snap", "50"]
+
+    def setUp(self):
+        self.nodes = []
+        n1 = Node(RQLITED, node_id="n1", extra=FAST + self.SNAP)
+        self.nodes.append(n1)
+        n1.start()
+        joins = {2: n1, 3: None, 4: n1, 5: n1}
+        for k in (2, 3, 4, 5):
+            via = joins[k] or self.nodes[1]  # node 3 asks node 2, a follower
+            extra = FAST + self.SNAP + ["-join", "127.0.0.1:%d" % via.raft_port]
+            if k == 5:
+                extra.append("-raft-non-voter")
+            n = Node(RQLITED, node_id="n%d" % k, extra=extra)
+            self.nodes.append(n)
+            n.start()
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.cleanup()
+
+    def status(self, n, key):
+        return json.loads(n.request("GET", "/status?key=" + key, timeout=2)[2])
+
+    def leader_of(self, candidates):
+        for n in candidates:
+            try:
+                if self.status(n, "store.raft").get("state") == "Leader":
+                    return n
+            except (OSError, ValueError):
+                pass
+        return None
+
+    def values(self, n, level):
+        st, h, body = n.query("SELECT v FROM t", "?level=" + level)
+        if st != 200 or '"results"' not in body:
+            return None
+        r = json.loads(body)["results"][0]
+        return [row[0] for row in r.get("values", [])] if "error" not in r else None
+
+    def test_failover_under_load_replica_snapshot_catch_up_and_full_restart(self):
+        n1, n2, n3, n4, n5 = self.nodes
+        nodes = wait_for(lambda: (lambda d: d if len(d) == 5 else None)(
+            json.loads(n1.request("GET", "/nodes?nonvoters")[2])), what="5 members")
+        self.assertEqual([nodes["n%d" % k]["voter"] for k in range(1, 6)], [True] * 4 + [False])
+        self.assertEqual(sorted(json.loads(n1.request("GET", "/nodes")[2])), ["n1", "n2", "n3", "n4"])
+        self.assertEqual(n1.execute(["CREATE TABLE t (v INTEGER PRIMARY KEY)"])[0], 200)
+
+        # Writers on every voter; kill -9 of the leader in the middle.
+        acked, lock, stop = set(), threading.Lock(), threading.Event()
+        alive = [n1, n2, n3, n4]
+        ack_times = []
+
+        def writer(w):
+            rng = random.Random(w)
+            k = 0
+            while not stop.is_set():
+                k += 1
+                v = w * 1_000_000 + k
+                n = rng.choice(alive)
+                try:
+                    st, _, body = n.execute(["INSERT INTO t(v) VALUES(%d)" % v], timeout=5)
+                except OSError:
+                    continue
+                if st == 200 and '"error"' not in body:
+                    with lock:
+                        acked.add(v)
+                        ack_times.append(time.monotonic())
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(1, 5)]
+        for t in threads:
+            t.start()
+        try:
+            wait_for(lambda: len(acked) >= 100, what="writes before the kill")
+            old = self.leader_of(alive)
+            self.assertIsNotNone(old)
+            alive.remove(old)
+            old.kill9()
+            killed_at = time.monotonic()
+            new = wait_for(lambda: self.leader_of(alive), what="a new leader")
+            wait_for(lambda: any(t > killed_at + 0.05 for t in ack_times), what="writes after the kill")
+            first_ack = min(t for t in ack_times if t > killed_at + 0.05)
+            # Liveness, not speed: well within a few election timeouts (300-600 ms here).
+            self.assertLess(first_ack - killed_at, 10.0)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=30)
+        # Nothing acknowledged is lost.
+        got = set(wait_for(lambda: self.values(new, "linearizable"), what="a linearizable read"))
+        self.assertEqual(acked - got, set())
+        # The read replica serves `none` locally and forwards the rest.
+        wait_for(lambda: len(self.values(n5, "none") or []) == len(got), what="the replica catching up")
+        st, h, _ = n5.query("SELECT count(*) FROM t", "?level=linearizable")
+        self.assertEqual((st, h["x-rqlite-served-by"]), (200, "127.0.0.1:%d" % new.raft_port))
+        st, h, _ = n5.query("SELECT count(*) FROM t", "?level=none")
+        self.assertEqual((st, h["x-rqlite-served-by"]), (200, n5.http_addr))
+        st, _, body = n5.execute(["INSERT INTO t(v) VALUES(1)"])
+        self.assertEqual((st, body), (200, '{"results":[{"last_insert_id":1,"rows_affected":1}]}'))
+        # The log was compacted many times over: a new node catches up by snapshot.
+        self.assertGreater(self.status(new, "store.raft")["last_snapshot_index"], 100)
+        n6 = Node(RQLITED, node_id="n6", extra=FAST + self.SNAP + ["-join", "127.0.0.1:%d" % n2.raft_port])
+        self.nodes.append(n6)
+        n6.start()
+        wait_for(lambda: len(self.values(n6, "none") or []) == len(got) + 1, what="the new node catching up")
+        self.assertGreaterEqual(self.status(n6, "store.raft")["snapshots_installed"], 1)
+        # The killed leader comes back and catches up too.
+        old.start()
+        wait_for(lambda: len(self.values(old, "none") or []) == len(got) + 1, what="the old leader catching up")
+        # Whole-cluster restart with the same flags: everything comes back.
+        everyone = [n for n in self.nodes]
+        for n in everyone:
+            self.assertEqual(n.stop(), 0)
+        for n in everyone:
+            n.start(wait_ready=False)
+        for n in everyone:
+            n.wait_ready(timeout=30)
+        leader = wait_for(lambda: self.leader_of(everyone), what="a leader after the restart")
+        self.assertEqual(set(self.values(leader, "linearizable")), got | {1})
+        for n in everyone:
+            wait_for(lambda n=n: len(self.values(n, "none") or []) == len(got) + 1, what="node %s after restart" % n.node_id)
 
 
 class BootstrapExpect(unittest.TestCase):
