@@ -128,6 +128,9 @@ if v:
 EOF
 
 if [ "${SKIP_PEERS:-0}" != 1 ] && [ -d "$SHARED/bench" ]; then
+  if ! command -v etcd >/dev/null || ! command -v dqlite-demo >/dev/null; then
+    bash "$SHARED/bench/peers-install.sh" >/dev/null  # Debian's etcd-server and go-dqlite
+  fi
   REPS=$REPS bash "$SHARED/bench/peer-etcd.sh" 2>/dev/null |
     grep -E "^etcd_(put|get_lin|get_ser)_c(1|16|64)_(rps|p50|p99) " || true
   REPS=$REPS bash "$SHARED/bench/peer-dqlite.sh" http 2>/dev/null |

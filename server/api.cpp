@@ -199,6 +199,9 @@ void Api::data(HttpRequest& req, HttpReply& reply, int kind_int) {
   // Writes and strong reads wait for their entry as long as rqlite's apply timeout; reads at
   // linearizable wait linearizable_timeout; forwarding honours `timeout`.
   r.timeout = opts_.apply_timeout;
+  // rqlite's `timeout` bounds a forwarded request; here one deadline covers forwarding and the
+  // apply, so an explicit `timeout` replaces the apply timeout.
+  if (q.timeout) r.timeout = *q.timeout;
   if (r.level == svc::ReadLevel::kLinearizable && kind != sql::CommandKind::kExecute &&
       q.linearizable_timeout) {
     r.timeout = *q.linearizable_timeout;
