@@ -266,6 +266,15 @@ class Inbound : public std::enable_shared_from_this<Inbound> {
                          n = (n << 8) | static_cast<uint8_t>(self->header_[i]);
                        if (n > self->t_->opts.max_frame_bytes) {
                          ++self->t_->stats.oversized_frames;
+                         if (self->t_->opts.warn) {
+                           error_code ignored;
+                           const auto peer = self->socket_.remote_endpoint(ignored);
+                           self->t_->opts.warn(
+                               "closing a connection from " + peer.address().to_string() + ":" +
+                               std::to_string(peer.port()) + ": frame of " + std::to_string(n) +
+                               " bytes (limit " + std::to_string(self->t_->opts.max_frame_bytes) +
+                               ")");
+                         }
                          return self->finish();
                        }
                        self->payload_.resize(n);

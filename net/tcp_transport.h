@@ -37,6 +37,8 @@ struct TcpTransportOptions {
   Duration backoff_min = std::chrono::milliseconds(50);
   Duration backoff_max = std::chrono::seconds(2);
   Duration read_idle_timeout = std::chrono::seconds(60);
+  // Told about hostile or broken peers (an oversized frame: the connection is closed).
+  std::function<void(const std::string&)> warn;
 };
 
 struct TcpTransportStats {

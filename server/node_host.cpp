@@ -64,10 +64,24 @@ Status NodeHost::start() {
   if (!net::split_host_port(opts_.raft_bind, &to.listen_host, &to.listen_port)) {
     return make_error(ErrorCode::kInvalid, "invalid Raft address " + opts_.raft_bind);
   }
+  to.warn = [](const std::string& what) { log(LogLevel::kWarn, "transport", what); };
   transport_ = std::make_unique<net::TcpTransport>(
       io_, to,
       [this](std::string_view bytes) {
-        if (node_) node_->receive(bytes);  // the envelope is decoded and checked there
+        if (!node_) return;
+        // The envelope is decoded and checked there; what fails is counted, and logged here
+        // (at most once a second: a hostile peer must not flood the log).
+        const uint64_t before = node_->stats().messages_rejected;
+        node_->receive(bytes);
+        if (node_->stats().messages_rejected != before) {
+          const auto now = std::chrono::steady_clock::now();
+          if (now - last_reject_log_ > std::chrono::seconds(1)) {
+            last_reject_log_ = now;
+            log(LogLevel::kWarn, "transport",
+                "dropped an undecodable message (" +
+                    std::to_string(node_->stats().messages_rejected) + " so far)");
+          }
+        }
       },
       [this](NodeId id) -> std::string {
         if (!node_ || !node_->running()) return {};

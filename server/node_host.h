@@ -111,7 +111,8 @@ class NodeHost {
   std::string join_failure_;
   std::string last_join_error_ = "no answer";
   bool joined_ = false;
-  bool member_at_start_ = false;  // the log named this node a member when it started
+  bool member_at_start_ = false;
+  std::chrono::steady_clock::time_point last_reject_log_{};  // the log named this node a member when it started
   void bootstrap_round(Duration deadline);
   raft::Member self_member() const;
   std::string temp_dir_;              // set by temp_dir()

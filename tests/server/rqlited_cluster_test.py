@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rqlited_harness import Node  # noqa: E402
+from rqlited_harness import Node, free_port  # noqa: E402
 
 RQLITED = None
 FAST = ["-raft-heartbeat-timeout", "300ms"]
@@ -186,6 +186,21 @@ class ThreeNodes(unittest.TestCase):
         self.assertEqual(sorted(json.loads(new.request("GET", "/nodes")[2])), stayed)
         # Two voters left: still a quorum for writes.
         self.assertEqual(new.execute(["INSERT INTO t VALUES(2)"])[0], 200)
+
+    def test_a_node_back_at_a_new_raft_address_is_re_addressed(self):
+        n1, n2, n3 = self.nodes
+        wait_for(lambda: len(json.loads(n1.request("GET", "/status?key=store.nodes")[2])) == 3, what="3 members")
+        self.assertEqual(n1.execute(["CREATE TABLE t (v)", "INSERT INTO t VALUES(1)"])[0], 200)
+        wait_for(lambda: self.count(n3) == 1, what="replication")
+        self.assertEqual(n3.stop(), 0)
+        n3.raft_port = free_port()  # same id and data, new address; -join as before
+        n3.start()
+        new_addr = "127.0.0.1:%d" % n3.raft_port
+        wait_for(lambda: json.loads(n1.request("GET", "/nodes")[2])["3"]["addr"] == new_addr, what="the new address")
+        self.assertEqual(len(json.loads(n1.request("GET", "/nodes")[2])), 3)
+        self.assertEqual(n1.execute(["INSERT INTO t VALUES(2)"])[0], 200)
+        wait_for(lambda: self.count(n3) == 2, what="replication to the new address")
+        self.assertTrue(json.loads(n2.request("GET", "/nodes")[2])["3"]["reachable"])
 
     def test_nodes_reports_a_dead_member_at_once(self):
         n1, n2, n3 = self.nodes

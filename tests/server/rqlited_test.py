@@ -213,6 +213,10 @@ class DataApi(OneNodeCase):
         t = json.loads(self.n.request("GET", "/status?key=store.raft.transport")[2])
         self.assertGreaterEqual(t["oversized_frames"], 1)
         self.assertGreaterEqual(t["accepted"], len(frames))
+        log = self.n.log_tail()
+        self.assertIn("closing a connection from 127.0.0.1:", log)
+        self.assertIn("frame of 2147483647 bytes", log)
+        self.assertIn("dropped an undecodable message", log)
 
     def test_status_and_readyz(self):
         st, _, body = self.n.request("GET", "/readyz")
