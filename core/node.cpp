@@ -330,8 +330,18 @@ void Node::campaign() {
 }
 
 bool Node::blank() const {
-  return running() && raft_->log().last_index().v == 0 && raft_->term().v == 0 &&
-         !raft_->snapshot();
+  return running() && raft_->log().last_index().v == 0 && !raft_->snapshot();
+}
+
+std::optional<raft::Membership> Node::founding_membership() const {
+  if (!running()) return std::nullopt;
+  const raft::RaftLog& log = raft_->log();
+  if (log.first_index().v > 1 || log.last_index().v < 1) return std::nullopt;
+  const raft::Entry& e = log.at(LogIndex{1});
+  if (e.type != raft::EntryType::kConfig || e.term != Term{1}) return std::nullopt;
+  auto m = raft::Membership::decode(e.data);
+  if (!m) return std::nullopt;
+  return *m;
 }
 
 bool Node::bootstrap(const raft::Membership& m) {

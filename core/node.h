@@ -133,10 +133,15 @@ class Node {
   bool transfer_leadership(NodeId to);
   void campaign();
   // rqlite's -bootstrap-expect: a node started without a membership founds the cluster `m`
-  // now, if it is still blank (empty log, term 0: no other founder reached it first). Every
-  // founder must use the same `m`. False when it is not blank.
+  // now, if it is still blank (nothing in its log: no founder's entries reached it first).
+  // Every founder must use the same `m`. False when it is not blank.
   bool bootstrap(const raft::Membership& m);
-  // Nothing in the log, never saw a term: a node that can still be bootstrapped.
+  // The membership this cluster was founded with (the config entry at (1, term 1)), while the
+  // log still holds it; nullopt otherwise (compacted, or a cluster not founded by bootstrap).
+  std::optional<raft::Membership> founding_membership() const;
+  // Nothing in the log and no snapshot: never part of a cluster, so it can still found one (a
+  // term seen in another founder's vote request does not count: without a config it cannot
+  // vote, and founders that could not found would wait forever).
   bool blank() const;
   // ReadIndex (Raft::read_index); the ReadState goes to the read-state sink once confirmed.
   raft::ReadIndexStatus read_index(uint64_t context);

@@ -126,7 +126,7 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
     h->identity = prng_.next_u64() | 1;
     if (h->bootstrap) {
       // The last `learners` founders are read replicas; at least one voter always remains.
-      const bool voter = k + 1 + opts_.learners <= opts_.nodes || k == 0;
+      const bool voter = k + 1 + opts_.learners <= opts_.nodes || k == 0 || opts_.bootstrap_expect;
       members.push_back(raft::Member{h->id, "n" + std::to_string(k + 1), voter, false, h->identity});
     }
     h->prng = root.split();
@@ -328,9 +328,34 @@ void Simulation::start_node(Host& h) {
   h.busy_until = std::max(h.busy_until, q_.now());
   // A founder bootstraps whenever it starts with a fresh disk (the same flags every time, like
   // rqlited's), until its disk is wiped for a rejoin; the node ignores it once it has state.
+  const bool expect = h.bootstrap && opts_.bootstrap_expect && h.service;
   std::optional<raft::Membership> bootstrap;
-  if (h.bootstrap) bootstrap = initial_membership_;
+  if (h.bootstrap && !expect) bootstrap = initial_membership_;
   run_on(h, h.incarnation, [&h, bootstrap] { (void)h.node->start(bootstrap); });
+  if (expect) {
+    // rqlite's -bootstrap-expect: blank founders tell each other they are there; each founds the
+    // cluster once it has heard from all of them (the same set everywhere).
+    const raft::Member self = *initial_membership_.find(h.id);
+    const size_t n = initial_membership_.voters().size();
+    run_on(h, h.incarnation, [&h, self, n] {
+      if (h.node->running() && h.node->blank()) h.service->expect_bootstrap(n, self);
+    });
+    notify_loop(h, h.incarnation);
+  }
+}
+
+void Simulation::notify_loop(Host& h, uint64_t inc) {
+  q_.after(opts_.tick * 3, [this, &h, inc] {
+    if (!h.up || h.incarnation != inc) return;
+    run_on(h, inc, [this, &h, inc] {
+      if (!h.service || !h.node->running() || !h.node->blank()) return;  // part of a cluster now
+      const raft::Member self = *initial_membership_.find(h.id);
+      for (const auto& m : initial_membership_.members()) {
+        if (m.id != h.id) h.service->notify(m.id, self);
+      }
+      notify_loop(h, inc);
+    });
+  });
 }
 
 void Simulation::crash(Host& h, const char* why) {
@@ -955,8 +980,9 @@ void Simulation::begin_liveness() {
   for (size_t k = 1; k <= host_count(); ++k) all.push_back(NodeId(k));
   // With a static membership, a random majority (or more) is healed and the rest stay cut off or
   // down. When membership changed (or has non-voters), everything is healed and the members of
-  // the final leader's config must converge.
-  heal_all_ = opts_.w_membership > 0 || opts_.learners > 0;
+  // the final leader's config must converge. A cluster founded by -bootstrap-expect needs every
+  // founder to show up once (rqlite's too: N nodes must notify), so everything is healed then.
+  heal_all_ = opts_.w_membership > 0 || opts_.learners > 0 || opts_.bootstrap_expect;
   if (heal_all_) {
     core_ = all;
   } else {

@@ -63,6 +63,7 @@ class Simulation final : public NodeObserver {
   // Running code "on" a node: dropped when the node is down or restarted since, deferred while
   // it is busy (syncing, paused).
   void run_on(Host& h, uint64_t incarnation, std::function<void()> fn);
+  void notify_loop(Host& h, uint64_t incarnation);
   void execute(Host& h, const std::function<void()>& fn);
   void drain(Host& h);
   void ensure_wakeup(Host& h);

@@ -28,7 +28,7 @@ int usage(const char* why) {
                "       rqsim --seeds A-B [--jobs J] [--print-all] [--stop-on-fail]\n"
                "       rqsim --bench SECONDS [--nodes N] [--think-ms MS] [--seed N]\n"
                "  with  [--workload raft|register|multi-register|bank|append]\n"
-               "        [--read-level none|weak|linearizable|strong]\n");
+               "        [--read-level none|weak|linearizable|strong] [--bootstrap-expect]\n");
   return 2;
 }
 
@@ -126,6 +126,8 @@ int main(int argc, char** argv) {
       auto l = rq::svc::read_level_from_name(value("--read-level"));
       if (!l || *l == rq::svc::ReadLevel::kAuto) return usage("--read-level wants none, weak, linearizable or strong");
       sw.read_level = *l;
+    } else if (a == "--bootstrap-expect") {
+      sw.bootstrap_expect = true;
     } else if (a == "--history") {
       history_path = value("--history");
     } else if (a == "--verbose" || a == "-v") {
@@ -151,6 +153,10 @@ int main(int argc, char** argv) {
   }
   if (have_seed == have_seeds) return usage("give exactly one of --seed and --seeds");
   if (!history_path.empty() && !have_seed) return usage("--history goes with --seed");
-  if (have_seed) return run_single(rq::sim::options_for(seed, sw.workload, sw.read_level), verbose, history_path);
+  if (sw.bootstrap_expect && sw.workload == rq::sim::WorkloadKind::kRaft)
+    return usage("--bootstrap-expect goes with a SQL workload (it runs through the service)");
+  if (have_seed)
+    return run_single(rq::sim::options_for(seed, sw.workload, sw.read_level, sw.bootstrap_expect),
+                      verbose, history_path);
   return rq::sim::sweep(sw) == 0 ? 0 : 1;
 }

@@ -321,6 +321,7 @@ std::string Options::describe() const {
   add("safety_ms", ms(safety_duration));
   if (schedule) out += " schedule=" + rq::sim::describe(*schedule);
   if (broken_reads) out += " broken_reads=1";
+  if (bootstrap_expect) out += " bootstrap_expect=1";
   add("liveness_bound_ms", ms(liveness_bound));
   return out;
 }

@@ -99,6 +99,10 @@ struct Options {
   // Fault injection for tests of the checker: leaders serve linearizable reads from their own
   // database without confirming leadership (ServiceOptions::unsafe_leader_reads).
   bool broken_reads = false;
+  // rqlite's -bootstrap-expect (SQL workloads): founders start blank and found the cluster by
+  // notifying each other through the service (svc::Service::expect_bootstrap) under the same
+  // faults, instead of starting with the membership; founders are all voters then.
+  bool bootstrap_expect = false;
 
   // Workload (chosen on the command line, not drawn from the seed).
   WorkloadKind workload = WorkloadKind::kRaft;

@@ -18,10 +18,12 @@ struct SweepOptions {
   std::string self;         // path of this binary, for replay commands
   WorkloadKind workload = WorkloadKind::kRaft;
   svc::ReadLevel read_level = svc::ReadLevel::kLinearizable;
+  bool bootstrap_expect = false;
 };
 
 // The seed's options with the workload chosen on the command line.
-Options options_for(uint64_t seed, WorkloadKind workload, svc::ReadLevel level);
+Options options_for(uint64_t seed, WorkloadKind workload, svc::ReadLevel level,
+                    bool bootstrap_expect = false);
 
 // The result line of one seed, as rqsim prints it last.
 std::string run_one_line(const Options& opts, bool* pass);

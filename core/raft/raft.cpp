@@ -88,9 +88,10 @@ Raft::Raft(RaftConfig config, Prng prng, RaftStorage st)
 
 void Raft::bootstrap(const Membership& m) {
   RQ_ASSERT_EQ(log_.last_index().v, 0u);
-  RQ_ASSERT_EQ(term_.v, 0u);
   RQ_ASSERT(!m.voters().empty());
-  term_ = Term{1};
+  // A node may have seen a later term (another founder asked for its vote) before it founds:
+  // it keeps that term and its vote; the entry is the same (1, term 1) on every founder.
+  if (term_.v == 0) term_ = Term{1};
   log_.append({Entry{Term{1}, LogIndex{1}, EntryType::kConfig, m.encode()}});
   log_.commit_to(LogIndex{1});
   refresh_config();

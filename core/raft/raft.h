@@ -134,8 +134,9 @@ class Raft {
   Raft(RaftConfig config, Prng prng, HardState hs, std::vector<Entry> log, LogIndex applied);
   Raft(RaftConfig config, Prng prng, RaftStorage storage);
 
-  // A brand-new node (empty log, term 0) founds a cluster: its log starts with a config entry
-  // holding `m`, committed at once. Every founding member must bootstrap with the same `m`.
+  // A brand-new node (empty log) founds a cluster: its log starts with a config entry holding
+  // `m` at (1, term 1), committed at once. Every founding member must bootstrap with the same
+  // `m`. A term already seen (a vote request from another founder) is kept.
   void bootstrap(const Membership& m);
 
   void tick();

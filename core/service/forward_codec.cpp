@@ -124,6 +124,10 @@ std::string encode_notify(const Notice& n) {
   w.setName(n.name);
   w.setIncarnation(n.incarnation);
   w.setBlank(n.blank);
+  if (!n.founders.empty()) {
+    w.setFounders(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(n.founders.data()),
+                                      n.founders.size()));
+  }
   return to_bytes(b);
 }
 
@@ -214,6 +218,9 @@ Result<ClusterMessage> decode_cluster_message(std::string_view bytes) {
       if (n.name.size() > 1024) return invalid("notify name out of range");
       n.incarnation = r.getIncarnation();
       n.blank = r.getBlank();
+      n.founders = str(r.getFounders());
+      if (!n.founders.empty() && !raft::Membership::decode(n.founders))
+        return invalid("notify with a malformed founding membership");
       return ClusterMessage(std::move(n));
     }
     if (root.isCallReply()) {

@@ -53,6 +53,7 @@ struct Notice {
   std::string name{};
   uint64_t incarnation = 0;
   bool blank = true;  // the sender has never been part of a cluster
+  std::string founders{};  // raft::Membership::encode() of the founding membership, or ""
 };
 
 using ClusterMessage =

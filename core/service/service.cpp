@@ -294,10 +294,36 @@ void Service::on_cluster(std::string_view payload) {
     // cluster that has not found its leader yet must not make this node found another.
     if (!n->blank) {
       notifiers_.erase(n->node);
-    } else if (notifiers_.size() < 1024 || notifiers_.count(n->node) > 0) {
-      notifiers_[n->node] = mem;
+      // A founder tells a late founder what it founded: the same entry at (1, term 1) lets it
+      // vote (a node without a config does not), as if a leader had sent it.
+      if (!n->founders.empty() && bootstrap_expect_ > 0 && node_.blank()) {
+        auto founding = raft::Membership::decode(n->founders);
+        if (founding && founding->is_self(node_.id(), node_.incarnation()) &&
+            founding->is_voter(node_.id())) {
+          bootstrapped_ = node_.bootstrap(*founding);
+          bootstrap_expect_ = 0;
+        }
+      }
+      return;
     }
+    if (notifiers_.size() < 1024 || notifiers_.count(n->node) > 0) notifiers_[n->node] = mem;
     maybe_bootstrap();
+    // A blank founder asks; a founder (no longer blank) answers with what it founded, if it
+    // founded by bootstrap and the asker is one of those founders.
+    if (!node_.blank()) {
+      if (auto founding = node_.founding_membership();
+          founding && founding->is_self(n->node, n->incarnation)) {
+        Notice answer;
+        answer.node = node_.id();
+        if (const raft::Member* self = node_.raft().membership().find(node_.id()))
+          answer.address = self->address;
+        if (answer.address.empty()) answer.address = "?";
+        answer.incarnation = node_.incarnation();
+        answer.blank = false;
+        answer.founders = founding->encode();
+        node_.send_cluster(n->node, encode_notify(answer));
+      }
+    }
     return;
   }
   if (auto* a = std::get_if<CallAnswer>(&*m)) {

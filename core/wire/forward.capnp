@@ -65,6 +65,7 @@ struct NotifyRequest {
   name @2 :Text;             # its rqlite node id
   incarnation @3 :UInt64;
   blank @4 :Bool;            # it has never been part of a cluster (only such nodes found one)
+  founders @5 :Data;         # a founder's answer to a blank founder: the founding membership
 }
 
 struct ClusterMessage {

@@ -486,6 +486,40 @@ TEST(Service, BootstrapExpect_FormsOneClusterOnceEnoughNodesNotified) {
   EXPECT_EQ(c.host(4).service->notifiers(), 1u);  // itself
 }
 
+// A founder that missed the founding (it notified, but heard from nobody) asks again later: a
+// founder answers with the founding membership, and it takes the same first entry.
+TEST(Service, BootstrapExpect_AFounderThatMissedItGetsTheFoundingMembership) {
+  Cluster c(3, false, 0, Cluster::kNoFounders);
+  for (uint64_t k = 1; k <= 3; ++k) c.host(k).service->expect_bootstrap(3, self_member(c, k));
+  c.host(3).service->notify(NodeId(1), self_member(c, 3));
+  c.host(3).service->notify(NodeId(2), self_member(c, 3));
+  c.host(1).service->notify(NodeId(2), self_member(c, 1));
+  c.host(2).service->notify(NodeId(1), self_member(c, 2));
+  c.run_for(milliseconds(50));
+  EXPECT_TRUE(c.host(1).service->bootstrapped());
+  EXPECT_TRUE(c.host(2).service->bootstrapped());
+  EXPECT_TRUE(c.host(3).node->blank());
+  EXPECT_EQ(c.host(3).service->notifiers(), 1u);
+  // Node 3 asks again: node 1, a founder, answers with what it founded.
+  c.host(3).service->notify(NodeId(1), self_member(c, 3));
+  c.run_for(milliseconds(50));
+  EXPECT_TRUE(c.host(3).service->bootstrapped());
+  ASSERT_FALSE(c.host(3).node->blank());
+  ASSERT_TRUE(c.host(3).node->founding_membership().has_value());
+  EXPECT_EQ(*c.host(3).node->founding_membership(), *c.host(1).node->founding_membership());
+  // With node 1 gone, nodes 2 and 3 still make a majority: node 3 can vote now.
+  c.cut_ = {1};
+  c.run_for(seconds(2));
+  uint64_t l = 0;
+  for (uint64_t k : {2, 3}) {
+    if (c.host(k).node->raft().role() == raft::Role::kLeader) l = k;
+  }
+  ASSERT_NE(l, 0u) << "no leader among nodes 2 and 3";
+  auto r = c.call(l, execute({stmt("CREATE TABLE t (v)")}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, Status::kOk) << r->error;
+}
+
 TEST(Service, Call_AnsweredByTheOtherNodesHandler_OrTimesOut) {
   Cluster c(3);
   std::vector<std::pair<NodeId, std::string>> seen;
