@@ -899,6 +899,27 @@ void Simulation::member_request() {
     if (op_ && op_->attempt == attempt) member_request();
   });
   const Duration hop = std::chrono::microseconds(100);
+  const bool remove = op.kind == MemberOp::Kind::kRemove || op.removing;
+  Host& joiner = host(op.target);
+  if (!remove && joiner.up && joiner.service && prng_.below(2) == 0) {
+    // rqlite's -join as rqlited runs it: the joiner asks `contact` over the cluster channel
+    // (svc::Service::join), under the same network faults as everything else; a follower's
+    // answer names the leader, asked next.
+    q_.after(hop, [this, contact, attempt, target = op.target] {
+      Host& j = host(target);
+      if (!j.up || !op_ || op_->attempt != attempt) return;
+      run_on(j, j.incarnation, [this, &j, contact, attempt] {
+        if (!op_ || op_->attempt != attempt || !j.service) return;
+        const MemberOp& op = *op_;
+        ++joins_asked_;
+        j.service->join(contact, op.address, op.voter, opts_.tick * opts_.election_ticks * 2,
+                        [this, attempt, contact](const MembershipResult& r) {
+                          member_result(attempt, contact, r);
+                        });
+      });
+    });
+    return;
+  }
   q_.after(hop, [this, contact, attempt] {
     Host& h = host(contact);
     if (!h.up || !op_ || op_->attempt != attempt) return;
@@ -1199,6 +1220,7 @@ RunResult Simulation::run() {
   c.add("snapshots_taken", snapshots_taken_);
   c.add("snapshots_installed", snapshots_installed_);
   c.add("membership_changes", membership_changes_);
+  c.add("joins_asked", joins_asked_);
   c.add("transfers", transfers_);
   c.add("wipes", wipes_);
   c.add("proposals", ws.proposals);

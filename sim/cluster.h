@@ -163,6 +163,7 @@ class Simulation final : public NodeObserver {
   bool heal_all_ = false;
   Duration last_reshape_{};
   uint64_t membership_changes_ = 0, transfers_ = 0, wipes_ = 0;
+  uint64_t joins_asked_ = 0;  // joins a joiner sent over the cluster channel (Service::join)
   uint64_t forwarded_ = 0;  // requests the services forwarded to a leader
 };
 

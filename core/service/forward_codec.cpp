@@ -94,6 +94,8 @@ std::string encode_join_answer(const JoinAnswer& a) {
   w.setLeader(a.result.leader.v);
   w.setLeaderAddress(a.result.leader_address);
   w.setError(a.result.error);
+  w.setIndex(a.result.index.v);
+  w.setTerm(a.result.term.v);
   return to_bytes(b);
 }
 
@@ -196,6 +198,8 @@ Result<ClusterMessage> decode_cluster_message(std::string_view bytes) {
       a.result.leader = NodeId(r.getLeader());
       a.result.leader_address = r.getLeaderAddress().cStr();
       a.result.error = r.getError().cStr();
+      a.result.index = LogIndex(r.getIndex());
+      a.result.term = Term(r.getTerm());
       return ClusterMessage(std::move(a));
     }
     if (root.isCall()) {

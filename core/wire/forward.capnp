@@ -43,6 +43,8 @@ struct JoinReply {
   leader @2 :UInt64;         # who leads, as far as the answering node knows (0: unknown)
   leaderAddress @3 :Text;
   error @4 :Text;
+  index @5 :UInt64;          # kProposed: where the change went
+  term @6 :UInt64;
 }
 
 # A request to the layer above the service (rqlited: node metadata, API calls forwarded to the
