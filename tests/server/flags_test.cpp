@@ -707,6 +707,15 @@ TEST_F(FlagsWarnings, NotImplementedFlags_WarnAndAreIgnored) {
       {{"-auto-optimize-int", "0h"}, "auto-optimize-int"},
       {{"-compress-snap-transport"}, "compress-snap-transport"},
       {{"-raft-snap-wal-size", "0"}, "raft-snap-wal-size"},
+      {{"-raft-reap-node-timeout", "1h"}, "raft-reap-node-timeout"},
+      {{"-raft-reap-read-only-node-timeout", "1h"}, "raft-reap-read-only-node-timeout"},
+      {{"-raft-remove-shutdown"}, "raft-remove-shutdown"},
+      {{"-raft-election-timeout", "5s"}, "raft-election-timeout"},
+      {{"-raft-leader-lease-timeout", "1s"}, "raft-leader-lease-timeout"},
+      {{"-raft-commit-timeout", "1s"}, "raft-commit-timeout"},
+      {{"-raft-snap-int", "1m"}, "raft-snap-int"},
+      {{"-cluster-connect-timeout", "1m"}, "cluster-connect-timeout"},
+      {{"-db-max-ro-conns", "9"}, "db-max-ro-conns"},
   };
   for (auto [args, flag] : cases) {
     args.push_back("/data");
