@@ -4,10 +4,9 @@
 // commit, a leadership transfer, a snapshot, room in the queue, a flush) is bounded by `timeout`
 // (rqlite's default 30 s): polled on the node's clock, or answered by the node's callbacks.
 //
-// Single-node today, shaped for clusters: every member of the membership is listed and probed,
-// and the leader is whoever Raft says; only reaching another node is missing (no transport yet:
-// such members are reported unreachable, and stepdown or remove on a follower says so instead of
-// forwarding).
+// In a cluster: /nodes and GET /leader ask each member for its metadata (server/peers.h);
+// POST /leader and DELETE /remove reaching a follower are forwarded to the leader (or answered
+// with a 301 to it, with `redirect`).
 #include <malloc.h>
 #include <unistd.h>
 

@@ -267,6 +267,10 @@ class FiveNodes(unittest.TestCase):
         self.assertEqual([nodes["n%d" % k]["voter"] for k in range(1, 6)], [True] * 4 + [False])
         self.assertEqual(sorted(json.loads(n1.request("GET", "/nodes")[2])), ["n1", "n2", "n3", "n4"])
         self.assertEqual(n1.execute(["CREATE TABLE t (v INTEGER PRIMARY KEY)"])[0], 200)
+        # The late node's ports are picked now, while every node holds its own: picked after the
+        # kill, they could be the dead leader's, which it needs back when it restarts.
+        n6 = Node(RQLITED, node_id="n6", extra=FAST + self.SNAP + ["-join", "127.0.0.1:%d" % n2.raft_port])
+        self.nodes.append(n6)
 
         # Writers on every voter; kill -9 of the leader in the middle.
         acked, lock, stop = set(), threading.Lock(), threading.Event()
@@ -322,8 +326,6 @@ class FiveNodes(unittest.TestCase):
         self.assertEqual((st, body), (200, '{"results":[{"last_insert_id":1,"rows_affected":1}]}'))
         # The log was compacted many times over: a new node catches up by snapshot.
         self.assertGreater(self.status(new, "store.raft")["last_snapshot_index"], 100)
-        n6 = Node(RQLITED, node_id="n6", extra=FAST + self.SNAP + ["-join", "127.0.0.1:%d" % n2.raft_port])
-        self.nodes.append(n6)
         n6.start()
         wait_for(lambda: len(self.values(n6, "none") or []) == len(got) + 1, what="the new node catching up")
         self.assertGreaterEqual(self.status(n6, "store.raft")["snapshots_installed"], 1)
