@@ -19,9 +19,25 @@ REPS=${REPS:-1}
 FAILOVERS=${FAILOVERS:-5}
 SHARED=${SHARED:-$here/../shared}
 data=$(mktemp -d /tmp/rqcluster-XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Six free ports below the ephemeral range: a killed node restarts on its own ports, which an
+# outgoing connection could otherwise have taken meanwhile.
+ports=$(python3 -c '
+import random, socket
+got = []
+while len(got) < 6:
+    p = random.randrange(20000, 32000)
+    if p in got:
+        continue
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+    got.append(p)
+print(" ".join(map(str, got)))')
+read -r -a P <<<"$ports"
 declare -a HTTP RAFT PID
-for k in 0 1 2; do HTTP[$k]=$(free_port); RAFT[$k]=$(free_port); PID[$k]=""; done
+for k in 0 1 2; do HTTP[$k]=${P[$((2 * k))]}; RAFT[$k]=${P[$((2 * k + 1))]}; PID[$k]=""; done
 cleanup() {
   for k in 0 1 2; do
     if [ -n "${PID[$k]}" ]; then kill "${PID[$k]}" 2>/dev/null || true; wait "${PID[$k]}" 2>/dev/null || true; fi

@@ -3,6 +3,7 @@ waits, and cleanup of every process started (by PID), also when a test fails."""
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -13,10 +14,26 @@ import unittest
 import urllib.parse
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now, below the kernel's ephemeral range (32768-60999 on Linux): a node that is
+    killed and restarted needs its ports back, and an ephemeral port may meanwhile become the
+    source port of some outgoing connection (another node reconnecting, a client)."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(20000, 32000)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port in 20000-32000")
 
 
 class Node:
