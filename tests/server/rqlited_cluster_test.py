@@ -331,7 +331,12 @@ class FiveNodes(unittest.TestCase):
         self.assertGreaterEqual(self.status(n6, "store.raft")["snapshots_installed"], 1)
         # The killed leader comes back and catches up too.
         old.start()
-        wait_for(lambda: len(self.values(old, "none") or []) == len(got) + 1, what="the old leader catching up")
+        try:
+            wait_for(lambda: len(self.values(old, "none") or []) == len(got) + 1, what="the old leader catching up")
+        except AssertionError as e:
+            raise AssertionError("%s\nold leader %s: %s\nstatus: %s\nleader %s: %s" % (
+                e, old.node_id, old.log_tail(), old.request("GET", "/status?key=store.raft")[2],
+                new.node_id, new.log_tail()))
         # Whole-cluster restart with the same flags: everything comes back.
         everyone = [n for n in self.nodes]
         for n in everyone:
