@@ -3,10 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
 #include <cstring>
 
+#include "core/wire/capnp_bytes.h"
 #include "server/flags.h"
 #include "server/log.h"
 #include "server/peers.capnp.h"
@@ -20,37 +19,14 @@ namespace {
 constexpr Duration kDialPoll = std::chrono::milliseconds(20);
 constexpr size_t kMaxText = 64 * 1024;  // any text field of a call (paths, queries, headers)
 
-std::string to_bytes(capnp::MessageBuilder& b) {
-  auto words = capnp::messageToFlatArray(b);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
+using wire::data_of;
+using wire::str;
+using wire::to_bytes;
 
-capnp::Data::Reader bytes_of(const std::string& s) {
-  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
-}
-
-std::string str(capnp::Data::Reader d) {
-  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
-}
-
-// Reads a message from hostile bytes; fn(root) runs inside the try.
+// Reads a message another node sent (hostile bytes); fn(root) runs inside the guard.
 template <class Root, class Fn>
 Status read_message(const std::string& bytes, Fn&& fn) {
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0)
-    return make_error(ErrorCode::kInvalid, "peer message: not a whole number of words");
-  std::vector<capnp::word> words(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.data(), bytes.data(), bytes.size());
-  try {
-    capnp::ReaderOptions ro;
-    ro.traversalLimitInWords = words.size() * 2 + 1024;
-    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(words.data(), words.size()),
-                                         ro);
-    return fn(reader.getRoot<Root>());
-  } catch (const kj::Exception& e) {
-    return make_error(ErrorCode::kInvalid,
-                      std::string("peer message: ") + e.getDescription().cStr());
-  }
+  return wire::read_flat<Root>(bytes, "peer message", std::forward<Fn>(fn));
 }
 
 std::string error_answer(const std::string& why) {
@@ -210,7 +186,7 @@ void Peers::forward(NodeId to, HttpRequest req, Duration timeout, HttpReply repl
   w.setPath(req.path);
   w.setQuery(req.query);
   w.setContentType(req.content_type);
-  w.setBody(bytes_of(req.body));
+  w.setBody(data_of(req.body));
   ++stats_.http_forwarded;
   const Duration deadline = host_.clock().now() + timeout;
   std::weak_ptr<int> alive = alive_;
@@ -376,7 +352,7 @@ std::string Peers::answer_http(HttpResponse resp) {
     t->fd = ::open(resp.body_file->path().c_str(), O_RDONLY | O_CLOEXEC);
     if (t->fd < 0) {
       w.setStatus(500);
-      w.setBody(bytes_of("cannot open the response body"));
+      w.setBody(data_of("cannot open the response body"));
       return to_bytes(b);
     }
     t->file = std::move(resp.body_file);
@@ -389,7 +365,7 @@ std::string Peers::answer_http(HttpResponse resp) {
     expire(id);
     return to_bytes(b);
   }
-  w.setBody(bytes_of(resp.body));
+  w.setBody(data_of(resp.body));
   return to_bytes(b);
 }
 
@@ -429,7 +405,7 @@ std::string Peers::answer_chunk(uint64_t id, uint64_t offset) {
     transfers_.erase(it);
     return to_bytes(b);
   }
-  w.setData(bytes_of(buf));
+  w.setData(data_of(buf));
   if (offset + got >= t.size) {
     host_.clock().cancel(t.expiry);
     transfers_.erase(it);  // the last piece: the file goes
