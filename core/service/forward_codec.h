@@ -1,4 +1,5 @@
-// Forwarded requests and their replies <-> Cap'n Proto bytes (core/wire/forward.capnp).
+// The cluster layer's messages <-> Cap'n Proto bytes (core/wire/forward.capnp): forwarded
+// requests and replies, joins and their answers, calls between upper layers, bootstrap notices.
 // Decoding treats its input as hostile: anything malformed or out of range is an Error.
 #pragma once
 

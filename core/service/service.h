@@ -21,7 +21,10 @@
 // carrying its session, sequence number, what is left of its deadline and a hop count; the
 // leader's answer comes back the same way. With `redirect` (or forwarding off, or too many hops)
 // the answer is kNotLeader with the leader's id and address instead; with no leader known,
-// rqlite's "leader not found".
+// rqlite's "leader not found". When the leader it went to is replaced, a forwarded read goes to
+// the new leader and a forwarded write is answered kUnknown at once.
+// The same channel carries rqlite's join (join()), -bootstrap-expect's notices
+// (expect_bootstrap(), notify()) and opaque calls between the layers above (call()).
 #pragma once
 
 #include <cstdint>
