@@ -401,6 +401,27 @@ void Api::readyz(const HttpRequest& req, HttpReply& reply) {
   if (!host_.node().running() || !host_.node().raft().lead().valid()) {
     return reply(text(503, "[+]node ok\n[+]leader does not exist"));
   }
+  const NodeId lead = host_.node().raft().lead();
+  if (lead != host_.node().id()) {
+    // rqlite asks the leader for its API address: a follower cut off from a leader it still
+    // believes in is not ready.
+    const Duration timeout = q.timeout.value_or(std::chrono::seconds(5));
+    return peers_->meta(lead, timeout, 0,
+                        [this, req, reply](Result<NodeMeta> m, Duration) mutable {
+                          if (!m) {
+                            return reply(text(503, "[+]node ok\n[+]leader not contactable: " +
+                                                       m.error().message));
+                          }
+                          readyz_after_leader(req, reply);
+                        });
+  }
+  readyz_after_leader(req, reply);
+}
+
+void Api::readyz_after_leader(const HttpRequest& req, HttpReply& reply) {
+  auto parsed = parse_query(req.query);
+  if (!parsed) return reply(http_error(400, parsed.error().message));
+  const QueryParams& q = parsed.value();
   if (!host_.ready()) return reply(text(503, "[+]node ok\n[+]leader ok\n[+]store not ready"));
   // v10 also checks that the database answers a read.
   auto db_check = [this, reply](const std::string& ok) {

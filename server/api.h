@@ -66,6 +66,7 @@ class Api {
   void data(HttpRequest& req, HttpReply& reply, int kind);
   void status(const HttpRequest& req, HttpReply& reply);
   void readyz(const HttpRequest& req, HttpReply& reply);
+  void readyz_after_leader(const HttpRequest& req, HttpReply& reply);  // the leader answered
   // server/api_backup.cpp: /db/backup, /db/load, /boot.
   void backup(const HttpRequest& req, HttpReply& reply);
   void load(HttpRequest& req, HttpReply& reply);

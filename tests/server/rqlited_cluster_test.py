@@ -5,6 +5,7 @@ new one, and the old leader catching up after a restart. Usage: rqlited_cluster_
 import json
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -392,6 +393,29 @@ class BootstrapExpect(unittest.TestCase):
         n.start(wait_ready=False)
         self.assertEqual(n.proc.wait(timeout=30), 1)
         self.assertIn("bootstrap-expect timeout", n.log_tail())
+
+
+class Readiness(unittest.TestCase):
+    def test_a_follower_whose_leader_does_not_answer_is_not_ready(self):
+        slow = ["-raft-heartbeat-timeout", "3s"]  # no new election while the leader is stopped
+        n1 = Node(RQLITED, node_id="1", extra=slow)
+        n2 = Node(RQLITED, node_id="2", extra=slow)
+        try:
+            n1.start()
+            n2.extra = slow + ["-join", "127.0.0.1:%d" % n1.raft_port]
+            n2.start()
+            self.assertEqual(n2.request("GET", "/readyz")[0], 200)
+            n1.proc.send_signal(signal.SIGSTOP)
+            try:
+                st, _, body = n2.request("GET", "/readyz?timeout=300ms")
+                self.assertEqual(st, 503)
+                self.assertEqual(body, "[+]node ok\n[+]leader not contactable: timeout waiting for node to respond")
+            finally:
+                n1.proc.send_signal(signal.SIGCONT)
+            wait_for(lambda: n2.request("GET", "/readyz")[0] == 200, what="ready again")
+        finally:
+            n2.cleanup()
+            n1.cleanup()
 
 
 class JoinFailure(unittest.TestCase):
