@@ -81,6 +81,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
       return;
     }
     queue_.push_back(frame(bytes));
+    queued_at_.push_back(std::chrono::steady_clock::now());
     queued_bytes_ += size;
     if (state_ == State::kIdle)
       connect();
@@ -191,11 +192,25 @@ class Peer : public std::enable_shared_from_this<Peer> {
     writing_ = true;
     out_.clear();
     size_t frames = 0;
+    // Frames that waited too long (the peer was down, or is a new process by now) are stale:
+    // Raft resends what still matters, and a request forwarded that long ago has been given up.
+    const auto oldest = std::chrono::steady_clock::now() - t_->opts.max_queue_age;
+    while (!queue_.empty() && queued_at_.front() < oldest) {
+      queued_bytes_ -= queue_.front().size();
+      queue_.pop_front();
+      queued_at_.pop_front();
+      ++t_->stats.frames_dropped;
+    }
+    if (queue_.empty()) {
+      writing_ = false;
+      return;
+    }
     while (!queue_.empty() && (out_.empty() || out_.size() + queue_.front().size() <=
                                                    t_->opts.max_write_batch_bytes)) {
       queued_bytes_ -= queue_.front().size();
       out_ += queue_.front();
       queue_.pop_front();
+      queued_at_.pop_front();
       ++frames;
     }
     asio::async_write(socket_, asio::buffer(out_),
@@ -214,6 +229,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   void drop_queue() {
     t_->stats.frames_dropped += queue_.size();
     queue_.clear();
+    queued_at_.clear();
     queued_bytes_ = 0;
   }
 
@@ -229,6 +245,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   std::string last_error_;
   std::string addr_;  // where the newest attempt went
   std::deque<std::string> queue_;
+  std::deque<std::chrono::steady_clock::time_point> queued_at_;  // when each frame was queued
   uint64_t queued_bytes_ = 0;
   std::string out_;
   char sink_[1];

@@ -5,7 +5,9 @@
 //     (the envelope names its sender, so a connection needs no handshake).
 //   - One outgoing connection per peer, opened on first use, reused, reopened with exponential
 //     backoff after an error; frames queued while it is down are kept up to a byte bound, then
-//     dropped (Raft retries what matters). Frames are coalesced into one write.
+//     dropped (Raft retries what matters), as are frames older than a few seconds: a peer that
+//     comes back (perhaps as a new process) gets no stale requests. Frames are coalesced into
+//     one write.
 //   - A frame longer than the limit, or a connection idle past the read deadline, closes that
 //     connection and is counted; nothing a peer sends can stop the node.
 // Runs on the node's io_context thread; `send` must be called there.
@@ -37,6 +39,8 @@ struct TcpTransportOptions {
   Duration backoff_min = std::chrono::milliseconds(50);
   Duration backoff_max = std::chrono::seconds(2);
   Duration read_idle_timeout = std::chrono::seconds(60);
+  // Frames still queued this long after they were sent are dropped instead of written.
+  Duration max_queue_age = std::chrono::seconds(3);
   // Told about hostile or broken peers (an oversized frame: the connection is closed).
   std::function<void(const std::string&)> warn;
 };

@@ -190,6 +190,31 @@ TEST(TcpTransport, PeerDown_QueueBounded_ReconnectsWhenItComesBack) {
   EXPECT_LE(p.got.size(), 11u);  // at most the 10 frames that fit, plus "after"
 }
 
+// A peer that comes back after long enough (perhaps as a new process) gets none of the frames
+// queued for it back then: they are stale (a forwarded request its client gave up on).
+TEST(TcpTransport, PeerBackAfterLong_StaleFramesDropped_NewOnesDelivered) {
+  TcpTransportOptions o;
+  o.backoff_max = std::chrono::milliseconds(50);
+  o.max_queue_age = std::chrono::milliseconds(100);
+  Pair p(o);
+  const uint16_t port = p.b->port();
+  p.b->stop();
+  p.b.reset();
+  for (int i = 0; i < 5; ++i) p.a->send(NodeId(2), "stale" + std::to_string(i));
+  p.io.run_for(std::chrono::milliseconds(300));  // older than max_queue_age by now
+  TcpTransportOptions ob = o;
+  ob.listen_port = port;
+  p.b = std::make_unique<TcpTransport>(
+      p.io, ob, [&p](std::string_view m) { p.got.emplace_back(m); },
+      [](NodeId) { return std::string(); });
+  ASSERT_TRUE(p.b->start().ok());
+  p.a->send(NodeId(2), "fresh");
+  p.run_until(1);
+  p.io.run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(p.got, (std::vector<std::string>{"fresh"}));
+  EXPECT_GE(p.a->stats().frames_dropped, 5u);
+}
+
 TEST(TcpTransport, OversizedFrameFromAHostilePeer_ClosesOnlyThatConnection) {
   TcpTransportOptions o;
   o.max_frame_bytes = 1000;

@@ -317,8 +317,10 @@ class FiveNodes(unittest.TestCase):
         # Nothing acknowledged is lost.
         got = set(wait_for(lambda: self.values(new, "linearizable"), what="a linearizable read"))
         self.assertEqual(acked - got, set())
+        # A write whose client gave up may still be applied later (its outcome was unknown):
+        # from here on every node is compared with the leader's rows, which must keep `got`.
         # The read replica serves `none` locally and forwards the rest.
-        wait_for(lambda: len(self.values(n5, "none") or []) == len(got), what="the replica catching up")
+        wait_for(lambda: self.same_rows(n5, new), what="the replica catching up")
         st, h, _ = n5.query("SELECT count(*) FROM t", "?level=linearizable")
         self.assertEqual((st, h["x-rqlite-served-by"]), (200, "127.0.0.1:%d" % new.raft_port))
         st, h, _ = n5.query("SELECT count(*) FROM t", "?level=none")
@@ -328,16 +330,21 @@ class FiveNodes(unittest.TestCase):
         # The log was compacted many times over: a new node catches up by snapshot.
         self.assertGreater(self.status(new, "store.raft")["last_snapshot_index"], 100)
         n6.start()
-        wait_for(lambda: len(self.values(n6, "none") or []) == len(got) + 1, what="the new node catching up")
+        wait_for(lambda: self.same_rows(n6, new), what="the new node catching up")
         self.assertGreaterEqual(self.status(n6, "store.raft")["snapshots_installed"], 1)
         # The killed leader comes back and catches up too.
         old.start()
         try:
-            wait_for(lambda: len(self.values(old, "none") or []) == len(got) + 1, what="the old leader catching up")
+            wait_for(lambda: self.same_rows(old, new), what="the old leader catching up")
         except AssertionError as e:
-            raise AssertionError("%s\nold leader %s: %s\nstatus: %s\nleader %s: %s" % (
-                e, old.node_id, old.log_tail(), old.request("GET", "/status?key=store.raft")[2],
-                new.node_id, new.log_tail()))
+            theirs = set(self.values(new, "linearizable") or [])
+            mine = set(self.values(old, "none") or [])
+            raise AssertionError("%s\nleader has %d rows, old leader %s %d: extra %r missing %r\n%s\nstatus: %s\nleader %s: %s\nstatus: %s" % (
+                e, len(theirs), old.node_id, len(mine), sorted(mine - theirs), sorted(theirs - mine),
+                old.log_tail(), old.request("GET", "/status?key=store.raft")[2],
+                new.node_id, new.log_tail(), new.request("GET", "/status?key=store.raft")[2]))
+        final = set(self.values(new, "linearizable"))
+        self.assertEqual((got | {1}) - final, set())
         # Whole-cluster restart with the same flags: everything comes back.
         everyone = [n for n in self.nodes]
         for n in everyone:
@@ -347,9 +354,14 @@ class FiveNodes(unittest.TestCase):
         for n in everyone:
             n.wait_ready(timeout=30)
         leader = wait_for(lambda: self.leader_of(everyone), what="a leader after the restart")
-        self.assertEqual(set(self.values(leader, "linearizable")), got | {1})
+        self.assertEqual(set(self.values(leader, "linearizable")), final)
         for n in everyone:
-            wait_for(lambda n=n: len(self.values(n, "none") or []) == len(got) + 1, what="node %s after restart" % n.node_id)
+            wait_for(lambda n=n: self.same_rows(n, leader), what="node %s after restart" % n.node_id)
+
+    def same_rows(self, n, leader):
+        mine = self.values(n, "none")
+        theirs = self.values(leader, "linearizable")
+        return mine is not None and theirs is not None and sorted(mine) == sorted(theirs)
 
 
 class BootstrapExpect(unittest.TestCase):
