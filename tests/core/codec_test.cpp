@@ -50,7 +50,7 @@ bool well_formed(const raft::Message& m) {
     const Entry& e = m.entries[k];
     if (e.index != m.index + (k + 1)) return false;
     if (e.term > m.term || e.term < (k == 0 ? m.log_term : m.entries[k - 1].term)) return false;
-    if (static_cast<uint8_t>(e.type) > static_cast<uint8_t>(raft::EntryType::kNoop)) return false;
+    if (static_cast<uint8_t>(e.type) >= raft::kEntryTypeCount) return false;
   }
   return true;
 }
