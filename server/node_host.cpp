@@ -188,9 +188,7 @@ void NodeHost::join_attempt(int round, size_t index, int redirects, NodeId conta
     return;
   }
   if (!contact.valid()) {
-    const std::string& addr = opts_.join[index];
-    contact = node_id_from_name("join:" + addr);
-    transport_->learn(contact, addr);
+    contact = join_contact(opts_.join[index]);
   }
   service_->join(
       contact, opts_.raft_addr, opts_.voter, opts_.join_timeout,
@@ -216,6 +214,13 @@ void NodeHost::join_attempt(int round, size_t index, int redirects, NodeId conta
                    join_attempt(round, index + 1, 0);
                  },
       opts_.node_id);
+}
+
+NodeId NodeHost::join_contact(const std::string& addr) {
+  // Who listens there is unknown until it answers: a stand-in id the transport can reach.
+  const NodeId contact = node_id_from_name("join:" + addr);
+  transport_->learn(contact, addr);
+  return contact;
 }
 
 raft::Member NodeHost::self_member() const {
@@ -249,8 +254,7 @@ void NodeHost::bootstrap_round(Duration deadline) {
   }
   const raft::Member self = self_member();
   for (const std::string& addr : opts_.join) {
-    const NodeId contact = node_id_from_name("join:" + addr);
-    transport_->learn(contact, addr);
+    const NodeId contact = join_contact(addr);
     if (node_->blank()) service_->notify(contact, self);
     service_->join(
         contact, opts_.raft_addr, opts_.voter, std::min(opts_.join_timeout, Duration{std::chrono::seconds(1)}),

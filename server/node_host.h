@@ -115,6 +115,8 @@ class NodeHost {
   std::chrono::steady_clock::time_point last_reject_log_{};  // the log named this node a member when it started
   void bootstrap_round(Duration deadline);
   raft::Member self_member() const;
+  // The node at a -join address, as the transport knows it before it answers.
+  NodeId join_contact(const std::string& addr);
   std::string temp_dir_;              // set by temp_dir()
   std::unique_ptr<Backups> backups_;  // made by backups(); goes first (its threads use no member)
 };

@@ -256,15 +256,12 @@ void Service::on_cluster(std::string_view payload) {
     return;
   }
   if (auto* a = std::get_if<JoinAnswer>(&*m)) {
-    auto it = joins_.find(a->id);
-    if (it == joins_.end()) return;  // timed out already, or a duplicate
-    Joining jn = std::move(it->second);
-    joins_.erase(it);
-    clock_.cancel(jn.timer);
+    auto done = take_answer(joins_, a->id);
+    if (!done) return;  // timed out already, or a duplicate
     if (a->result.leader.valid() && !a->result.leader_address.empty()) {
       node_.learn_address(a->result.leader, a->result.leader_address);
     }
-    jn.done(a->result);
+    (*done)(a->result);
     return;
   }
   if (auto* c = std::get_if<CallAsk>(&*m)) {
@@ -327,13 +324,8 @@ void Service::on_cluster(std::string_view payload) {
     return;
   }
   if (auto* a = std::get_if<CallAnswer>(&*m)) {
-    auto it = calls_.find(a->id);
-    if (it == calls_.end()) return;  // timed out already, or a duplicate
-    Calling k = std::move(it->second);
-    calls_.erase(it);
-    clock_.cancel(k.timer);
-    k.done(std::move(a->payload));
-    return;
+    if (auto done = take_answer(calls_, a->id)) (*done)(std::move(a->payload));
+    return;  // otherwise timed out already, or a duplicate
   }
   auto& reply = std::get<ForwardedReply>(*m);
   auto it = forwards_.find(reply.id);
@@ -380,18 +372,10 @@ void Service::on_leader(NodeId lead) {
 }
 
 void Service::call(NodeId to, std::string payload, Duration timeout, CallDone done) {
-  const uint64_t id = next_forward_++;
-  std::weak_ptr<int> alive = alive_;
-  const TimerId timer = clock_.schedule(timeout, [this, alive, id] {
-    if (alive.expired()) return;
-    auto it = calls_.find(id);
-    if (it == calls_.end()) return;
-    CallDone d = std::move(it->second.done);
-    calls_.erase(it);
+  const uint64_t id = await_answer(calls_, std::move(done), timeout, [this](CallDone& d) {
     ++stats_.call_timeouts;
     d(make_error(ErrorCode::kTimeout, "timeout"));
   });
-  calls_[id] = Calling{std::move(done), timer};
   ++stats_.calls;
   node_.send_cluster(to, encode_call(CallAsk{id, node_.id(), std::move(payload)}));
 }
@@ -422,20 +406,12 @@ void Service::maybe_bootstrap() {
 
 void Service::join(NodeId contact, const std::string& address, bool voter, Duration timeout,
                    JoinDone done, const std::string& name) {
-  const uint64_t id = next_forward_++;
-  std::weak_ptr<int> alive = alive_;
-  const TimerId timer = clock_.schedule(timeout, [this, alive, id] {
-    if (alive.expired()) return;
-    auto it = joins_.find(id);
-    if (it == joins_.end()) return;
-    JoinDone d = std::move(it->second.done);
-    joins_.erase(it);
+  const uint64_t id = await_answer(joins_, std::move(done), timeout, [](JoinDone& d) {
     MembershipResult r;
     r.status = MembershipResult::Status::kRetry;
     r.error = "timeout";
     d(r);
   });
-  joins_[id] = Joining{std::move(done), timer};
   node_.send_cluster(contact,
                      encode_join(JoinAsk{id, node_.id(), address, voter, node_.incarnation(), name}));
 }

@@ -259,16 +259,38 @@ class Service {
   std::map<uint64_t, Read> reads_;                 // context -> waiting read
   std::multimap<uint64_t, uint64_t> apply_waits_;  // applied index wanted -> context
   std::map<uint64_t, Forward> forwards_;           // forward id -> the waiting client
-  struct Joining {
-    JoinDone done;
-    TimerId timer;
+  // A request to another node whose answer is awaited, with the timer that gives up on it.
+  template <class Fn>
+  struct Waiting {
+    Fn done;
+    TimerId timer = 0;
   };
-  std::map<uint64_t, Joining> joins_;  // join request id -> the waiting joiner
-  struct Calling {
-    CallDone done;
-    TimerId timer;
-  };
-  std::map<uint64_t, Calling> calls_;  // call id -> the waiting caller
+  // Registers `done` under a new id; on_timeout(done) runs if no answer took it by `timeout`.
+  template <class Fn, class OnTimeout>
+  uint64_t await_answer(std::map<uint64_t, Waiting<Fn>>& waiting, Fn done, Duration timeout,
+                        OnTimeout on_timeout) {
+    const uint64_t id = next_forward_++;
+    std::weak_ptr<int> alive = alive_;
+    const TimerId timer = clock_.schedule(timeout, [this, alive, &waiting, id, on_timeout] {
+      if (alive.expired()) return;
+      if (auto d = take_answer(waiting, id)) on_timeout(*d);
+    });
+    waiting[id] = Waiting<Fn>{std::move(done), timer};
+    return id;
+  }
+  // The waiter for answer `id`, its timer cancelled; nullopt when it gave up already (or the
+  // answer is a duplicate).
+  template <class Fn>
+  std::optional<Fn> take_answer(std::map<uint64_t, Waiting<Fn>>& waiting, uint64_t id) {
+    auto it = waiting.find(id);
+    if (it == waiting.end()) return std::nullopt;
+    Fn done = std::move(it->second.done);
+    clock_.cancel(it->second.timer);
+    waiting.erase(it);
+    return done;
+  }
+  std::map<uint64_t, Waiting<JoinDone>> joins_;  // join request id -> the waiting joiner
+  std::map<uint64_t, Waiting<CallDone>> calls_;  // call id -> the waiting caller
   CallHandler call_handler_;
   size_t bootstrap_expect_ = 0;                    // 0: not bootstrapping
   std::map<NodeId, raft::Member> notifiers_;       // who notified (self included)

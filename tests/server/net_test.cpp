@@ -130,6 +130,14 @@ struct Pair {
     EXPECT_TRUE(b->start().ok());
     addrs[NodeId(2)] = "127.0.0.1:" + std::to_string(b->port());
   }
+  // A new b listening on `port` again (b went down before).
+  void bring_b_back(TcpTransportOptions o, uint16_t port) {
+    o.listen_port = port;
+    b = std::make_unique<TcpTransport>(
+        io, o, [this](std::string_view m) { got.emplace_back(m); },
+        [](NodeId) { return std::string(); });
+    ASSERT_TRUE(b->start().ok());
+  }
   // Runs until `n` frames arrived at b, for at most 5 s.
   void run_until(size_t n) {
     for (int i = 0; i < 500 && got.size() < n; ++i) io.run_for(std::chrono::milliseconds(10));
@@ -174,12 +182,7 @@ TEST(TcpTransport, PeerDown_QueueBounded_ReconnectsWhenItComesBack) {
   EXPECT_GE(p.a->stats().frames_dropped, 10u);
   EXPECT_GE(p.a->stats().connect_failures, 1u);
   // The peer comes back on the same port: queued frames and new ones get through.
-  TcpTransportOptions ob = o;
-  ob.listen_port = port;
-  p.b = std::make_unique<TcpTransport>(
-      p.io, ob, [&p](std::string_view m) { p.got.emplace_back(m); },
-      [](NodeId) { return std::string(); });
-  ASSERT_TRUE(p.b->start().ok());
+  p.bring_b_back(o, port);
   p.a->send(NodeId(2), "after");
   p.run_until(1);
   for (int i = 0; i < 50 && (p.got.empty() || p.got.back() != "after"); ++i) {
@@ -202,12 +205,7 @@ TEST(TcpTransport, PeerBackAfterLong_StaleFramesDropped_NewOnesDelivered) {
   p.b.reset();
   for (int i = 0; i < 5; ++i) p.a->send(NodeId(2), "stale" + std::to_string(i));
   p.io.run_for(std::chrono::milliseconds(300));  // older than max_queue_age by now
-  TcpTransportOptions ob = o;
-  ob.listen_port = port;
-  p.b = std::make_unique<TcpTransport>(
-      p.io, ob, [&p](std::string_view m) { p.got.emplace_back(m); },
-      [](NodeId) { return std::string(); });
-  ASSERT_TRUE(p.b->start().ok());
+  p.bring_b_back(o, port);
   p.a->send(NodeId(2), "fresh");
   p.run_until(1);
   p.io.run_for(std::chrono::milliseconds(50));
