@@ -69,6 +69,12 @@ void Checker::on_wiped(NodeId n) {
 }
 
 void Checker::on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term) {
+  if (const raft::Raft* r = raft_of_(n); r != nullptr && !ents.empty() && r->term() < ents.back().term) {
+    fail("term-behind-log", n,
+         "in term " + std::to_string(r->term().v) + " persisted entry " + std::to_string(ents.back().index.v) +
+             " of term " + std::to_string(ents.back().term.v));
+    return;
+  }
   if (auto a = acked_to_leader_.find(n.v); a != acked_to_leader_.end() && !ents.empty()) {
     // The leader of a term only ever appends, so in that term nothing acknowledged to it is
     // ever replaced.
@@ -183,8 +189,19 @@ void Checker::on_departed(NodeId n, const raft::HardState& hs) {
 }
 
 void Checker::on_recovered(NodeId n, const raft::HardState& hs, const std::vector<raft::Entry>& log,
-                           LogIndex floor) {
+                           LogIndex floor, Term floor_term) {
   last_applied_[n.v] = floor.v;
+  // Raft's currentTerm >= the term of every entry held: a node behind its own log could win an
+  // election for a term between the two and append after entries of a newer term.
+  const Term log_term = std::max(floor_term, log.empty() ? Term{0} : log.back().term);
+  if (hs.term < log_term) {
+    fail("term-behind-log", n,
+         "restarted in term " + std::to_string(hs.term.v) + " holding " +
+             (log.empty() || log.back().term < floor_term
+                  ? "a snapshot of term " + std::to_string(floor_term.v)
+                  : "entry " + std::to_string(log.back().index.v) + " of term " + std::to_string(log.back().term.v)));
+    return;
+  }
   if (auto a = acked_to_leader_.find(n.v); a != acked_to_leader_.end() && a->second.term == hs.term.v &&
                                            a->second.index > floor.v) {
     const AckedToLeader& ack = a->second;

@@ -10,6 +10,8 @@
 //                         state machine's logical contents), snapshots restored included
 //   hard-state-regressed  after a restart a node's term and vote are never behind what it
 //                         already told other nodes
+//   term-behind-log       a node's current term is never behind the term of an entry it holds
+//                         or of its snapshot (checked at every restart and every persisted write)
 //   ack-retracted         within one term, a follower never drops an entry it acknowledged to
 //                         that term's leader (who counted it toward a majority), not even by
 //                         crashing
@@ -77,7 +79,7 @@ class Checker {
   void on_ack_departed(NodeId n, Term term, LogIndex index, Term entry_term);
   // Node n restarted with this hard state and log (entries after `floor`, its snapshot's index).
   void on_recovered(NodeId n, const raft::HardState& hs, const std::vector<raft::Entry>& log,
-                    LogIndex floor = LogIndex{0});
+                    LogIndex floor = LogIndex{0}, Term floor_term = Term{0});
   void on_crash(NodeId n);
   // Node n's disk was wiped (after its removal): it starts over as a new node with the same id.
   void on_wiped(NodeId n);

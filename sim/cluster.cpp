@@ -508,16 +508,18 @@ void Simulation::on_send(NodeId n, const raft::Message& m, const raft::HardState
 void Simulation::on_recovered(NodeId n, const storage::RecoveredLog& rec,
                               const std::optional<raft::SnapshotMeta>& snap) {
   if (rec.torn_bytes > 0) ++recovered_torn_;
+  if (rec.term_raised_from) ++terms_raised_;
   if (verbose_) {
     const std::string last = rec.entries.empty() ? "none"
                                                   : std::to_string(rec.entries.back().index.v) + "/t" +
                                                         std::to_string(rec.entries.back().term.v);
     note("node=" + std::to_string(n.v) + " recovered term=" + std::to_string(rec.hard_state.term.v) + " vote=" +
          std::to_string(rec.hard_state.vote.v) + " commit=" + std::to_string(rec.hard_state.commit.v) +
-         " last=" + last + " segments=" + std::to_string(rec.segments) + " torn_bytes=" + std::to_string(rec.torn_bytes));
+         " last=" + last + " segments=" + std::to_string(rec.segments) + " torn_bytes=" + std::to_string(rec.torn_bytes) +
+         (rec.term_raised_from ? " term_raised_from=" + std::to_string(rec.term_raised_from->v) : ""));
   }
   const LogIndex floor = snap ? snap->index : LogIndex{0};
-  checker_->on_recovered(n, rec.hard_state, rec.entries, floor);
+  checker_->on_recovered(n, rec.hard_state, rec.entries, floor, snap ? snap->term : Term{0});
   if (snap) checker_->on_digest(n, snap->index, host(n).digest());
 }
 
@@ -1217,6 +1219,7 @@ RunResult Simulation::run() {
   c.add("writes_lost", ds.writes_lost);
   c.add("torn_writes", ds.torn_writes);
   c.add("torn_tails_recovered", recovered_torn_);
+  c.add("terms_raised", terms_raised_);
   c.add("snapshots_taken", snapshots_taken_);
   c.add("snapshots_installed", snapshots_installed_);
   c.add("membership_changes", membership_changes_);

@@ -153,7 +153,7 @@ class Simulation final : public NodeObserver {
   LogIndex sending_ack_index_;
   Term sending_ack_entry_term_;
   uint64_t elections_ = 0, leaders_ = 0, crashes_ = 0, restarts_ = 0, fail_stops_ = 0, pauses_ = 0;
-  uint64_t partitions_ = 0, heals_ = 0, clock_jumps_ = 0, clogs_ = 0, recovered_torn_ = 0;
+  uint64_t partitions_ = 0, heals_ = 0, clock_jumps_ = 0, clogs_ = 0, recovered_torn_ = 0, terms_raised_ = 0;
   uint64_t snapshots_taken_ = 0, snapshots_installed_ = 0;
   raft::Membership initial_membership_;
   std::optional<MemberOp> op_;

@@ -143,11 +143,53 @@ Status SimDisk::sync_dir() {
 }
 
 void SimDisk::crash(Duration at) {
+  crash_with(at, [this](const std::string&, const std::vector<Op>& pending, std::string& content) {
+    // In-order persistence: a prefix of the unsynced writes survives, the next may be torn.
+    size_t keep = 0;
+    if (!prng_.chance_ppm(opts_.lose_all_ppm)) keep = prng_.below(pending.size() + 1);
+    for (size_t k = 0; k < keep; ++k) apply(content, pending[k]);
+    if (keep == pending.size()) return;
+    stats_.writes_lost += pending.size() - keep;
+    const Op& next = pending[keep];
+    if (!next.is_truncate && !next.bytes.empty() && prng_.chance_ppm(opts_.torn_ppm)) {
+      ++stats_.torn_writes;
+      Op torn{false, next.offset, next.bytes.substr(0, prng_.below(next.bytes.size()))};
+      // The torn sector may end in garbage rather than the intended bytes.
+      if (!torn.bytes.empty() && prng_.chance_ppm(500'000)) {
+        torn.bytes.back() = static_cast<char>(prng_.below(256));
+      }
+      apply(content, torn);
+    }
+  });
+}
+
+void SimDisk::crash_keeping(Duration at, const std::string& name, uint64_t keep_bytes) {
+  crash_with(at, [&](const std::string& file, const std::vector<Op>& pending, std::string& content) {
+    uint64_t left = file == name ? keep_bytes : 0;
+    size_t kept = 0;
+    for (; kept < pending.size(); ++kept) {
+      const Op& op = pending[kept];
+      if (op.is_truncate ? left == 0 : left < op.bytes.size()) break;
+      apply(content, op);
+      if (!op.is_truncate) left -= op.bytes.size();
+    }
+    stats_.writes_lost += pending.size() - kept;
+    if (kept < pending.size() && left > 0) {
+      const Op& next = pending[kept];
+      ++stats_.torn_writes;
+      apply(content, Op{false, next.offset, next.bytes.substr(0, left)});
+    }
+  });
+}
+
+void SimDisk::crash_with(Duration at, const Survivors& survive) {
   ++stats_.crashes;
   for (auto& [done, names] : dir_syncs_) {
     if (done <= at) durable_names_ = std::move(names);
   }
   dir_syncs_.clear();
+  std::map<InodeId, std::string> name_of;
+  for (const auto& [n, id] : names_) name_of.emplace(id, n);
   for (auto& [id, f] : inodes_) {
     // Writes whose sync completed before the crash are durable; writes the node would only have
     // issued after the crash (it was still blocked in an earlier sync) never happened.
@@ -157,24 +199,9 @@ void SimDisk::crash(Duration at) {
       f.current = f.durable;
       continue;
     }
-    // In-order persistence: a prefix of the unsynced writes survives, the next may be torn.
-    size_t keep = 0;
-    if (!prng_.chance_ppm(opts_.lose_all_ppm)) keep = prng_.below(f.pending.size() + 1);
     std::string content = f.durable;
-    for (size_t k = 0; k < keep; ++k) apply(content, f.pending[k]);
-    if (keep < f.pending.size()) {
-      stats_.writes_lost += f.pending.size() - keep;
-      const Op& next = f.pending[keep];
-      if (!next.is_truncate && !next.bytes.empty() && prng_.chance_ppm(opts_.torn_ppm)) {
-        ++stats_.torn_writes;
-        Op torn{false, next.offset, next.bytes.substr(0, prng_.below(next.bytes.size()))};
-        // The torn sector may end in garbage rather than the intended bytes.
-        if (!torn.bytes.empty() && prng_.chance_ppm(500'000)) {
-          torn.bytes.back() = static_cast<char>(prng_.below(256));
-        }
-        apply(content, torn);
-      }
-    }
+    auto n = name_of.find(id);
+    survive(n == name_of.end() ? std::string() : n->second, f.pending, content);
     f.durable = content;
     f.current = std::move(content);
     f.pending.clear();

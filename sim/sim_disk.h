@@ -62,6 +62,10 @@ class SimDisk final : public Disk {
 
   // Power loss at simulated time `at`: applies the crash model to every file and name.
   void crash(Duration at);
+  // A power loss whose outcome a scripted test picks: of the writes to `name` not yet durable at
+  // `at`, exactly the first `keep_bytes` bytes survive, in write order (the write they end in is
+  // torn there); every other file loses all its unsynced writes.
+  void crash_keeping(Duration at, const std::string& name, uint64_t keep_bytes);
   // Removes everything, durable or not (a replaced machine).
   void wipe();
 
@@ -94,6 +98,9 @@ class SimDisk final : public Disk {
   using InodeId = uint64_t;
 
   Inode* find(const std::string& name);
+  // Decides which of a file's unsynced writes survive a crash, applying them to `content`.
+  using Survivors = std::function<void(const std::string& name, const std::vector<Op>& pending, std::string& content)>;
+  void crash_with(Duration at, const Survivors& survive);
   static void apply(std::string& content, const Op& op);
 
   Prng prng_;

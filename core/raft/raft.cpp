@@ -76,6 +76,9 @@ Raft::Raft(RaftConfig config, Prng prng, RaftStorage st)
   // A commit index from disk never exceeds what the disk holds: the hard state record is written
   // after the entries it covers, in one stream.
   RQ_ASSERT_LE(st.hard_state.commit, log_.last_index());
+  // currentTerm >= the term of every entry held (and of the snapshot): LogStore raises a hard
+  // state that a torn write left behind its log, so a violation here is our bug.
+  RQ_ASSERT_GE(term_, log_.last_term());
   log_.commit_to(st.hard_state.commit);
   RQ_ASSERT_LE(st.applied, log_.committed());
   if (st.applied > log_.applied()) log_.applied_to(st.applied);

@@ -239,6 +239,21 @@ Status LogStore::recover(RecoveredLog* out, LogIndex floor_index, Term floor_ter
     return make_error(ErrorCode::kCorrupt, "log: commit index " + std::to_string(out->hard_state.commit.v) +
                                                " beyond last entry " + std::to_string(last_index));
   }
+  // Raft keeps currentTerm >= the term of every entry a node holds (and of its snapshot). One
+  // write holds a Ready's entries followed by its hard state; a crash that tears it between the
+  // two leaves entries of a newer leader's term behind a hard state of an older term. Those
+  // entries prove the newer term exists, so the node starts in it, with no vote: a vote in that
+  // term would have been synced before its reply left, hence before these entries were written,
+  // and could not have been torn away. Starting in the older term instead would let the node
+  // win an election for a term between the two and append its own entries after the newer
+  // term's ones (seeds 11350 and 18224 of the simulator recovered a node this way).
+  const Term log_term = std::max(floor_term, ents.empty() ? Term{0} : ents.back().term);
+  const bool raise_term = out->hard_state.term < log_term;
+  if (raise_term) {
+    out->term_raised_from = out->hard_state.term;
+    out->hard_state.term = log_term;
+    out->hard_state.vote = NodeId{};
+  }
   out->entries = std::move(ents);
   hs_ = out->hard_state;
   if (segs.empty()) {
@@ -250,6 +265,13 @@ Status LogStore::recover(RecoveredLog* out, LogIndex floor_index, Term floor_ter
   next_seq_ = segs.back().first + 1;
   if (reset_now) {
     if (Status st = reset(floor_index, floor_term); !st) return st;
+  }
+  if (raise_term) {
+    std::string rec = encode_hard_state_record(hs_, current_salt_);
+    if (Status st = disk_.append(segments_.back(), rec); !st) return st;
+    current_size_ += rec.size();
+  }
+  if (reset_now || raise_term) {
     if (Status st = sync(); !st) return st;
   }
   return ok_status();

@@ -20,7 +20,10 @@
 // it in the last segment, is a torn tail (an unsynced write the crash interrupted): the file is
 // truncated there. Anything else (a bad record followed by good ones, a bad record in an older
 // segment, a gap in indexes) is corruption of synced data and fails the open: the node stops
-// rather than run on a log it cannot trust.
+// rather than run on a log it cannot trust. A hard state whose term is behind the last entry's
+// (or the snapshot's) term, which a tear between a Ready's entries and its hard state leaves, is
+// raised to that term with no vote, and the raised hard state is written and synced before the
+// open returns: currentTerm >= every held entry's term holds from the first step.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +47,9 @@ struct RecoveredLog {
   raft::HardState hard_state;
   std::vector<raft::Entry> entries;  // contiguous, from the floor + 1
   uint64_t torn_bytes = 0;           // bytes cut off a torn tail
+  // Set when the recovered hard state's term was behind the log's last term (a write torn
+  // between a newer leader's entries and the hard state after them): the term it had.
+  std::optional<Term> term_raised_from;
   size_t segments = 0;
 };
 

@@ -285,8 +285,12 @@ void check_crash_recovery(uint64_t seed, SimDiskOptions disk_opts, LogStoreOptio
     RC_ASSERT(store.ok());
     RC_ASSERT(rec.entries.size() >= durable.size());
     for (size_t i = 0; i < durable.size(); ++i) RC_ASSERT(rec.entries[i] == durable[i]);
-    RC_ASSERT(std::find(possible_hs.begin(), possible_hs.end(), rec.hard_state) !=
-              possible_hs.end());
+    // One of those, raised to the log's last term (with no vote) when a tear left it behind.
+    const Term last_term = rec.entries.empty() ? Term{0} : rec.entries.back().term;
+    RC_ASSERT(rec.hard_state.term >= last_term);
+    RC_ASSERT(std::any_of(possible_hs.begin(), possible_hs.end(), [&](const HardState& c) {
+      return c.term >= last_term ? c == rec.hard_state : rec.hard_state == HardState{last_term, NodeId{}, c.commit};
+    }));
     if (round == crashes) break;
 
     std::vector<Entry> log = rec.entries;
@@ -367,8 +371,10 @@ TEST(LogStore, Crash_ManySeeds_TornTailsAreRecoveredAndMeasured) {
 
 class LogStoreTornTest : public LogStoreTest {
  protected:
-  // Three entries, synced; returns the offset where the last record starts.
+  // Three entries after a hard state of their term, synced; returns the offset where the last
+  // record starts.
   uint64_t write_three() {
+    write_synced({}, hard_state(1, 0, 0));
     write_synced({entry(1, 1, "one"), entry(2, 1, "two"), entry(3, 1, std::string(50, 'z'))},
                  std::nullopt);
     const uint64_t size = disk_.size(kFirstSegment).value();
@@ -416,6 +422,51 @@ TEST_F(LogStoreTornTest, TornTail_FlippedByteInLastRecord_IsTruncatedAndAppendab
   const uint64_t size = disk_.size(kFirstSegment).value();
   flip_byte(disk_, kFirstSegment, last_start + kRecordHeaderBytes + 10);
   expect_recovers_first_two_then_appends(last_start, size - last_start);
+}
+
+// Seeds 11350 and 18224: one append held a newer leader's entries followed by the hard state that
+// carries the new term, and the crash tore it between the two. The entries prove the newer term
+// exists, so the node starts in it, with no vote (a vote in it would have been synced earlier).
+TEST_F(LogStoreTest, TornBetweenEntriesAndHardState_StartsInTheLogsTerm) {
+  write_synced(entries(1, 4, 28), hard_state(28, 0, 2));
+  const std::vector<Entry> newer = {entry(3, 29, "noop of 29")};
+  {
+    Opened o = open_log(disk_);
+    ASSERT_TRUE(o.store.ok());
+    ASSERT_TRUE((*o.store)->append(newer, hard_state(29, 0, 2)).ok());
+    ASSERT_TRUE((*o.store)->sync().ok());
+  }
+  // Cut the hard state record off the end, as the tear did.
+  const uint64_t size = disk_.size(kFirstSegment).value();
+  const uint64_t hs_bytes = encode_hard_state_record(hard_state(29, 0, 2)).size();
+  ASSERT_TRUE(disk_.truncate(kFirstSegment, size - hs_bytes + 3).ok());
+  ASSERT_TRUE(disk_.sync(kFirstSegment).ok());
+
+  RecoveredLog rec = reopen_ok();
+  EXPECT_EQ(rec.torn_bytes, 3u);
+  EXPECT_EQ(rec.entries.back(), newer.back());
+  EXPECT_EQ(rec.hard_state, hard_state(29, 0, 2));
+  ASSERT_TRUE(rec.term_raised_from.has_value());
+  EXPECT_EQ(*rec.term_raised_from, Term(28));
+  // The raised hard state was made durable by the open itself: a crash right after keeps it.
+  disk_.crash(Duration{0});
+  RecoveredLog again = reopen_ok();
+  EXPECT_EQ(again.hard_state, hard_state(29, 0, 2));
+  EXPECT_FALSE(again.term_raised_from.has_value());
+}
+
+TEST_F(LogStoreTest, HardStateBehindLogAfterAVote_DropsTheOldTermsVote) {
+  write_synced(entries(1, 2, 5), hard_state(5, 3, 1));
+  write_synced({entry(3, 7, "seven")}, std::nullopt);
+  RecoveredLog rec = reopen_ok();
+  EXPECT_EQ(rec.hard_state, hard_state(7, 0, 1));
+}
+
+TEST_F(LogStoreTest, HardStateAtTheLogsTerm_IsKeptAsItIs) {
+  write_synced(entries(1, 2, 5), hard_state(6, 3, 1));
+  RecoveredLog rec = reopen_ok();
+  EXPECT_EQ(rec.hard_state, hard_state(6, 3, 1));
+  EXPECT_FALSE(rec.term_raised_from.has_value());
 }
 
 // Entry payloads are client bytes: one holding an encoded record at an aligned offset must not
@@ -561,7 +612,8 @@ TEST_F(LogStoreTest, HandWrittenSegment_IsReadBack) {
                     encode_entry_record(entry(2, 2, "b")));
   RecoveredLog rec = reopen_ok();
   EXPECT_EQ(rec.entries, (std::vector<Entry>{entry(1, 1, "a"), entry(2, 2, "b")}));
-  EXPECT_EQ(rec.hard_state, hard_state(1, 0, 1));
+  // Entry 2 of term 2 after a hard state of term 1: the node starts in term 2.
+  EXPECT_EQ(rec.hard_state, hard_state(2, 0, 1));
 }
 
 TEST_F(LogStoreTest, EncodedRecords_AreEightByteAligned) {
@@ -665,7 +717,8 @@ TEST_F(LogStoreFloorTest, Reset_ThenEntriesFromNext_SurviveReopenWithThatFloor) 
 
   RecoveredLog rec = reopen_at_ok(20, 3);
   EXPECT_EQ(rec.entries, entries(21, 23, 3));
-  EXPECT_EQ(rec.hard_state, hard_state(1, 1, 3));
+  // The hard state never caught up with the snapshot's term: raised to it, without the vote.
+  EXPECT_EQ(rec.hard_state, hard_state(3, 0, 3));
 
   append_at(20, 3, entries(24, 25, 4));
   disk_.crash(Duration{0});
@@ -714,7 +767,7 @@ TEST_F(LogStoreFloorTest, FloorEntryWithOtherTerm_DiscardsLogAndWritesReset) {
   write_synced(entries(1, 10, 1), hard_state(1, 1, 3));
   RecoveredLog rec = reopen_at_ok(7, 2);
   EXPECT_TRUE(rec.entries.empty());
-  EXPECT_EQ(rec.hard_state, hard_state(1, 1, 3));
+  EXPECT_EQ(rec.hard_state, hard_state(2, 0, 3));  // raised to the snapshot's term
 
   disk_.crash(Duration{0});
   expect_corrupt_at(0, 0);

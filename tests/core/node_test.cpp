@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "core/storage/log_store.h"
 #include "core/wire/codec.h"
@@ -162,6 +163,90 @@ TEST(Node, CorruptLog_StopsWithCorrupt) {
   EXPECT_FALSE(h.status_ok_);
   ASSERT_EQ(h.rec_->failures.size(), 1u);
   EXPECT_EQ(h.rec_->failures[0].code, ErrorCode::kCorrupt);
+}
+
+// ---- seeds 11350 and 18224 of the simulator, as a scripted sequence ----------------------------
+
+raft::Message append_from(uint64_t from, uint64_t term, uint64_t prev_index, uint64_t prev_term,
+                          std::vector<raft::Entry> ents, uint64_t commit) {
+  raft::Message m;
+  m.type = raft::MessageType::kApp;
+  m.from = NodeId(from);
+  m.to = NodeId(1);
+  m.term = Term(term);
+  m.index = LogIndex(prev_index);
+  m.log_term = Term(prev_term);
+  m.entries = std::move(ents);
+  m.commit = LogIndex(commit);
+  return m;
+}
+
+raft::Entry entry_at(uint64_t index, uint64_t term, raft::EntryType type = raft::EntryType::kNormal) {
+  return raft::Entry{Term(term), LogIndex(index), type, type == raft::EntryType::kNormal ? "w" + std::to_string(index) : ""};
+}
+
+// The last message node 1 sent to `to`, decoded.
+std::optional<raft::Message> last_sent_to(const Mailbox& mail, uint64_t to) {
+  for (auto it = mail.sent.rbegin(); it != mail.sent.rend(); ++it) {
+    if (it->first != NodeId(to)) continue;
+    auto m = wire::decode(it->second);
+    if (m.ok()) return *m;
+  }
+  return std::nullopt;
+}
+
+// A follower acknowledged entries 1-4 to the leader of term 28; term 29's leader, elected with a
+// log ending at entry 2, replaced 3-4 with its own entry 3. That one write held the entry record
+// and then the hard state with term 29, and the power failed before its sync, tearing it between
+// the two. The node must start in term 29 (the entry proves it exists), not in term 28 behind
+// its own log: there it would accept the old leader's stale appends and acknowledge in term 28
+// again, and could win an election for a term between the two and append after entries of a
+// newer term.
+TEST(Node, WriteTornBetweenANewLeadersEntriesAndItsTerm_RestartsInThatTerm) {
+  sim::SimDiskOptions dopts;  // a sync takes 5 ms: until then what it covers is not durable
+  dopts.sync_latency_min = dopts.sync_latency_max = std::chrono::milliseconds(5);
+  NodeHarness h({NodeId(1), NodeId(2), NodeId(3)}, dopts);
+  h.disk_.set_now([&h] { return h.q_.now(); });
+  h.disk_.set_busy([&h](Duration d) { return h.q_.now() + d; });
+  h.boot();
+  h.node_->receive(wire::encode(append_from(2, 28, 0, 0, {entry_at(1, 28), entry_at(2, 28), entry_at(3, 28), entry_at(4, 28)}, 2)));
+  auto ack = last_sent_to(h.mail_, 2);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->type, raft::MessageType::kAppResp);
+  EXPECT_FALSE(ack->reject);
+  EXPECT_EQ(ack->index, LogIndex(4));
+  EXPECT_EQ(ack->term, Term(28));
+
+  h.run_for(std::chrono::milliseconds(10));  // that sync completes
+  const raft::Entry noop29 = entry_at(3, 29, raft::EntryType::kNoop);
+  h.node_->receive(wire::encode(append_from(3, 29, 2, 28, {noop29}, 2)));
+  ASSERT_EQ(h.node_->raft().term(), Term(29));
+  std::string segment;
+  for (const auto& name : h.disk_.list().value()) {
+    if (name.rfind("wal-", 0) == 0) segment = name;
+  }
+  ASSERT_FALSE(segment.empty());
+  h.node_.reset();
+  h.clock_.clear_timers();
+  h.disk_.crash_keeping(h.q_.now(), segment, storage::encode_entry_record(noop29).size());
+  EXPECT_EQ(h.disk_.stats().torn_writes, 1u);
+
+  h.boot();
+  ASSERT_TRUE(h.status_ok_);
+  const raft::Raft& r = h.node_->raft();
+  EXPECT_EQ(r.log().last_index(), LogIndex(3));
+  EXPECT_EQ(r.log().term(LogIndex(3)), Term(29));
+  EXPECT_EQ(r.term(), Term(29));
+  EXPECT_EQ(r.hard_state().vote, kNoNode);
+
+  // A duplicate of term 28's first append arrives late: refused, entry 3 stays term 29's.
+  h.mail_.sent.clear();
+  h.node_->receive(wire::encode(append_from(2, 28, 2, 28, {entry_at(3, 28), entry_at(4, 28)}, 2)));
+  EXPECT_EQ(h.node_->raft().log().term(LogIndex(3)), Term(29));
+  EXPECT_EQ(h.node_->raft().log().last_index(), LogIndex(3));
+  auto reply = last_sent_to(h.mail_, 2);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->term, Term(29));
 }
 
 size_t count_files(sim::SimDisk& d, const std::string& prefix) {

@@ -134,6 +134,36 @@ TEST_F(CheckerTest, HardState_LaterTermAfterRestart_Passes) {
   EXPECT_FALSE(checker_.failed());
 }
 
+// Seeds 11350 and 18224 before the fix: a write torn between a newer leader's entries and the hard
+// state carrying its term left the node in term 28 holding an entry of term 29.
+TEST_F(CheckerTest, TermBehindLog_RestartInATermOlderThanTheLastEntry_Fails) {
+  checker_.on_recovered(NodeId(2), HardState{Term(28), kNoNode, LogIndex(0)}, {E(1, 28, "a"), E(2, 29, "")});
+  ASSERT_TRUE(checker_.failed());
+  EXPECT_EQ(checker_.violation()->reason, "term-behind-log");
+}
+
+TEST_F(CheckerTest, TermBehindLog_RestartInATermOlderThanTheSnapshot_Fails) {
+  checker_.on_recovered(NodeId(2), HardState{Term(3), kNoNode, LogIndex(0)}, {}, LogIndex(10), Term(4));
+  ASSERT_TRUE(checker_.failed());
+  EXPECT_EQ(checker_.violation()->reason, "term-behind-log");
+}
+
+TEST_F(CheckerTest, TermBehindLog_RestartInTheLastEntrysTerm_Passes) {
+  checker_.on_recovered(NodeId(2), HardState{Term(29), kNoNode, LogIndex(0)}, {E(1, 28, "a"), E(2, 29, "")},
+                        LogIndex(0), Term(0));
+  checker_.on_recovered(NodeId(3), HardState{Term(5), kNoNode, LogIndex(0)}, {}, LogIndex(10), Term(4));
+  EXPECT_FALSE(checker_.failed());
+}
+
+TEST_F(CheckerTest, TermBehindLog_PersistingAnEntryOfANewerTerm_Fails) {
+  set_raft(2, {}, 3);
+  checker_.on_persisted(NodeId(2), {E(1, 3, "a")}, Term(0));
+  EXPECT_FALSE(checker_.failed());
+  checker_.on_persisted(NodeId(2), {E(2, 4, "b")}, Term(3));
+  ASSERT_TRUE(checker_.failed());
+  EXPECT_EQ(checker_.violation()->reason, "term-behind-log");
+}
+
 TEST_F(CheckerTest, AckRetracted_RestartWithoutAcknowledgedEntry_Fails) {
   checker_.on_ack_departed(NodeId(2), Term(3), LogIndex(2), Term(3));
   checker_.on_recovered(NodeId(2), HardState{Term(3), NodeId(1), LogIndex(0)}, {E(1, 1, "a")});

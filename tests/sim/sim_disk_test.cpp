@@ -231,6 +231,33 @@ TEST(SimDisk, TornWrite_KeepsStrictPrefixWithPossiblyGarbageLastByte) {
   EXPECT_GT(garbage, 0);
 }
 
+TEST(SimDisk, CrashKeeping_KeepsExactlyThoseUnsyncedBytesOfThatFile) {
+  SimDisk d(Prng(1), SimDiskOptions{});
+  make_durable_file(d, "f", "durable|");
+  make_durable_file(d, "g", "other|");
+  ASSERT_TRUE(d.append("f", "abc").ok());
+  ASSERT_TRUE(d.append("f", "defgh").ok());
+  ASSERT_TRUE(d.append("f", "ij").ok());
+  ASSERT_TRUE(d.append("g", "lost").ok());
+  d.crash_keeping(Duration{0}, "f", 5);  // all of "abc", then "de" of the second write
+  EXPECT_EQ(contents(d, "f"), "durable|abcde");
+  EXPECT_EQ(contents(d, "g"), "other|");
+  EXPECT_EQ(d.stats().torn_writes, 1u);
+  EXPECT_EQ(d.stats().writes_lost, 3u);  // "defgh" (torn), "ij", and g's "lost"
+  EXPECT_EQ(d.durable_contents("f"), "durable|abcde");
+}
+
+TEST(SimDisk, CrashKeeping_AtAWriteBoundary_TearsNothing) {
+  SimDisk d(Prng(1), SimDiskOptions{});
+  make_durable_file(d, "f", "d|");
+  ASSERT_TRUE(d.append("f", "abc").ok());
+  ASSERT_TRUE(d.append("f", "def").ok());
+  d.crash_keeping(Duration{0}, "f", 3);
+  EXPECT_EQ(contents(d, "f"), "d|abc");
+  EXPECT_EQ(d.stats().torn_writes, 0u);
+  EXPECT_EQ(d.stats().writes_lost, 1u);
+}
+
 TEST(SimDisk, NotTorn_WhenTornPpmIsZero) {
   for (uint64_t seed = 1; seed <= 50; ++seed) {
     SimDisk d(Prng(seed), lose_all(0));
