@@ -7,10 +7,18 @@ Each mutation (from ../shared/spec/testing.md) is applied to a scratch copy of t
 the first failing seed. A mutation that survives the whole sweep means the simulator is missing a
 fault or an oracle.
 
-    scripts/mutation-test.py                 # every mutation, seeds 1-1000
-    scripts/mutation-test.py M1 M4 --seeds 2000
-    scripts/mutation-test.py M7 M9 M11 --seeds 300   # the client-history mutations
+    scripts/mutation-test.py                 # every mutation, seeds 1-2000
+    scripts/mutation-test.py M1 M4 --seeds 500
+    scripts/mutation-test.py --black-box     # the white-box checkers off, seeds 1-10000
+    scripts/mutation-test.py --both          # both columns: 2000 seeds with, 10000 without
     scripts/mutation-test.py --list
+
+`--black-box` runs rqsim with the checkers that read a node's private state turned off
+(ack-retracted, hard-state-regressed, term-behind-log, membership-change-guard): a mutation must
+then show in what the cluster does (two leaders in a term, different entries applied at one index,
+a lost acknowledged write, a history no order explains, no progress after healing). The goal
+(issue 12): every mutation caught within 2,000 seeds with the white-box checkers and within 10,000
+without. The exit code is 1 if any mutation survives its budget.
 """
 import argparse
 import os
@@ -63,6 +71,20 @@ MUTATIONS = [
      "if (!pr.maybe_update(m.index) && !probe_answered) return;",
      "if (!pr.maybe_update(log_.last_index()) && !probe_answered) return;",
      "leader sets matchIndex to its last index instead of what the reply acknowledged"),
+    ("M16b", "core/raft/raft.cpp",
+     "    // Figure 2: a request or reply from an older term is otherwise ignored.\n    return;\n  }",
+     "    if (m.type != MessageType::kAppResp) return;\n  }",
+     "leader handles an AppendEntries reply from an older term as if current (no reply.term guard)"),
+    ("M8", "core/raft/raft.cpp",
+     "const int64_t lease = cfg_.election_ticks * (1'000'000 - ppm) / (1'000'000 + ppm) - 1;",
+     "const int64_t lease = cfg_.election_ticks;",
+     "leader's lease is a whole election timeout, with no margin for clock drift or tick phase",
+     ["--workload", "register", "--read-level", "weak"]),
+    ("M15", "core/raft/raft.cpp",
+     "if (in_lease && !m.transfer) return;",
+     "if (false) return;",
+     "no leader stickiness: followers that hear a leader still grant (pre-)votes",
+     ["--workload", "register", "--read-level", "weak"]),
     ("M7", "core/service/service.cpp",
      "      if (opts_.unsafe_leader_reads && leader) {",
      "      if (leader) {",
@@ -85,10 +107,25 @@ def run(cmd, cwd, env=None, capture=True):
     return subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=capture)
 
 
+def first_failure(rqsim, seeds, rqsim_args, jobs, env):
+    """Sweeps 1..seeds until the first failing seed; returns (seed, reason) or None."""
+    sweep = run([rqsim, "--seeds", f"1-{seeds}", "--jobs", str(jobs), "--stop-on-fail"] + rqsim_args, ROOT, env)
+    caught = [l for l in sweep.stdout.splitlines() if " result=fail " in l and "replay:" in l]
+    if not caught:
+        return None
+    first = min(caught, key=lambda l: int(l.split()[0].split("=")[1]))
+    return int(first.split()[0].split("=")[1]), first.split("reason=")[1].split()[0]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("ids", nargs="*", help="mutation ids (default: all)")
-    ap.add_argument("--seeds", type=int, default=1000, help="sweep seeds 1..N (default 1000)")
+    ap.add_argument("--seeds", type=int, default=None,
+                    help="sweep seeds 1..N (default 2000 with the white-box checkers, 10000 without)")
+    ap.add_argument("--black-box", action="store_true", help="white-box checkers off")
+    ap.add_argument("--both", action="store_true",
+                    help="each mutation with the white-box checkers (2000 seeds) and without (10000 seeds)")
+    ap.add_argument("--black-box-seeds", type=int, default=10000, help="with --both: the black-box budget")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--scratch", default="/tmp/sqlraft-mutants")
     ap.add_argument("--list", action="store_true")
@@ -103,6 +140,13 @@ def main():
     if unknown:
         print("unknown mutation ids: " + " ".join(sorted(unknown)), file=sys.stderr)
         return 2
+    # (label, budget, extra rqsim flags) for each column.
+    if args.both:
+        columns = [("white-box", args.seeds or 2000, []), ("black-box", args.black_box_seeds, ["--black-box"])]
+    elif args.black_box:
+        columns = [("black-box", args.seeds or 10000, ["--black-box"])]
+    else:
+        columns = [("white-box", args.seeds or 2000, [])]
 
     src = os.path.join(args.scratch, "src")
     build = os.path.join(args.scratch, "build")
@@ -124,7 +168,10 @@ def main():
         print(r.stdout + r.stderr, file=sys.stderr)
         return 2
 
-    results = []
+    rqsim = os.path.join(build, "bin", "rqsim")
+    print("mutation " + " ".join(f"{label + ' (' + str(budget) + ')':>26}" for label, budget, _ in columns)
+          + "  description", flush=True)
+    missed = []
     for mid, f, old, new, desc, *extra in chosen:
         rqsim_args = extra[0] if extra else []
         path = os.path.join(src, f)
@@ -134,33 +181,32 @@ def main():
                   file=sys.stderr)
             return 2
         open(path, "w").write(original.replace(old, new))
-        t0 = time.time()
         b = run(["ninja", "-C", build, "rqsim"], ROOT, env)
         if b.returncode != 0:
             print(b.stdout[-3000:] + b.stderr[-3000:], file=sys.stderr)
             open(path, "w").write(original)
             return 2
-        sweep = run([os.path.join(build, "bin", "rqsim"), "--seeds", f"1-{args.seeds}", "--jobs", str(args.jobs),
-                     "--stop-on-fail"] + rqsim_args, ROOT, env)
-        open(path, "w").write(original)
-        caught = [l for l in sweep.stdout.splitlines() if " result=fail " in l and "replay:" in l]
-        secs = time.time() - t0
-        if caught:
-            first = min(caught, key=lambda l: int(l.split()[0].split("=")[1]))
-            seed = first.split()[0].split("=")[1]
-            reason = first.split("reason=")[1].split()[0]
-            line = f"{mid:4} caught  seed={seed:>5} reason={reason:28} ({secs:.0f}s) {desc}"
-        else:
-            line = f"{mid:4} SURVIVED {args.seeds} seeds ({secs:.0f}s) {desc}"
-        print(line, flush=True)
-        results.append((mid, bool(caught)))
+        cells = []
+        try:
+            for label, budget, flags in columns:
+                t0 = time.time()
+                hit = first_failure(rqsim, budget, rqsim_args + flags, args.jobs, env)
+                secs = time.time() - t0
+                if hit:
+                    cells.append(f"{hit[0]:>6} {hit[1][:14]:14} {secs:4.0f}s")
+                else:
+                    cells.append(f"{'SURVIVED':>21} {secs:4.0f}s")
+                    missed.append(f"{mid}/{label}")
+        finally:
+            open(path, "w").write(original)
+        print(f"{mid:8} " + " ".join(f"{c:>26}" for c in cells) + f"  {desc}"
+              + (f" [{' '.join(rqsim_args)}]" if rqsim_args else ""), flush=True)
 
     # Restore the scratch tree's build to the unmutated code for the next run.
     run(["ninja", "-C", build, "rqsim"], ROOT, env)
-    survived = [m for m, c in results if not c]
-    print(f"mutations={len(results)} caught={len(results) - len(survived)} survived={len(survived)}"
-          + (" (" + " ".join(survived) + ")" if survived else ""))
-    return 1 if survived else 0
+    print(f"mutations={len(chosen)} columns={len(columns)} missed={len(missed)}"
+          + (" (" + " ".join(missed) + ")" if missed else ""))
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

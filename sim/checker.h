@@ -90,6 +90,10 @@ class Checker {
   // Every acknowledged entry must be in the node's log.
   void check_acknowledged_present(NodeId n);
 
+  // Off: the checks that read a node's private state (ack-retracted, hard-state-regressed,
+  // term-behind-log, membership-change-guard) are skipped.
+  void set_white_box(bool on) { white_box_ = on; }
+
   void fail(const std::string& reason, NodeId n, const std::string& detail);
   bool failed() const { return violation_.has_value(); }
   const std::optional<Violation>& violation() const { return violation_; }
@@ -135,6 +139,7 @@ class Checker {
   };
   std::map<uint64_t, AckedToLeader> acked_to_leader_;  // node -> highest ack in its latest term
   std::optional<Violation> violation_;
+  bool white_box_ = true;
 };
 
 uint64_t entry_hash(const raft::Entry& e);

@@ -116,6 +116,7 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
   net_ = std::make_unique<Network>(q_, root.split(), opts_.net, hosts,
                                    [this](NodeId f, NodeId t, std::string b) { deliver(f, t, std::move(b)); });
   checker_ = std::make_unique<Checker>([this](NodeId id) { return raft_of(id); }, [this] { return q_.now(); });
+  checker_->set_white_box(opts_.white_box);
   Prng workload_prng = root.split();
   std::vector<raft::Member> members;
   for (size_t k = 0; k < hosts; ++k) {

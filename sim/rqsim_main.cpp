@@ -9,6 +9,9 @@
 //                                    checked for linearizability / a conserved total)
 //   --read-level none|weak|linearizable|strong             (SQL workloads; default linearizable)
 //   --history FILE                   (--seed) the clients' history as jsonl, for rqcheck
+//   --black-box                      the white-box checkers off (ack-retracted,
+//                                    hard-state-regressed, term-behind-log,
+//                                    membership-change-guard): a bug must show end to end
 // Exit: 0 all passed, 1 a violation, 2 bad usage.
 #include <cinttypes>
 #include <cstdio>
@@ -28,7 +31,8 @@ int usage(const char* why) {
                "       rqsim --seeds A-B [--jobs J] [--print-all] [--stop-on-fail]\n"
                "       rqsim --bench SECONDS [--nodes N] [--think-ms MS] [--seed N]\n"
                "  with  [--workload raft|register|multi-register|bank|append]\n"
-               "        [--read-level none|weak|linearizable|strong] [--bootstrap-expect]\n");
+               "        [--read-level none|weak|linearizable|strong] [--bootstrap-expect]\n"
+               "        [--black-box]  (the checkers that read a node's private state off)\n");
   return 2;
 }
 
@@ -126,6 +130,8 @@ int main(int argc, char** argv) {
       auto l = rq::svc::read_level_from_name(value("--read-level"));
       if (!l || *l == rq::svc::ReadLevel::kAuto) return usage("--read-level wants none, weak, linearizable or strong");
       sw.read_level = *l;
+    } else if (a == "--black-box") {
+      sw.white_box = false;
     } else if (a == "--bootstrap-expect") {
       sw.bootstrap_expect = true;
     } else if (a == "--history") {
@@ -156,7 +162,7 @@ int main(int argc, char** argv) {
   if (sw.bootstrap_expect && sw.workload == rq::sim::WorkloadKind::kRaft)
     return usage("--bootstrap-expect goes with a SQL workload (it runs through the service)");
   if (have_seed)
-    return run_single(rq::sim::options_for(seed, sw.workload, sw.read_level, sw.bootstrap_expect),
+    return run_single(rq::sim::options_for(seed, sw.workload, sw.read_level, sw.bootstrap_expect, sw.white_box),
                       verbose, history_path);
   return rq::sim::sweep(sw) == 0 ? 0 : 1;
 }

@@ -322,6 +322,7 @@ std::string Options::describe() const {
   if (schedule) out += " schedule=" + rq::sim::describe(*schedule);
   if (broken_reads) out += " broken_reads=1";
   if (bootstrap_expect) out += " bootstrap_expect=1";
+  if (!white_box) out += " white_box=0";
   add("liveness_bound_ms", ms(liveness_bound));
   return out;
 }

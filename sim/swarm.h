@@ -103,6 +103,10 @@ struct Options {
   // notifying each other through the service (svc::Service::expect_bootstrap) under the same
   // faults, instead of starting with the membership; founders are all voters then.
   bool bootstrap_expect = false;
+  // The white-box checkers (ack-retracted, hard-state-regressed, term-behind-log,
+  // membership-change-guard) read a node's private state; off, a bug must show in what the
+  // cluster does (Raft's properties on applied entries, clients' histories, liveness).
+  bool white_box = true;
 
   // Workload (chosen on the command line, not drawn from the seed).
   WorkloadKind workload = WorkloadKind::kRaft;

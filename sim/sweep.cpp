@@ -16,8 +16,9 @@
 namespace rq::sim {
 
 Options options_for(uint64_t seed, WorkloadKind workload, svc::ReadLevel level,
-                    bool bootstrap_expect) {
+                    bool bootstrap_expect, bool white_box) {
   Options o = draw_options(seed);
+  o.white_box = white_box;
   o.workload = workload;
   o.read_level = level;
   o.bootstrap_expect = bootstrap_expect && workload != WorkloadKind::kRaft;
@@ -66,7 +67,7 @@ Child spawn(uint64_t seed, const SweepOptions& o) {
     dup2(p[1], 1);
     dup2(p[1], 2);
     bool pass = false;
-    const std::string line = run_one_line(options_for(seed, o.workload, o.read_level, o.bootstrap_expect), &pass);
+    const std::string line = run_one_line(options_for(seed, o.workload, o.read_level, o.bootstrap_expect, o.white_box), &pass);
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
     _exit(pass ? 0 : 1);
@@ -153,8 +154,9 @@ uint64_t sweep(const SweepOptions& o) {
         std::string flags;
         if (o.workload != WorkloadKind::kRaft) {
           flags = std::string(" --workload ") + workload_name(o.workload) + " --read-level " + svc::to_string(o.read_level);
-        if (o.bootstrap_expect) flags += " --bootstrap-expect";
+          if (o.bootstrap_expect) flags += " --bootstrap-expect";
         }
+        if (!o.white_box) flags += " --black-box";
         std::printf("seed=%" PRIu64 " result=fail reason=%s replay: %s --seed %" PRIu64 "%s\n", c.seed,
                     reason.c_str(), o.self.c_str(), c.seed, flags.c_str());
         if (o.stop_on_fail) stop = true;

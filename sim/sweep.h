@@ -19,11 +19,12 @@ struct SweepOptions {
   WorkloadKind workload = WorkloadKind::kRaft;
   svc::ReadLevel read_level = svc::ReadLevel::kLinearizable;
   bool bootstrap_expect = false;
+  bool white_box = true;  // false: --black-box
 };
 
 // The seed's options with the workload chosen on the command line.
 Options options_for(uint64_t seed, WorkloadKind workload, svc::ReadLevel level,
-                    bool bootstrap_expect = false);
+                    bool bootstrap_expect = false, bool white_box = true);
 
 // The result line of one seed, as rqsim prints it last.
 std::string run_one_line(const Options& opts, bool* pass);
