@@ -175,7 +175,9 @@ def main():
     for mid, f, old, new, desc, *extra in chosen:
         rqsim_args = extra[0] if extra else []
         path = os.path.join(src, f)
-        original = open(os.path.join(ROOT, f)).read()
+        # The scratch copy, synced once at the start: edits to the working tree during a long
+        # run do not leak into it.
+        original = open(path).read()
         if original.count(old) != 1:
             print(f"{mid}: the text to mutate occurs {original.count(old)} times in {f}; update the table",
                   file=sys.stderr)

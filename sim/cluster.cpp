@@ -138,11 +138,12 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
       hr.cursor += d;
       return hr.cursor;
     });
-    const int64_t drift =
+    int64_t drift =
         opts_.drift_ppm_max == 0
             ? 0
             : static_cast<int64_t>(h->prng.below(static_cast<uint64_t>(2 * opts_.drift_ppm_max + 1))) -
                   opts_.drift_ppm_max;
+    if (opts_.drift_extremes) drift = drift >= 0 ? opts_.drift_ppm_max : -opts_.drift_ppm_max;
     h->clock = std::make_unique<SimClock>(
         [this, &hr] { return host_now(hr); },
         [this, &hr](Duration at, std::function<void()> fn) {
@@ -213,6 +214,7 @@ NodeConfig Simulation::node_config(NodeId id) const {
   c.raft.id = id;
   c.raft.election_ticks = opts_.election_ticks;
   c.raft.heartbeat_ticks = opts_.heartbeat_ticks;
+  if (id.v >= 1 && id.v <= 32 && (opts_.pinned_timeouts_mask >> (id.v - 1) & 1) != 0) c.raft.election_jitter_ticks = 0;
   c.raft.max_inflight = opts_.max_inflight;
   c.raft.max_msg_bytes = opts_.max_msg_bytes;
   c.raft.snapshot_chunk_bytes = opts_.snapshot_chunk_bytes;
@@ -1101,6 +1103,7 @@ void Simulation::check_liveness() {
     }
     if (converged) {
       core_ = targets;
+      if (start_stickiness_check(*leader)) return;
       finish();
       return;
     }
@@ -1108,11 +1111,59 @@ void Simulation::check_liveness() {
   q_.after(opts_.tick, [this] { check_liveness(); });
 }
 
+bool Simulation::start_stickiness_check(const raft::Raft& leader) {
+  // Not while a membership change is being finished: it may remove the leader or the follower.
+  if (!opts_.stickiness_check || stickiness_started_ || op_) return false;
+  stickiness_started_ = true;
+  // A follower to cut off from the leader, such that the leader still reaches a majority of its
+  // voters: with leader stickiness nothing may change; without, the follower that cannot hear it
+  // wins pre-votes from the others and deposes it, again and again.
+  const std::vector<NodeId>& voters = leader.voters();
+  std::vector<NodeId> reached;  // voters up, healed and linked to the leader
+  for (NodeId v : voters) {
+    if (std::find(core_.begin(), core_.end(), v) != core_.end() && raft_of(v) != nullptr) reached.push_back(v);
+  }
+  if (reached.size() < voters.size() / 2 + 2) return false;  // cutting one more would lose the quorum
+  std::vector<NodeId> followers;
+  for (NodeId v : reached) {
+    if (v != leader.id()) followers.push_back(v);
+  }
+  const NodeId cut = followers[prng_.below(followers.size())];
+  net_->set_link(leader.id(), cut, false);
+  net_->set_link(cut, leader.id(), false);
+  ++stickiness_checks_;
+  note("stickiness check: leader " + std::to_string(leader.id().v) + " of term " + std::to_string(leader.term().v) +
+       " cut off from " + std::to_string(cut.v));
+  // Ten election timeouts of the slowest clock.
+  const Duration wait = opts_.tick * opts_.election_ticks * 10 * (1'000'000 + opts_.drift_ppm_max) / 1'000'000;
+  q_.after(wait, [this, id = leader.id(), term = leader.term(), cut] { finish_stickiness_check(id, term, cut); });
+  return true;
+}
+
+void Simulation::finish_stickiness_check(NodeId leader, Term term, NodeId cut) {
+  if (done_ || checker_->failed()) return;
+  const raft::Raft* r = raft_of(leader);
+  Term highest = term;
+  for (NodeId c : core_) {
+    if (const raft::Raft* o = raft_of(c)) highest = std::max(highest, o->term());
+  }
+  if (r == nullptr || r->role() != raft::Role::kLeader || r->term() != term || highest != term) {
+    checker_->fail("liveness", leader,
+                   "the leader of term " + std::to_string(term.v) + " was deposed (terms reached " +
+                       std::to_string(highest.v) + ") while it reached a majority: only node " +
+                       std::to_string(cut.v) + " was cut off from it");
+    return;
+  }
+  finish();
+}
+
 void Simulation::finish() {
   std::optional<uint64_t> digest;
   for (NodeId c : core_) {
     checker_->check_acknowledged_present(c);
     const Host& h = host(c);
+    // The simulator's own bug if a healed node went down after converging.
+    RQ_ASSERT(h.up);
     if (digest && *digest != h.digest()) {
       checker_->fail("convergence", c, "state digest differs between healed nodes at the same applied index");
     }
@@ -1215,6 +1266,7 @@ RunResult Simulation::run() {
   c.add("msgs_duplicated", ns.duplicated);
   c.add("msgs_replayed", ns.replayed);
   c.add("msgs_reordered", ns.reordered);
+  c.add("msgs_held", ns.held);
   c.add("syncs", ds.syncs);
   c.add("sync_failures", ds.sync_failures);
   c.add("writes_lost", ds.writes_lost);
@@ -1223,6 +1275,7 @@ RunResult Simulation::run() {
   c.add("terms_raised", terms_raised_);
   c.add("snapshots_taken", snapshots_taken_);
   c.add("snapshots_installed", snapshots_installed_);
+  c.add("stickiness_checks", stickiness_checks_);
   c.add("membership_changes", membership_changes_);
   c.add("joins_asked", joins_asked_);
   c.add("transfers", transfers_);

@@ -109,6 +109,9 @@ class Simulation final : public NodeObserver {
   Host* current_leader();
   void begin_liveness();
   void check_liveness();
+  // The converged cluster's leader is cut off from one follower; true when that check started.
+  bool start_stickiness_check(const raft::Raft& leader);
+  void finish_stickiness_check(NodeId leader, Term term, NodeId cut);
   void finish();
   void note(const std::string& line);
   Host& host(NodeId id) { return *hosts_[id.v - 1]; }
@@ -146,6 +149,8 @@ class Simulation final : public NodeObserver {
   bool done_ = false;
   Duration heal_at_{};
   std::vector<NodeId> core_;
+  bool stickiness_started_ = false;
+  uint64_t stickiness_checks_ = 0;
   // What the packet being sent says about its sender, recorded by the checker when it leaves.
   raft::HardState sending_hs_;
   bool sending_ack_ = false;

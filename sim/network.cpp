@@ -62,15 +62,22 @@ void Network::send(NodeId from, NodeId to, std::string bytes, Duration depart) {
     history_.push_back(Past{from, to, bytes});
     if (history_.size() > kHistory) history_.pop_front();
   }
+  if (opts_.faults && opts_.hold_max.count() > 0 && prng_.chance_ppm(opts_.hold_ppm)) {
+    ++stats_.held;
+    const auto hold = static_cast<uint64_t>(opts_.hold_max.count());
+    const Duration at = depart + Duration(static_cast<int64_t>(hold / 4 + prng_.below(hold - hold / 4 + 1)));
+    schedule(from, to, std::move(bytes), at, false, false);
+    return;
+  }
   const bool reorder = opts_.faults && prng_.chance_ppm(opts_.reorder_ppm);
   if (reorder) ++stats_.reordered;
   schedule(from, to, std::move(bytes), depart + draw_latency(), !reorder);
 }
 
-void Network::schedule(NodeId from, NodeId to, std::string bytes, Duration at, bool in_order) {
+void Network::schedule(NodeId from, NodeId to, std::string bytes, Duration at, bool in_order, bool blocks) {
   Duration& last = last_arrival_[link(from, to)];
   if (in_order && at <= last) at = last + Duration(1);
-  if (at > last) last = at;
+  if (blocks && at > last) last = at;
   const Duration clogged = clog_until_[link(from, to)];
   if (clogged > at) {
     ++stats_.clogged;

@@ -24,6 +24,10 @@ struct NetworkOptions {
   // Links deliver in order (like the TCP connections of the real transport) except that each
   // packet may, with this chance, take its own path and overtake or fall behind others.
   uint32_t reorder_ppm = 0;
+  // Chance that a packet is held somewhere (a stuck queue, a switch buffer) and delivered up to
+  // `hold_max` later, long after the sender moved on: a reply that outlives a term change.
+  uint32_t hold_ppm = 0;
+  Duration hold_max{0};
   bool faults = true;       // off in the liveness phase: only latency remains
 };
 
@@ -36,6 +40,7 @@ struct NetworkStats {
   uint64_t replayed = 0;
   uint64_t clogged = 0;
   uint64_t reordered = 0;
+  uint64_t held = 0;
 };
 
 class Network {
@@ -61,7 +66,9 @@ class Network {
 
  private:
   Duration draw_latency();
-  void schedule(NodeId from, NodeId to, std::string bytes, Duration at, bool in_order);
+  // `in_order`: not before the link's last arrival. `blocks`: later in-order packets come after
+  // this one (false for a packet held off the link's path).
+  void schedule(NodeId from, NodeId to, std::string bytes, Duration at, bool in_order, bool blocks = true);
   size_t link(NodeId from, NodeId to) const;
 
   EventQueue& q_;

@@ -147,6 +147,21 @@ Options draw_options(uint64_t seed) {
     o.w_isolate_leader = std::max<uint32_t>(o.w_isolate_leader, 10);
     o.infant_leader_kill_ppm = pick(p, {200'000u, 500'000u});
   }
+  // Drawn after everything above, so that existing seeds keep the options they had.
+  // Packets held for several election timeouts: replies that outlive a term change.
+  o.net.hold_ppm = pick(p, {0u, 0u, 2'000u, 20'000u});
+  o.net.hold_max = election * static_cast<int64_t>(pick(p, {2, 5, 10}));
+  if (p.below(4) == 0) {
+    // The lease at its edge: clocks at the largest drift the lease allows for, some fast and
+    // some slow, and a minority of hosts campaigning exactly an election timeout after they
+    // last heard from the leader.
+    o.drift_ppm_max = 20'000;
+    o.drift_extremes = true;
+    const size_t hosts = o.nodes + o.spares;
+    const uint64_t pinned = p.range(1, std::max<uint64_t>(1, (hosts - 1) / 2));
+    for (uint64_t k = 0; k < pinned; ++k) o.pinned_timeouts_mask |= 1u << p.below(hosts);
+  }
+  o.stickiness_check = p.below(2) == 0;
   return o;
 }
 
@@ -289,12 +304,16 @@ std::string Options::describe() const {
   addu("dup_ppm", net.dup_ppm);
   addu("replay_ppm", net.replay_ppm);
   addu("reorder_ppm", net.reorder_ppm);
+  addu("hold_ppm", net.hold_ppm);
+  add("hold_max_ms", ms(net.hold_max));
   addu("disk_lose_all_ppm", disk.lose_all_ppm);
   addu("torn_ppm", disk.torn_ppm);
   addu("sync_fail_ppm", disk.sync_fail_ppm);
   add("sync_min_us", us(disk.sync_latency_min));
   add("sync_max_us", us(disk.sync_latency_max));
   add("drift_ppm_max", drift_ppm_max);
+  addu("drift_extremes", drift_extremes ? 1 : 0);
+  addu("pinned_timeouts_mask", pinned_timeouts_mask);
   add("nemesis_ms", ms(nemesis_interval));
   addu("w_partition", w_partition);
   addu("w_heal", w_heal);
@@ -322,6 +341,7 @@ std::string Options::describe() const {
   if (schedule) out += " schedule=" + rq::sim::describe(*schedule);
   if (broken_reads) out += " broken_reads=1";
   if (bootstrap_expect) out += " bootstrap_expect=1";
+  if (stickiness_check) out += " stickiness_check=1";
   if (!white_box) out += " white_box=0";
   add("liveness_bound_ms", ms(liveness_bound));
   return out;

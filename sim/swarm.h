@@ -68,6 +68,13 @@ struct Options {
   NetworkOptions net;
   SimDiskOptions disk;
   int64_t drift_ppm_max = 0;
+  // Every clock runs at exactly +drift_ppm_max or -drift_ppm_max (the edge of the lease's
+  // assumption) instead of anywhere between.
+  bool drift_extremes = false;
+  // Hosts (bit k: host k+1) whose election timeouts are pinned at the minimum (no jitter): they
+  // campaign exactly election_ticks after they last heard a leader, the moment its lease must
+  // have run out.
+  uint32_t pinned_timeouts_mask = 0;
 
   // Fault schedule (the nemesis): an action every `nemesis_interval` on average, drawn by weight.
   Duration nemesis_interval = std::chrono::seconds(1);
@@ -114,6 +121,11 @@ struct Options {
   size_t clients = 3;
   Duration client_think = std::chrono::milliseconds(20);
   Duration client_timeout = std::chrono::seconds(2);
+
+  // After the healed nodes converged, cut the leader off from one follower only (Cloudflare's
+  // 2020 pattern) and require the leader to keep its term for ten election timeouts: leader
+  // stickiness must stop the follower that cannot hear it from deposing it.
+  bool stickiness_check = false;
 
   // Phases: faults for `safety_duration`, then a healed majority must commit within
   // `liveness_bound`.

@@ -128,8 +128,8 @@ void Raft::reset(Term term) {
 
 void Raft::reset_randomized_election_timeout() {
   // Raft §5.2: randomized timeouts make split votes rare.
-  randomized_election_timeout_ =
-      cfg_.election_ticks + static_cast<int>(prng_.below(static_cast<uint64_t>(cfg_.election_ticks)));
+  const int jitter = cfg_.election_jitter_ticks < 0 ? cfg_.election_ticks : cfg_.election_jitter_ticks;
+  randomized_election_timeout_ = cfg_.election_ticks + (jitter == 0 ? 0 : static_cast<int>(prng_.below(static_cast<uint64_t>(jitter))));
 }
 
 void Raft::become_follower(Term term, NodeId lead) {

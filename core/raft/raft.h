@@ -26,8 +26,12 @@ struct RaftConfig {
   // Static voters, used only when neither the log nor a snapshot holds a membership (tests, and
   // clusters bootstrapped without config entries).
   std::vector<NodeId> voters;
-  // A follower starts an election after a random timeout in [election_ticks, 2*election_ticks).
+  // A follower starts an election after a random timeout in [election_ticks, election_ticks +
+  // election_jitter_ticks) (Raft §5.2); -1 means election_ticks, etcd's [et, 2et). 0 pins it at the
+  // minimum: legal (leader stickiness and the lease count only on election_ticks), and how the
+  // simulator tests the lease at its edge.
   int election_ticks = 10;
+  int election_jitter_ticks = -1;
   int heartbeat_ticks = 1;
   // Payload bytes per AppendEntries (at least one entry is always sent).
   uint64_t max_msg_bytes = 1 << 20;

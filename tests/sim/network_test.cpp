@@ -257,6 +257,35 @@ TEST_F(NetworkTest, Replay_RedeliversAnEarlierPacket) {
   EXPECT_EQ(net_->stats().replayed, 1u);
 }
 
+TEST_F(NetworkTest, Hold_DeliversLongAfterTheOthersWithinTheBound) {
+  NetworkOptions o = quiet();
+  o.hold_ppm = 100'000;
+  o.hold_max = 2s;
+  make(o);
+  for (int k = 0; k < 200; ++k) net_->send(n1, n2, std::to_string(k), Duration(0));
+  run_all();
+  ASSERT_EQ(got_.size(), 200u);  // held, never lost
+  size_t late = 0;
+  for (const Arrival& a : got_) {
+    EXPECT_LE(a.at, Duration(2s) + o.latency_min);
+    if (a.at >= Duration(500ms)) ++late;  // at least a quarter of the bound
+  }
+  EXPECT_EQ(late, net_->stats().held);
+  EXPECT_GT(late, 5u);
+  EXPECT_LT(late, 60u);
+}
+
+TEST_F(NetworkTest, Hold_NothingHeldWhenFaultsAreOff) {
+  NetworkOptions o = quiet();
+  o.hold_ppm = 1'000'000;
+  o.hold_max = 2s;
+  o.faults = false;
+  make(o);
+  send_burst(20);
+  EXPECT_EQ(net_->stats().held, 0u);
+  for (const Arrival& a : got_) EXPECT_LT(a.at, Duration(100ms));
+}
+
 TEST_F(NetworkTest, Clog_HoldsPacketsUntilTheClogTime) {
   make(quiet());
   net_->clog(n1, n2, 50ms);
