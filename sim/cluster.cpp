@@ -1154,7 +1154,12 @@ void Simulation::finish_stickiness_check(NodeId leader, Term term, NodeId cut) {
                        std::to_string(cut.v) + " was cut off from it");
     return;
   }
-  finish();
+  // Reconnect the follower; everyone must converge again (on what was written meanwhile).
+  net_->set_link(leader, cut, true);
+  net_->set_link(cut, leader, true);
+  note("stickiness check passed: reconnecting " + std::to_string(cut.v));
+  heal_at_ = q_.now();
+  check_liveness();
 }
 
 void Simulation::finish() {
