@@ -694,7 +694,7 @@ void Simulation::nemesis_step() {
   const uint32_t weights[] = {opts_.w_partition,   opts_.w_heal,           opts_.w_crash,
                               opts_.w_pause,       opts_.w_clock_jump,     opts_.w_clog,
                               opts_.w_kill_leader, opts_.w_isolate_leader, opts_.w_membership,
-                              opts_.w_transfer};
+                              opts_.w_transfer,    sql_workload_ ? opts_.w_lease_attack : 0};
   uint64_t total = 0;
   for (uint32_t w : weights) total += w;
   if (total == 0) return;
@@ -704,7 +704,7 @@ void Simulation::nemesis_step() {
   Host& h = *hosts_[prng_.below(hosts_.size())];
   trace_.add(6, action, h.id.v);
   // Partitions flap, but each shape holds for at least a minimum stable window.
-  const bool reshapes = action == 0 || action == 1 || action == 7;
+  const bool reshapes = action == 0 || action == 1 || action == 7 || action == 10;
   if (reshapes && q_.now() < last_reshape_ + opts_.partition_min_stable) return;
   if (reshapes) last_reshape_ = q_.now();
   switch (action) {
@@ -781,6 +781,22 @@ void Simulation::nemesis_step() {
     case 9:
       transfer_leadership();
       break;
+    case 10: {
+      Host* l = current_leader();
+      if (l == nullptr) break;
+      net_->heal_all();
+      ++partitions_;
+      for (size_t k = 1; k <= host_count(); ++k) {
+        if (NodeId(k) == l->id) continue;
+        net_->set_link(l->id, NodeId(k), false);
+        net_->set_link(NodeId(k), l->id, false);
+      }
+      // Reads go to the old leader, writes through the others, for a few election timeouts.
+      sql_workload_->focus_reads(l->id, q_.now() + opts_.tick * opts_.election_ticks * 3);
+      ++lease_attacks_;
+      note("lease attack: leader " + std::to_string(l->id.v) + " cut off, clients read from it");
+      break;
+    }
     default: {
       const NodeId to = random_host();
       if (to == h.id) break;
@@ -1281,6 +1297,7 @@ RunResult Simulation::run() {
   c.add("snapshots_taken", snapshots_taken_);
   c.add("snapshots_installed", snapshots_installed_);
   c.add("stickiness_checks", stickiness_checks_);
+  c.add("lease_attacks", lease_attacks_);
   c.add("membership_changes", membership_changes_);
   c.add("joins_asked", joins_asked_);
   c.add("transfers", transfers_);

@@ -151,6 +151,7 @@ class Simulation final : public NodeObserver {
   std::vector<NodeId> core_;
   bool stickiness_started_ = false;
   uint64_t stickiness_checks_ = 0;
+  uint64_t lease_attacks_ = 0;
   // What the packet being sent says about its sender, recorded by the checker when it leaves.
   raft::HardState sending_hs_;
   bool sending_ack_ = false;

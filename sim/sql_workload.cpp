@@ -45,6 +45,15 @@ SqlWorkload::SqlWorkload(EventQueue& q, Prng prng, SqlWorkloadOptions o, Submit 
 
 NodeId SqlWorkload::random_node() { return NodeId(prng_.range(1, o_.nodes)); }
 
+NodeId SqlWorkload::pick_node(const Op& op) {
+  if (!focused()) return random_node();
+  if (!targets_leader(op)) return focus_;
+  if (o_.nodes < 2) return random_node();
+  NodeId n = NodeId(prng_.range(1, o_.nodes - 1));
+  if (n.v >= focus_.v) n = NodeId(n.v + 1);
+  return n;
+}
+
 void SqlWorkload::start() {
   for (size_t c = 0; c < clients_.size(); ++c) schedule_next(c, Duration(static_cast<int64_t>(prng_.below(1'000'000))));
 }
@@ -160,7 +169,9 @@ void SqlWorkload::begin_op(size_t c) {
   record(cl.process, EventType::kInvoke, *cl.op, cl.op->is_read ? Value::nil() : cl.op->input, NodeId{});
   // A third of the time even a leader-bound request goes to any node (a load-balanced client),
   // which forwards it.
-  if (!targets_leader(*cl.op) || !cl.belief.valid() || prng_.below(3) == 0) cl.belief = random_node();
+  if (!targets_leader(*cl.op) || !cl.belief.valid() || prng_.below(3) == 0 || (focused() && cl.belief == focus_)) {
+    cl.belief = pick_node(*cl.op);
+  }
   send_attempt(c);
 }
 
@@ -187,7 +198,7 @@ void SqlWorkload::retry(size_t c, Duration after, bool pick_random) {
     out_of_attempts(c);
     return;
   }
-  if (pick_random) cl.belief = random_node();
+  if (pick_random) cl.belief = pick_node(*cl.op);
   const uint64_t attempt = ++cl.attempt;
   q_.after(after, [this, c, attempt] {
     if (clients_[c].attempt == attempt) send_attempt(c);

@@ -79,6 +79,14 @@ class SqlWorkload {
     first_fresh_ack_.reset();
   }
   std::optional<Duration> first_fresh_ack() const { return first_fresh_ack_; }
+  // Until `until`, reads that may go to any node (levels none and weak) all go to `node`, and
+  // leader-bound requests go anywhere but `node`: an application instance that reads from a
+  // nearby node while its writes go through others. Aimed at an old leader cut off from the
+  // cluster, it reads there right after writes committed through the new leader.
+  void focus_reads(NodeId node, Duration until) {
+    focus_ = node;
+    focus_until_ = until;
+  }
   const SqlWorkloadStats& stats() const { return stats_; }
   const std::vector<TimedEvent>& events() const { return events_; }
 
@@ -124,6 +132,9 @@ class SqlWorkload {
   void out_of_attempts(size_t c);
   bool targets_leader(const Op& op) const;
   NodeId random_node();
+  // Where an attempt of `op` goes when the client has no better idea.
+  NodeId pick_node(const Op& op);
+  bool focused() const { return focus_.valid() && q_.now() < focus_until_; }
   void record(uint64_t process, EventType t, const Op& op, Value v, NodeId at);
   // Interprets a successful response: the value to record, or a finding.
   std::optional<Value> interpret(const Op& op, const sql::CommandResult& r, std::string* problem);
@@ -138,6 +149,8 @@ class SqlWorkload {
   uint64_t next_process_ = 0;
   bool stopped_ = false;
   Duration fresh_after_{Duration::max()};
+  NodeId focus_;
+  Duration focus_until_{};
   std::optional<Duration> first_fresh_ack_;
   SqlWorkloadStats stats_;
   std::vector<TimedEvent> events_;

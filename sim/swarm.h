@@ -73,7 +73,7 @@ struct Options {
   bool drift_extremes = false;
   // Hosts (bit k: host k+1) whose election timeouts are pinned at the minimum (no jitter): they
   // campaign exactly election_ticks after they last heard a leader, the moment its lease must
-  // have run out.
+  // have run out. (At most one in a swarm: see draw_options.)
   uint32_t pinned_timeouts_mask = 0;
 
   // Fault schedule (the nemesis): an action every `nemesis_interval` on average, drawn by weight.
@@ -91,6 +91,10 @@ struct Options {
   // everywhere (the Figure 8 window).
   uint32_t infant_leader_kill_ppm = 0;
   uint32_t w_transfer = 0;        // leadership transfer to a random voter
+  // Cut the leader off from the cluster while clients keep reading from it and write through
+  // the others (SQL workloads): the old leader must stop serving reads before a new leader
+  // can have committed anything.
+  uint32_t w_lease_attack = 0;
   // Hosts beyond the founding `nodes` that start outside the cluster and may join it.
   size_t spares = 0;
   // Founding members that start as non-voters (read replicas).
