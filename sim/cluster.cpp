@@ -144,6 +144,9 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
             : static_cast<int64_t>(h->prng.below(static_cast<uint64_t>(2 * opts_.drift_ppm_max + 1))) -
                   opts_.drift_ppm_max;
     if (opts_.drift_extremes) drift = drift >= 0 ? opts_.drift_ppm_max : -opts_.drift_ppm_max;
+    // The host pinned at the minimum election timeout also runs fast: it is the first to think
+    // the leader's lease is over.
+    if (opts_.drift_extremes && (opts_.pinned_timeouts_mask >> k & 1) != 0) drift = opts_.drift_ppm_max;
     h->clock = std::make_unique<SimClock>(
         [this, &hr] { return host_now(hr); },
         [this, &hr](Duration at, std::function<void()> fn) {
