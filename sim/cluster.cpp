@@ -456,6 +456,23 @@ void Simulation::at_cursor(Host& h, std::function<void()> fn) {
 
 void Simulation::applied_visible(NodeId n, const raft::Entry& e, uint64_t digest, Term term) {
   checker_->on_applied(n, e, term);
+  if (e.term < term && !liveness_ && prng_.chance_ppm(opts_.old_entry_leader_kill_ppm)) {
+    // Figure 8's moment: a leader that has just applied an entry of an earlier term dies, with
+    // whatever it had not yet sent; if it committed that entry by counting replicas alone, a
+    // node holding another entry there, of a term in between, can still win and overwrite it.
+    Host& h = host(n);
+    if (const raft::Raft* r = raft_of(n); r != nullptr && r->role() == raft::Role::kLeader) {
+      const uint64_t inc = h.incarnation;
+      q_.at(host_now(h), [this, &h, inc] {
+        if (h.incarnation != inc || !h.up || liveness_) return;
+        crash(h, "leader applying an old entry");
+        q_.after(Duration(static_cast<int64_t>(prng_.below(static_cast<uint64_t>(opts_.down_max.count()) + 1))),
+                 [this, &h] {
+                   if (!liveness_) restart(h);
+                 });
+      });
+    }
+  }
   checker_->on_digest(n, e.index, digest);
   workload_->on_applied(n, e);
   if (e.type == raft::EntryType::kConfig && e.index > committed_config_index_) {
@@ -823,6 +840,7 @@ void Simulation::transfer_leadership() {
   run_on(*l, l->incarnation, [this, l, to] {
     if (l->node->transfer_leadership(to)) {
       ++transfers_;
+      last_transfer_at_ = q_.now();
       note("node=" + std::to_string(l->id.v) + " transfers leadership to " + std::to_string(to.v));
     }
   });
@@ -1133,6 +1151,18 @@ void Simulation::check_liveness() {
 bool Simulation::start_stickiness_check(const raft::Raft& leader) {
   // Not while a membership change is being finished: it may remove the leader or the follower.
   if (!opts_.stickiness_check || stickiness_started_ || op_) return false;
+  // A leadership transfer's TimeoutNow may still be on its way (held in the network): when it
+  // arrives, the leader's successor takes over as asked, which is no failure of stickiness.
+  const Duration drain = opts_.net.hold_max + opts_.net.hold_max / 4 + opts_.net.latency_min +
+                         opts_.net.latency_spread * 10 + opts_.tick * opts_.election_ticks;
+  if (transfers_ > 0 && q_.now() < last_transfer_at_ + drain) {
+    // Converged already: the liveness bound starts again once the wait is over.
+    q_.at(last_transfer_at_ + drain, [this] {
+      heal_at_ = q_.now();
+      check_liveness();
+    });
+    return true;
+  }
   stickiness_started_ = true;
   // A follower to cut off from the leader, such that the leader still reaches a majority of its
   // voters: with leader stickiness nothing may change; without, the follower that cannot hear it

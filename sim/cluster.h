@@ -152,6 +152,7 @@ class Simulation final : public NodeObserver {
   bool stickiness_started_ = false;
   uint64_t stickiness_checks_ = 0;
   uint64_t lease_attacks_ = 0;
+  Duration last_transfer_at_{};
   // What the packet being sent says about its sender, recorded by the checker when it leaves.
   raft::HardState sending_hs_;
   bool sending_ack_ = false;

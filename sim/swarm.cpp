@@ -162,6 +162,12 @@ Options draw_options(uint64_t seed) {
     o.w_lease_attack = pick(p, {2u, 6u});
   }
   o.stickiness_check = p.below(2) == 0;
+  if (churn) {
+    // Figure 8 needs a returning leader to re-send its old tail slowly (one entry per message,
+    // one message in flight) and to die once it applied part of it.
+    if (p.below(2) == 0) o.max_inflight = 1;
+    o.old_entry_leader_kill_ppm = pick(p, {100'000u, 500'000u});
+  }
   return o;
 }
 
@@ -325,6 +331,7 @@ std::string Options::describe() const {
   addu("w_isolate_leader", w_isolate_leader);
   addu("w_membership", w_membership);
   addu("infant_leader_kill_ppm", infant_leader_kill_ppm);
+  addu("old_entry_leader_kill_ppm", old_entry_leader_kill_ppm);
   addu("w_transfer", w_transfer);
   addu("w_lease_attack", w_lease_attack);
   addu("spares", spares);

@@ -90,6 +90,9 @@ struct Options {
   // Chance that a new leader is killed within moments of winning, before its first entries are
   // everywhere (the Figure 8 window).
   uint32_t infant_leader_kill_ppm = 0;
+  // Chance that a leader dies right after it applies an entry of an earlier term (Figure 8:
+  // before its own term's first entry is on a majority, if it committed the old one too early).
+  uint32_t old_entry_leader_kill_ppm = 0;
   uint32_t w_transfer = 0;        // leadership transfer to a random voter
   // Cut the leader off from the cluster while clients keep reading from it and write through
   // the others (SQL workloads): the old leader must stop serving reads before a new leader
