@@ -412,6 +412,7 @@ void Simulation::on_soft_state(NodeId n, const raft::SoftState& ss, Term term) {
     ++leaders_;
     note("node=" + std::to_string(n.v) + " leader term=" + std::to_string(term.v));
     checker_->on_leader(n, term);
+    if (figure8_) figure8_on_leader(n);
     if (!liveness_ && prng_.chance_ppm(opts_.infant_leader_kill_ppm)) {
       // Killed within a few message latencies of winning: its no-op and whatever it re-sends
       // from older terms are on some followers only.
@@ -456,6 +457,7 @@ void Simulation::at_cursor(Host& h, std::function<void()> fn) {
 
 void Simulation::applied_visible(NodeId n, const raft::Entry& e, uint64_t digest, Term term) {
   checker_->on_applied(n, e, term);
+  if (figure8_) figure8_on_applied(n, e, term);
   if (e.term < term && !liveness_ && prng_.chance_ppm(opts_.old_entry_leader_kill_ppm)) {
     // Figure 8's moment: a leader that has just applied an entry of an earlier term dies, with
     // whatever it had not yet sent; if it committed that entry by counting replicas alone, a
@@ -714,7 +716,13 @@ void Simulation::nemesis_step() {
   const uint32_t weights[] = {opts_.w_partition,   opts_.w_heal,           opts_.w_crash,
                               opts_.w_pause,       opts_.w_clock_jump,     opts_.w_clog,
                               opts_.w_kill_leader, opts_.w_isolate_leader, opts_.w_membership,
-                              opts_.w_transfer,    sql_workload_ ? opts_.w_lease_attack : 0};
+                              opts_.w_transfer,    sql_workload_ ? opts_.w_lease_attack : 0,
+                              opts_.w_figure8};
+  // A Figure 8 episode in progress owns the network until it ends.
+  if (figure8_) {
+    if (q_.now() > figure8_->deadline) figure8_end("timed out");
+    return;
+  }
   uint64_t total = 0;
   for (uint32_t w : weights) total += w;
   if (total == 0) return;
@@ -801,6 +809,9 @@ void Simulation::nemesis_step() {
     case 9:
       transfer_leadership();
       break;
+    case 11:
+      figure8_begin();
+      break;
     case 10: {
       Host* l = current_leader();
       if (l == nullptr) break;
@@ -827,6 +838,76 @@ void Simulation::nemesis_step() {
       break;
     }
   }
+}
+
+// ---- Figure 8 ----------------------------------------------------------------------------
+
+void Simulation::isolate(NodeId x, bool keep_one, NodeId keep) {
+  for (size_t k = 1; k <= host_count(); ++k) {
+    const NodeId other(k);
+    if (other == x || (keep_one && other == keep)) continue;
+    net_->set_link(x, other, false);
+    net_->set_link(other, x, false);
+  }
+}
+
+void Simulation::figure8_begin() {
+  Host* l = current_leader();
+  if (l == nullptr || liveness_) return;
+  net_->heal_all();
+  isolate(l->id, false, NodeId{});
+  ++partitions_;
+  ++figure8_episodes_;
+  figure8_ = Figure8{1, l->id, NodeId{}, q_.now() + opts_.tick * opts_.election_ticks * 8};
+  note("figure 8: leader " + std::to_string(l->id.v) + " cut off with its tail");
+}
+
+void Simulation::figure8_on_leader(NodeId n) {
+  Figure8& f = *figure8_;
+  const Duration election = opts_.tick * opts_.election_ticks;
+  if (f.phase == 1 && n != f.first) {
+    // The second leader's first entry stays on it alone: cut it off before its Ready's
+    // messages leave; the first comes back to everyone else.
+    f.second = n;
+    net_->heal_all();
+    isolate(n, false, NodeId{});
+    f.phase = 2;
+    f.deadline = q_.now() + election * 8;
+    note("figure 8: leader " + std::to_string(n.v) + " cut off at once; " + std::to_string(f.first.v) + " back");
+  } else if (f.phase == 2 && n == f.first) {
+    f.phase = 3;
+    f.deadline = q_.now() + election * 8;
+    note("figure 8: " + std::to_string(n.v) + " leads again");
+  } else if (f.phase >= 2) {
+    figure8_end("another node won");
+  }
+}
+
+void Simulation::figure8_on_applied(NodeId n, const raft::Entry& e, Term term) {
+  Figure8& f = *figure8_;
+  if (f.phase != 3 || n != f.first || e.term >= term) return;
+  // It applied an entry of its old tail: dies now, before the rest (and its own term's first
+  // entry) reach the others; the second leader comes back.
+  Host& h = host(n);
+  const uint64_t inc = h.incarnation;
+  const NodeId second = f.second;
+  ++figure8_completed_;
+  figure8_.reset();
+  q_.at(host_now(h), [this, &h, inc, second] {
+    if (h.incarnation != inc || !h.up || liveness_) return;
+    crash(h, "figure 8: applied an old entry");
+    net_->heal_all();
+    note("figure 8: " + std::to_string(second.v) + " back");
+    q_.after(opts_.tick * opts_.election_ticks * 3, [this, &h] {
+      if (!liveness_) restart(h);
+    });
+  });
+}
+
+void Simulation::figure8_end(const char* why) {
+  note(std::string("figure 8: over (") + why + ")");
+  figure8_.reset();
+  net_->heal_all();
 }
 
 // ---- membership --------------------------------------------------------------------------
@@ -1037,6 +1118,7 @@ void Simulation::member_phase_done() {
 
 void Simulation::begin_liveness() {
   liveness_ = true;
+  figure8_.reset();
   heal_at_ = q_.now();
   // A membership change in flight is finished (as an operator would), not abandoned halfway.
   std::vector<NodeId> all;
@@ -1099,7 +1181,21 @@ void Simulation::check_liveness() {
     }
   }
   const std::vector<NodeId> targets = convergence_targets(leader, core_, heal_all_);
-  if (q_.now() - heal_at_ > opts_.liveness_bound) {
+  // Once a fresh write is acknowledged, converging may take longer than the bound when the
+  // laggards are far behind (one small message in flight at a time), but it must keep going:
+  // the bound then counts from the last time a target applied something, up to four bounds.
+  if (first_fresh_ack()) {
+    uint64_t applied = 0;
+    for (NodeId c : targets) {
+      if (const raft::Raft* r = raft_of(c)) applied += r->log().applied().v;
+    }
+    if (applied != converge_applied_) {
+      converge_applied_ = applied;
+      converge_progress_at_ = q_.now();
+    }
+  }
+  const Duration quiet_since = first_fresh_ack() ? std::max(heal_at_, converge_progress_at_) : heal_at_;
+  if (q_.now() - quiet_since > opts_.liveness_bound || q_.now() - heal_at_ > opts_.liveness_bound * 4) {
     std::string why = first_fresh_ack() ? "healed nodes did not converge" : "no write acknowledged";
     why += " [";
     for (NodeId c : targets) {
@@ -1270,7 +1366,9 @@ RunResult Simulation::run() {
   // 5 million events, or 200 thousand per simulated second of a longer safety phase.
   const auto safety_s = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(opts_.safety_duration).count());
   const uint64_t max_events = std::max<uint64_t>(5'000'000, safety_s * 200'000);
-  const Duration max_time = opts_.safety_duration + opts_.liveness_bound + std::chrono::seconds(10);
+  // The liveness phase may run four bounds while laggards catch up, plus the stickiness check.
+  const Duration max_time = opts_.safety_duration + opts_.liveness_bound * 6 + opts_.net.hold_max * 2 +
+                            opts_.tick * opts_.election_ticks * 20 + std::chrono::seconds(10);
   while (!done_ && !checker_->failed() && q_.executed() < max_events && q_.now() <= max_time && q_.run_next()) {
   }
   if (!done_ && !checker_->failed()) {
@@ -1331,6 +1429,8 @@ RunResult Simulation::run() {
   c.add("snapshots_installed", snapshots_installed_);
   c.add("stickiness_checks", stickiness_checks_);
   c.add("lease_attacks", lease_attacks_);
+  c.add("figure8_episodes", figure8_episodes_);
+  c.add("figure8_completed", figure8_completed_);
   c.add("membership_changes", membership_changes_);
   c.add("joins_asked", joins_asked_);
   c.add("transfers", transfers_);

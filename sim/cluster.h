@@ -100,6 +100,17 @@ class Simulation final : public NodeObserver {
   void member_phase_done();
   void member_retry(Duration after);
   void transfer_leadership();
+  // The Figure 8 episode (Options::w_figure8), one step per observed event.
+  struct Figure8 {
+    int phase = 0;  // 1: first leader cut off; 2: second cut off, first back; 3: first leads again
+    NodeId first, second;
+    Duration deadline{};
+  };
+  void figure8_begin();
+  void figure8_on_leader(NodeId n);
+  void figure8_on_applied(NodeId n, const raft::Entry& e, Term term);
+  void figure8_end(const char* why);
+  void isolate(NodeId x, bool keep_one, NodeId keep);
   void crash(Host& h, const char* why);
   void restart(Host& h);
   void schedule_nemesis();
@@ -150,8 +161,12 @@ class Simulation final : public NodeObserver {
   Duration heal_at_{};
   std::vector<NodeId> core_;
   bool stickiness_started_ = false;
+  uint64_t converge_applied_ = 0;
+  Duration converge_progress_at_{};
   uint64_t stickiness_checks_ = 0;
   uint64_t lease_attacks_ = 0;
+  std::optional<Figure8> figure8_;
+  uint64_t figure8_episodes_ = 0, figure8_completed_ = 0;
   Duration last_transfer_at_{};
   // What the packet being sent says about its sender, recorded by the checker when it leaves.
   raft::HardState sending_hs_;

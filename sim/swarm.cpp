@@ -166,7 +166,10 @@ Options draw_options(uint64_t seed) {
     // Figure 8 needs a returning leader to re-send its old tail slowly (one entry per message,
     // one message in flight) and to die once it applied part of it.
     if (p.below(2) == 0) o.max_inflight = 1;
-    o.old_entry_leader_kill_ppm = pick(p, {100'000u, 500'000u});
+    o.old_entry_leader_kill_ppm = pick(p, {300'000u, 1'000'000u});
+    // Small clusters: fewer voters to line up for each step of the sequence.
+    if (p.below(2) == 0) o.nodes = 3;
+    o.w_figure8 = pick(p, {5u, 20u});
   }
   return o;
 }
@@ -334,6 +337,7 @@ std::string Options::describe() const {
   addu("old_entry_leader_kill_ppm", old_entry_leader_kill_ppm);
   addu("w_transfer", w_transfer);
   addu("w_lease_attack", w_lease_attack);
+  addu("w_figure8", w_figure8);
   addu("spares", spares);
   addu("learners", learners);
   add("down_max_ms", ms(down_max));

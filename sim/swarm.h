@@ -98,6 +98,12 @@ struct Options {
   // the others (SQL workloads): the old leader must stop serving reads before a new leader
   // can have committed anything.
   uint32_t w_lease_attack = 0;
+  // Raft's Figure 8 as an episode (Simulation::figure8_step): the leader is cut off with an
+  // uncommitted tail; the next leader is cut off the moment it wins (its first entry stays on
+  // it alone); the first comes back, wins, and dies as soon as it applied part of its old tail;
+  // the second comes back. Only a leader that commits old entries by counting replicas loses
+  // something committed.
+  uint32_t w_figure8 = 0;
   // Hosts beyond the founding `nodes` that start outside the cluster and may join it.
   size_t spares = 0;
   // Founding members that start as non-voters (read replicas).
