@@ -70,6 +70,11 @@ void Checker::on_wiped(NodeId n) {
 }
 
 void Checker::on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term) {
+  on_appended(n, ents);
+  if (!failed()) on_durable(n, ents, prev_term);
+}
+
+void Checker::on_appended(NodeId n, const std::vector<raft::Entry>& ents) {
   if (!white_box_) {
     // Only log matching, which every node's persisted entries must keep.
   } else if (const raft::Raft* r = raft_of_(n); r != nullptr && !ents.empty() && r->term() < ents.back().term) {
@@ -93,6 +98,9 @@ void Checker::on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term 
       }
     }
   }
+}
+
+void Checker::on_durable(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term) {
   uint64_t prev = prev_term.v;
   for (const auto& e : ents) {
     const Key k{e.index.v, e.term.v};

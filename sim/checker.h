@@ -51,7 +51,13 @@ class Checker {
   // `raft_of(id)` returns the live Raft of a node, or nullptr when it is down.
   explicit Checker(std::function<const raft::Raft*(NodeId)> raft_of, std::function<Duration()> now);
 
+  // Node n wrote these entries (after the entry of `prev_term`) and synced them: on_appended
+  // when it does (what it decided), on_durable once the sync really completed (a crash before
+  // then loses them, and a node may then write other entries with the same index and term, if
+  // it never spoke in that term). on_persisted is both at once.
   void on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term);
+  void on_appended(NodeId n, const std::vector<raft::Entry>& ents);
+  void on_durable(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term);
   // Leader n appended a config entry: what it knew then. Checked once n's earlier applies are
   // visible (the simulator calls this at the node's cursor).
   struct ConfigAppend {

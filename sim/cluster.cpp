@@ -396,7 +396,14 @@ void Simulation::restart(Host& h) {
 // ---- observer ----------------------------------------------------------------------------
 
 void Simulation::on_persisted(NodeId n, const std::vector<raft::Entry>& ents, Term prev_term) {
-  checker_->on_persisted(n, ents, prev_term);
+  checker_->on_appended(n, ents);
+  // Durable only once the sync completes, at the node's cursor (never, if it crashes first).
+  Host& h = host(n);
+  if (host_now(h) <= q_.now() && h.pending_visible == 0) {
+    checker_->on_durable(n, ents, prev_term);
+  } else {
+    at_cursor(h, [this, n, ents, prev_term] { checker_->on_durable(n, ents, prev_term); });
+  }
   const raft::Raft& r = host(n).node->raft();
   for (const auto& e : ents) {
     if (auto c = Checker::config_append_of(r, e)) {
@@ -413,6 +420,7 @@ void Simulation::on_soft_state(NodeId n, const raft::SoftState& ss, Term term) {
     note("node=" + std::to_string(n.v) + " leader term=" + std::to_string(term.v));
     checker_->on_leader(n, term);
     if (figure8_) figure8_on_leader(n);
+    if (ongaro_) ongaro_on_leader(n, term);
     if (!liveness_ && prng_.chance_ppm(opts_.infant_leader_kill_ppm)) {
       // Killed within a few message latencies of winning: its no-op and whatever it re-sends
       // from older terms are on some followers only.
@@ -717,10 +725,14 @@ void Simulation::nemesis_step() {
                               opts_.w_pause,       opts_.w_clock_jump,     opts_.w_clog,
                               opts_.w_kill_leader, opts_.w_isolate_leader, opts_.w_membership,
                               opts_.w_transfer,    sql_workload_ ? opts_.w_lease_attack : 0,
-                              opts_.w_figure8};
-  // A Figure 8 episode in progress owns the network until it ends.
+                              opts_.w_figure8,     opts_.w_ongaro};
+  // An episode in progress owns the network until it ends.
   if (figure8_) {
     if (q_.now() > figure8_->deadline) figure8_end("timed out");
+    return;
+  }
+  if (ongaro_) {
+    if (q_.now() > ongaro_->deadline) ongaro_end("done");
     return;
   }
   uint64_t total = 0;
@@ -811,6 +823,9 @@ void Simulation::nemesis_step() {
       break;
     case 11:
       figure8_begin();
+      break;
+    case 12:
+      ongaro_begin();
       break;
     case 10: {
       Host* l = current_leader();
@@ -907,6 +922,89 @@ void Simulation::figure8_on_applied(NodeId n, const raft::Entry& e, Term term) {
 void Simulation::figure8_end(const char* why) {
   note(std::string("figure 8: over (") + why + ")");
   figure8_.reset();
+  net_->heal_all();
+}
+
+// ---- Ongaro's membership scenario --------------------------------------------------------
+
+void Simulation::ongaro_begin() {
+  Host* l = current_leader();
+  if (l == nullptr || op_ || liveness_) return;
+  const raft::Raft& r = l->node->raft();
+  // Four voters, all up, and a leader free to change the config (it committed in its term and
+  // no change is pending): the first change is a legal one.
+  const std::vector<NodeId> voters = r.voters();
+  if (voters.size() != 4) return;
+  for (NodeId v : voters) {
+    if (raft_of(v) == nullptr) return;
+  }
+  if (r.log().term(r.log().committed()) != r.term() || r.configs().current_index() > r.log().committed()) return;
+  std::vector<NodeId> others;
+  for (NodeId v : voters) {
+    if (v != l->id) others.push_back(v);
+  }
+  for (size_t k = others.size(); k > 1; --k) std::swap(others[k - 1], others[prng_.below(k)]);
+  Ongaro o{1, l->id, others[0], others[1], r.term(), q_.now() + opts_.tick * opts_.election_ticks * 10};
+  net_->heal_all();
+  isolate(l->id, false, NodeId{});
+  ++partitions_;
+  ongaro_ = o;
+  ++ongaro_episodes_;
+  run_on(*l, l->incarnation, [this, l, o] {
+    const MembershipResult res = l->node->remove_member(o.removed);
+    note("ongaro: leader " + std::to_string(l->id.v) + " removes " + std::to_string(o.removed.v) +
+         " and is cut off (" + (res.status == MembershipResult::Status::kProposed ? "proposed" : "refused") + ")");
+    if (res.status != MembershipResult::Status::kProposed) ongaro_end("the removal was refused");
+  });
+}
+
+void Simulation::ongaro_on_leader(NodeId n, Term term) {
+  Ongaro& o = *ongaro_;
+  if (o.phase != 1 || n == o.first || term <= o.term) return;
+  if (n == o.partner) {
+    ongaro_end("the partner won");
+    return;
+  }
+  // Split {first, partner} from {second leader, the other}, before the second's first entries
+  // reach the partner: the partner then still votes for the first, whose log holds the removal.
+  o.phase = 2;
+  ++ongaro_split_;
+  for (size_t a = 1; a <= host_count(); ++a) {
+    for (size_t b = 1; b <= host_count(); ++b) {
+      const bool a_side = NodeId(a) == o.first || NodeId(a) == o.partner;
+      const bool b_side = NodeId(b) == o.first || NodeId(b) == o.partner;
+      if (a_side != b_side) net_->set_link(NodeId(a), NodeId(b), false);
+    }
+  }
+  net_->set_link(o.first, o.partner, true);
+  net_->set_link(o.partner, o.first, true);
+  note("ongaro: " + std::to_string(n.v) + " leads term " + std::to_string(term.v) + "; split {" +
+       std::to_string(o.first.v) + "," + std::to_string(o.partner.v) + "}; asked to remove " +
+       std::to_string(o.first.v));
+  // Asked as soon as it is done with the Ready that made it leader (this runs inside it).
+  q_.after(Duration(1), [this, n] { ongaro_ask_removal(n, 0); });
+}
+
+void Simulation::ongaro_ask_removal(NodeId leader, int tries) {
+  if (!ongaro_ || ongaro_->phase != 2 || tries > 30) return;
+  Host& h = host(leader);
+  if (!h.up) return;
+  const NodeId first = ongaro_->first;
+  run_on(h, h.incarnation, [this, &h, leader, first, tries] {
+    const MembershipResult res = h.node->remove_member(first);
+    if (res.status == MembershipResult::Status::kProposed) {
+      note("ongaro: " + std::to_string(leader.v) + " proposed removing " + std::to_string(first.v));
+      return;
+    }
+    // A correct leader refuses until it committed an entry of its term, which it cannot
+    // without a majority of the old config: ask again a little later.
+    q_.after(opts_.tick, [this, leader, tries] { ongaro_ask_removal(leader, tries + 1); });
+  });
+}
+
+void Simulation::ongaro_end(const char* why) {
+  note(std::string("ongaro: over (") + why + ")");
+  ongaro_.reset();
   net_->heal_all();
 }
 
@@ -1119,6 +1217,7 @@ void Simulation::member_phase_done() {
 void Simulation::begin_liveness() {
   liveness_ = true;
   figure8_.reset();
+  ongaro_.reset();
   heal_at_ = q_.now();
   // A membership change in flight is finished (as an operator would), not abandoned halfway.
   std::vector<NodeId> all;
@@ -1431,6 +1530,8 @@ RunResult Simulation::run() {
   c.add("lease_attacks", lease_attacks_);
   c.add("figure8_episodes", figure8_episodes_);
   c.add("figure8_completed", figure8_completed_);
+  c.add("ongaro_episodes", ongaro_episodes_);
+  c.add("ongaro_split", ongaro_split_);
   c.add("membership_changes", membership_changes_);
   c.add("joins_asked", joins_asked_);
   c.add("transfers", transfers_);

@@ -111,6 +111,17 @@ class Simulation final : public NodeObserver {
   void figure8_on_applied(NodeId n, const raft::Entry& e, Term term);
   void figure8_end(const char* why);
   void isolate(NodeId x, bool keep_one, NodeId keep);
+  // Ongaro's membership scenario (Options::w_ongaro).
+  struct Ongaro {
+    int phase = 0;  // 1: first leader cut off after proposing a removal; 2: split, second asked
+    NodeId first, partner, removed;
+    Term term;
+    Duration deadline{};
+  };
+  void ongaro_begin();
+  void ongaro_on_leader(NodeId n, Term term);
+  void ongaro_ask_removal(NodeId leader, int tries);
+  void ongaro_end(const char* why);
   void crash(Host& h, const char* why);
   void restart(Host& h);
   void schedule_nemesis();
@@ -166,6 +177,8 @@ class Simulation final : public NodeObserver {
   uint64_t stickiness_checks_ = 0;
   uint64_t lease_attacks_ = 0;
   std::optional<Figure8> figure8_;
+  std::optional<Ongaro> ongaro_;
+  uint64_t ongaro_episodes_ = 0, ongaro_split_ = 0;
   uint64_t figure8_episodes_ = 0, figure8_completed_ = 0;
   Duration last_transfer_at_{};
   // What the packet being sent says about its sender, recorded by the checker when it leaves.

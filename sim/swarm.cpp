@@ -162,6 +162,7 @@ Options draw_options(uint64_t seed) {
     o.w_lease_attack = pick(p, {2u, 6u});
   }
   o.stickiness_check = p.below(2) == 0;
+  if (o.w_membership > 0) o.w_ongaro = pick(p, {0u, 2u, 6u});
   if (churn) {
     // Figure 8 needs a returning leader to re-send its old tail slowly (one entry per message,
     // one message in flight) and to die once it applied part of it.
@@ -338,6 +339,7 @@ std::string Options::describe() const {
   addu("w_transfer", w_transfer);
   addu("w_lease_attack", w_lease_attack);
   addu("w_figure8", w_figure8);
+  addu("w_ongaro", w_ongaro);
   addu("spares", spares);
   addu("learners", learners);
   add("down_max_ms", ms(down_max));

@@ -104,6 +104,13 @@ struct Options {
   // the second comes back. Only a leader that commits old entries by counting replicas loses
   // something committed.
   uint32_t w_figure8 = 0;
+  // Ongaro's scenario for single-server membership changes (raft-dev, 2015) as an episode
+  // (Simulation::ongaro_begin), with four voters: the leader removes one node and is cut off
+  // at once; the others elect a new leader, which is at once asked to remove the first; the
+  // cluster splits into {first leader, one follower} and {new leader, one follower}. Each half
+  // is a majority of the config its leader uses, so only the rule that a leader commits an entry
+  // of its term before changing the config keeps the second change from being made.
+  uint32_t w_ongaro = 0;
   // Hosts beyond the founding `nodes` that start outside the cluster and may join it.
   size_t spares = 0;
   // Founding members that start as non-voters (read replicas).
