@@ -421,6 +421,7 @@ void Simulation::on_soft_state(NodeId n, const raft::SoftState& ss, Term term) {
     checker_->on_leader(n, term);
     if (figure8_) figure8_on_leader(n);
     if (ongaro_) ongaro_on_leader(n, term);
+    if (stale_) stale_on_leader(n, term);
     if (!liveness_ && prng_.chance_ppm(opts_.infant_leader_kill_ppm)) {
       // Killed within a few message latencies of winning: its no-op and whatever it re-sends
       // from older terms are on some followers only.
@@ -725,7 +726,7 @@ void Simulation::nemesis_step() {
                               opts_.w_pause,       opts_.w_clock_jump,     opts_.w_clog,
                               opts_.w_kill_leader, opts_.w_isolate_leader, opts_.w_membership,
                               opts_.w_transfer,    sql_workload_ ? opts_.w_lease_attack : 0,
-                              opts_.w_figure8,     opts_.w_ongaro};
+                              opts_.w_figure8,     opts_.w_ongaro,         opts_.w_stale_reply};
   // An episode in progress owns the network until it ends.
   if (figure8_) {
     if (q_.now() > figure8_->deadline) figure8_end("timed out");
@@ -733,6 +734,10 @@ void Simulation::nemesis_step() {
   }
   if (ongaro_) {
     if (q_.now() > ongaro_->deadline) ongaro_end("done");
+    return;
+  }
+  if (stale_) {
+    if (q_.now() > stale_->deadline) stale_end("timed out");
     return;
   }
   uint64_t total = 0;
@@ -826,6 +831,9 @@ void Simulation::nemesis_step() {
       break;
     case 12:
       ongaro_begin();
+      break;
+    case 13:
+      stale_begin();
       break;
     case 10: {
       Host* l = current_leader();
@@ -1005,6 +1013,159 @@ void Simulation::ongaro_ask_removal(NodeId leader, int tries) {
 void Simulation::ongaro_end(const char* why) {
   note(std::string("ongaro: over (") + why + ")");
   ongaro_.reset();
+  net_->heal_all();
+}
+
+// ---- a reply that outlives two term changes ----------------------------------------------
+
+void Simulation::stale_begin() {
+  Host* l = current_leader();
+  if (l == nullptr || op_ || liveness_) return;
+  const std::vector<NodeId> voters = l->node->raft().voters();
+  if (voters.size() < 5) return;
+  for (NodeId v : voters) {
+    if (raft_of(v) == nullptr) return;
+  }
+  std::vector<NodeId> others;
+  for (NodeId v : voters) {
+    if (v != l->id) others.push_back(v);
+  }
+  StaleReply s;
+  s.phase = 1;
+  s.first = l->id;
+  s.follower = others[prng_.below(others.size())];
+  const Duration election = opts_.tick * opts_.election_ticks;
+  s.deadline = q_.now() + election * 20;
+  // The leader keeps one follower, whose answers reach it, and copies of them are held until
+  // the leader leads again: acknowledgements of a term that will be over.
+  net_->heal_all();
+  isolate(l->id, true, s.follower);
+  net_->echo(s.follower, l->id, q_.now() + election * 2);
+  ++partitions_;
+  ++stale_episodes_;
+  stale_ = s;
+  note("stale reply: leader " + std::to_string(l->id.v) + " keeps only " + std::to_string(s.follower.v) +
+       ", whose answers are held");
+  // A tail for the follower to acknowledge, longer than what the next leader will write before
+  // the first leads again (entries the state machine takes as no-ops: nobody waits for them).
+  run_on(*l, l->incarnation, [l] {
+    for (int k = 0; k < 24; ++k) (void)l->node->propose("stale-reply-tail-" + std::to_string(k));
+  });
+  q_.after(election * 2, [this] { stale_step(); });
+}
+
+void Simulation::stale_step() {
+  if (!stale_) return;
+  StaleReply& s = *stale_;
+  const Duration election = opts_.tick * opts_.election_ticks;
+  if (s.phase == 1) {
+    // Both cut off while the others elect a leader; then the follower joins them, and that
+    // leader replaces the tail it took from the first.
+    isolate(s.first, false, NodeId{});
+    isolate(s.follower, false, NodeId{});
+    s.phase = 2;
+    note("stale reply: " + std::to_string(s.first.v) + " and " + std::to_string(s.follower.v) + " cut off");
+    // The others may have elected a leader already.
+    if (Host* l = current_leader(); l != nullptr && l->id != s.first && l->id != s.follower) {
+      stale_on_leader(l->id, l->node->raft().term());
+    }
+  } else if (s.phase == 3) {
+    // The second leader has the follower in step: everyone but the first meets again, and the
+    // second hands leadership to the first.
+    for (size_t k = 1; k <= host_count(); ++k) {
+      if (NodeId(k) == s.first) continue;
+      net_->set_link(s.first, NodeId(k), true);
+      if (NodeId(k) != s.follower) net_->set_link(NodeId(k), s.first, true);
+    }
+    net_->set_link(s.follower, s.first, true);
+    Host& h = host(s.second);
+    if (!h.up) {
+      stale_end("the second leader is down");
+      return;
+    }
+    const NodeId first = s.first;
+    run_on(h, h.incarnation, [&h, first] { (void)h.node->transfer_leadership(first); });
+    note("stale reply: " + std::to_string(s.second.v) + " hands leadership to " + std::to_string(s.first.v));
+    q_.after(election * 4, [this] {
+      if (stale_ && stale_->phase == 3) stale_end("no transfer");
+    });
+  } else if (s.phase == 5) {
+    // The held answers have arrived. The first leader dies, its other follower is cut off, and
+    // the rest elect a leader that never held what it appended in its second term.
+    Host& h = host(s.first);
+    if (h.up) crash(h, "stale reply: first leader");
+    net_->heal_all();
+    for (NodeId o : s.others) isolate(o, false, NodeId{});
+    s.phase = 6;
+    s.deadline = q_.now() + election * 4;
+    q_.after(election * 3, [this, &h] {
+      if (!liveness_) restart(h);
+    });
+  }
+}
+
+void Simulation::stale_on_leader(NodeId n, Term) {
+  StaleReply& s = *stale_;
+  const Duration election = opts_.tick * opts_.election_ticks;
+  if (s.phase == 2 && n != s.first && n != s.follower) {
+    s.second = n;
+    for (size_t k = 1; k <= host_count(); ++k) {
+      if (NodeId(k) == s.first || NodeId(k) == s.follower) continue;
+      net_->set_link(s.follower, NodeId(k), true);
+      net_->set_link(NodeId(k), s.follower, true);
+    }
+    s.phase = 3;
+    note("stale reply: " + std::to_string(n.v) + " leads; " + std::to_string(s.follower.v) + " joins it");
+    q_.after(election * 2, [this] { stale_step(); });
+  } else if (s.phase == 3 && n == s.first) {
+    // Leading again with followers that, with itself and the held answers of the first follower,
+    // make a majority; those hear only it. The rest (with the first follower) are a majority too.
+    const std::vector<NodeId>& voters = host(n).node->raft().voters();
+    std::vector<NodeId> pick;
+    for (NodeId v : voters) {
+      if (v != s.first && v != s.follower && v != s.second) pick.push_back(v);
+    }
+    const size_t want = voters.size() / 2 + 1 - 2;
+    if (pick.size() < want) {
+      stale_end("too few followers");
+      return;
+    }
+    for (size_t k = pick.size(); k > 1; --k) std::swap(pick[k - 1], pick[prng_.below(k)]);
+    s.others.assign(pick.begin(), pick.begin() + static_cast<std::ptrdiff_t>(want));
+    auto with_first = [&s](NodeId x) {
+      return x == s.first || std::find(s.others.begin(), s.others.end(), x) != s.others.end();
+    };
+    for (size_t a = 1; a <= host_count(); ++a) {
+      for (size_t b = 1; b <= host_count(); ++b) {
+        if (with_first(NodeId(a)) != with_first(NodeId(b))) net_->set_link(NodeId(a), NodeId(b), false);
+      }
+    }
+    net_->set_link(s.follower, s.first, true);  // the held copies come below
+    s.phase = 4;
+    std::string names;
+    for (NodeId o : s.others) names += " " + std::to_string(o.v);
+    note("stale reply: " + std::to_string(n.v) + " leads again with" + names + "; held answers of " +
+         std::to_string(s.follower.v) + " due");
+    // Let it append a little first (its no-op, what clients send it), so the held
+    // acknowledgements cover entries of its new term.
+    const Duration at = q_.now() + election / 2;
+    net_->clog(s.follower, s.first, at);
+    s.deadline = at + election * 8;
+    q_.at(at, [this] {
+      if (!stale_ || stale_->phase != 4) return;
+      ++stale_released_;
+      stale_->phase = 5;
+      note("stale reply: held answers released");
+      q_.after(opts_.tick * opts_.election_ticks, [this] { stale_step(); });
+    });
+  } else if (s.phase == 2 || s.phase == 3) {
+    if (n == s.follower || (s.phase == 3 && n != s.second)) stale_end("another node won");
+  }
+}
+
+void Simulation::stale_end(const char* why) {
+  note(std::string("stale reply: over (") + why + ")");
+  stale_.reset();
   net_->heal_all();
 }
 
@@ -1218,6 +1379,7 @@ void Simulation::begin_liveness() {
   liveness_ = true;
   figure8_.reset();
   ongaro_.reset();
+  stale_.reset();
   heal_at_ = q_.now();
   // A membership change in flight is finished (as an operator would), not abandoned halfway.
   std::vector<NodeId> all;
@@ -1532,6 +1694,8 @@ RunResult Simulation::run() {
   c.add("figure8_completed", figure8_completed_);
   c.add("ongaro_episodes", ongaro_episodes_);
   c.add("ongaro_split", ongaro_split_);
+  c.add("stale_episodes", stale_episodes_);
+  c.add("stale_released", stale_released_);
   c.add("membership_changes", membership_changes_);
   c.add("joins_asked", joins_asked_);
   c.add("transfers", transfers_);

@@ -122,6 +122,18 @@ class Simulation final : public NodeObserver {
   void ongaro_on_leader(NodeId n, Term term);
   void ongaro_ask_removal(NodeId leader, int tries);
   void ongaro_end(const char* why);
+  // The stale-reply episode (Options::w_stale_reply).
+  struct StaleReply {
+    int phase = 0;  // 1: first leader with one follower, replies held; 2: both apart, second
+                    // leader; 3: transfer back; 4: first leads with one other follower
+    NodeId first, follower, second;
+    std::vector<NodeId> others;  // with the first leader in its second term
+    Duration deadline{};
+  };
+  void stale_begin();
+  void stale_step();
+  void stale_on_leader(NodeId n, Term term);
+  void stale_end(const char* why);
   void crash(Host& h, const char* why);
   void restart(Host& h);
   void schedule_nemesis();
@@ -178,6 +190,8 @@ class Simulation final : public NodeObserver {
   uint64_t lease_attacks_ = 0;
   std::optional<Figure8> figure8_;
   std::optional<Ongaro> ongaro_;
+  std::optional<StaleReply> stale_;
+  uint64_t stale_episodes_ = 0, stale_released_ = 0;
   uint64_t ongaro_episodes_ = 0, ongaro_split_ = 0;
   uint64_t figure8_episodes_ = 0, figure8_completed_ = 0;
   Duration last_transfer_at_{};

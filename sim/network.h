@@ -41,6 +41,7 @@ struct NetworkStats {
   uint64_t clogged = 0;
   uint64_t reordered = 0;
   uint64_t held = 0;
+  uint64_t echoed = 0;
 };
 
 class Network {
@@ -58,8 +59,13 @@ class Network {
   void set_link(NodeId from, NodeId to, bool up);
   bool link_up(NodeId from, NodeId to) const;
   void heal_all();
-  // Messages on from->to are held until `until` (then delivered, in a burst).
+  // Messages on from->to are held until `until` (then delivered, in a burst). A later call moves
+  // the release of everything held, earlier or later; heal_all() releases it at once.
   void clog(NodeId from, NodeId to, Duration until);
+  // Until `until`, every packet on from->to also leaves a copy behind that is held like a clogged
+  // packet: it arrives again when the link's clog clears (a late retransmission). The packets
+  // themselves go through as usual.
+  void echo(NodeId from, NodeId to, Duration until);
   void set_options(const NetworkOptions& o) { opts_ = o; }
   const NetworkOptions& options() const { return opts_; }
   const NetworkStats& stats() const { return stats_; }
@@ -78,6 +84,13 @@ class Network {
   Deliver deliver_;
   std::vector<bool> up_;             // n*n, directed
   std::vector<Duration> clog_until_;  // n*n
+  struct Held {
+    NodeId from, to;
+    std::string bytes;
+  };
+  std::vector<std::vector<Held>> held_;  // n*n: packets waiting for their link's clog to clear
+  std::vector<Duration> echo_until_;     // n*n
+  void release(size_t link);
   std::vector<Duration> last_arrival_;  // n*n: in-order delivery per link
   struct Past {
     NodeId from, to;

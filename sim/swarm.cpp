@@ -163,6 +163,7 @@ Options draw_options(uint64_t seed) {
   }
   o.stickiness_check = p.below(2) == 0;
   if (o.w_membership > 0) o.w_ongaro = pick(p, {0u, 2u, 6u});
+  if (o.nodes >= 5) o.w_stale_reply = pick(p, {0u, 2u, 6u});
   if (churn) {
     // Figure 8 needs a returning leader to re-send its old tail slowly (one entry per message,
     // one message in flight) and to die once it applied part of it.
@@ -340,6 +341,7 @@ std::string Options::describe() const {
   addu("w_lease_attack", w_lease_attack);
   addu("w_figure8", w_figure8);
   addu("w_ongaro", w_ongaro);
+  addu("w_stale_reply", w_stale_reply);
   addu("spares", spares);
   addu("learners", learners);
   add("down_max_ms", ms(down_max));

@@ -111,6 +111,12 @@ struct Options {
   // is a majority of the config its leader uses, so only the rule that a leader commits an entry
   // of its term before changing the config keeps the second change from being made.
   uint32_t w_ongaro = 0;
+  // A reply that outlives two term changes, as an episode (Simulation::stale_begin; five voters
+  // or more): a leader cut off with one follower, whose acknowledgements are held in the network;
+  // another leader replaces that follower's tail; the first leads again (by a transfer), with
+  // only one other follower, and the held acknowledgements arrive. Only a leader that takes a
+  // reply from an older term as current counts the follower for entries it does not hold.
+  uint32_t w_stale_reply = 0;
   // Hosts beyond the founding `nodes` that start outside the cluster and may join it.
   size_t spares = 0;
   // Founding members that start as non-voters (read replicas).

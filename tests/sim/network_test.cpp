@@ -304,6 +304,36 @@ TEST_F(NetworkTest, Clog_HoldsPacketsUntilTheClogTime) {
   EXPECT_EQ(net_->stats().clogged, 10u);
 }
 
+TEST_F(NetworkTest, Clog_MovedEarlier_ReleasesWhatItHeldThen) {
+  make(quiet());
+  net_->clog(n1, n2, Duration(10s));
+  for (int k = 0; k < 5; ++k) net_->send(n1, n2, std::to_string(k), Duration(0));
+  q_.at(Duration(1s), [this] { net_->clog(n1, n2, Duration(2s)); });
+  run_all();
+  ASSERT_EQ(got_.size(), 5u);
+  for (const Arrival& a : got_) {
+    EXPECT_GE(a.at, Duration(2s));
+    EXPECT_LT(a.at, Duration(2s) + Duration(1ms));
+  }
+}
+
+TEST_F(NetworkTest, Clog_HealAll_ReleasesAtOnce_AndACutLinkStillDrops) {
+  make(quiet());
+  net_->clog(n1, n2, Duration(10s));
+  net_->clog(n2, n3, Duration(10s));
+  net_->send(n1, n2, "kept", Duration(0));
+  net_->send(n2, n3, "cut", Duration(0));
+  q_.at(Duration(1s), [this] {
+    net_->heal_all();
+    net_->set_link(n2, n3, false);
+  });
+  run_all();
+  ASSERT_EQ(got_.size(), 1u);
+  EXPECT_EQ(got_[0].bytes, "kept");
+  EXPECT_LT(got_[0].at, Duration(1s) + Duration(1ms));
+  EXPECT_EQ(net_->stats().dropped_partition, 1u);
+}
+
 TEST_F(NetworkTest, Clog_PacketsArrivingAfterTheClogTimeAreNotHeld) {
   make(quiet());
   net_->clog(n1, n2, 10ms);
