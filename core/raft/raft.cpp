@@ -305,10 +305,15 @@ void Raft::step(const Message& m) {
     if ((cfg_.check_quorum || cfg_.pre_vote) &&
         (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat || m.type == MessageType::kSnap)) {
       // A stale leader would never learn the new term otherwise: with pre-vote, nobody bumps
-      // terms by campaigning against it, and with check-quorum nobody answers its votes.
+      // terms by campaigning against it, and with check-quorum nobody answers its votes. The
+      // notice is a rejection at index 0, which no leader acts upon: the sender may be the
+      // leader of our term by the time it arrives (the old append was its own, from an earlier
+      // term), and an acceptance of index 0 would read as a probe answered at match 0, sending
+      // it back to index 1 (or to a snapshot) and past a stale tail this node may still hold.
       Message resp;
       resp.type = MessageType::kAppResp;
       resp.to = m.from;
+      resp.reject = true;
       send(std::move(resp));
     } else if (m.type == MessageType::kPreVote) {
       Message resp;

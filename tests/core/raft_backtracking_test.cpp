@@ -12,6 +12,9 @@
 //     with the stale tail, which is cut (Figure 2, receiver rule 3);
 //   - an append with no entries has prevLogIndex = the leader's last index, which holds its own
 //     term's no-op, so it cannot be the last agreeing index of a follower with a stale tail;
+//   - a follower answers an append from an older term (its leader's own, arriving late) with a
+//     rejection at index 0, which no leader acts upon, not an acceptance that would read as a
+//     probe answered at match 0 and send the leader back to index 1;
 //   - a follower acknowledges only after the cut is durable (the acknowledgement waits for the
 //     sync), and the log store writes an entry that replaces a suffix as one record: a crash
 //     cannot bring the cut tail back after the leader learned of it.
@@ -105,15 +108,22 @@ RC_GTEST_PROP(RaftBacktracking, AcceptedAppend_LeavesNoStaleEntryBeyondWhatItCar
   WatchedNetwork net(seed);
   // Node 1 leads with its log; node 2 has a stale tail; node 3 (empty) gives node 1 its majority.
   net.add(1, 3, make_log(prefix, lead), HardState{Term{top}, kNoNode, LogIndex{0}}, o);
-  net.add(2, 3, make_log(prefix, foll), HardState{Term{top}, kNoNode, LogIndex{0}}, o);
+  // Node 2 is already in the term node 1 is about to win (it heard of it, without voting).
+  net.add(2, 3, make_log(prefix, foll), HardState{Term{top + 1}, kNoNode, LogIndex{0}}, o);
   net.add(3, 3, {}, HardState{Term{top}, kNoNode, LogIndex{0}}, o);
   net.isolated.insert(2);
   RC_ASSERT(net.elect(1));
+  RC_ASSERT(net.node(1).term() == Term{top + 1});
   net.isolated.clear();
 
-  // Lost, duplicated and reordered messages; heartbeats resend what was lost.
+  // Lost, duplicated and reordered messages; heartbeats resend what was lost. Now and then an
+  // append node 1 sent in its previous term arrives late: node 2 answers it with the notice
+  // meant for a stale leader, which reaches node 1, the leader of node 2's term.
   Prng p(seed);
+  const uint64_t prev_index = prefix.size();
+  const uint64_t prev_term = prefix.empty() ? 0 : prefix.back();
   for (int round = 0; round < 400 && node_differs(net); ++round) {
+    if (p.chance_ppm(50'000)) net.queue.push_back(app(1, 2, top, prev_index, prev_term, {}, 0));
     if (net.queue.empty()) {
       net.tick(1);
       continue;

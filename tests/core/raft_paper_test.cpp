@@ -462,6 +462,41 @@ TEST_F(RaftPaper, Term_StaleAppendAnsweredWithCurrentTerm) {
   EXPECT_EQ(q.log().last_index(), LogIndex{1});
 }
 
+TEST_F(RaftPaper, Term_StaleLeaderNotice_ReachingTheLeaderOfThatTerm_ChangesNothing) {
+  // Node 1 led term 2; an append of that term reaches node 2 late, after node 1 became leader of
+  // term 3, and node 2 (in term 3) answers it with the notice meant for a stale leader. The
+  // notice carries term 3, the leader's own: it must not read as an acknowledgement of index 0
+  // (found by the simulator: the leader probed node 2 from index 1, sent a snapshot, and then
+  // appended from node 2's commit index up, past a stale tail node 2 still held).
+  for (uint64_t id = 1; id <= 3; ++id) net.add(id, 3, log_terms({1, 1}), hs_term(2));
+  net.isolated = {2};  // node 1 still probes node 2: nothing heard from it in term 3
+  ASSERT_TRUE(net.elect(1));
+  ASSERT_EQ(node(1).term(), Term{3});
+  net.isolated.clear();
+  net.take_all();
+  net.queue.clear();
+  node(2).step(msg(MessageType::kHeartbeat, 1, 2, 3));  // node 2 learns term 3
+  net.take_all();
+  net.queue.clear();
+  const Progress before = node(1).progress().at(NodeId{2});
+  ASSERT_EQ(before.state, ProgressState::kProbe);
+  ASSERT_EQ(before.match, LogIndex{0});
+  node(2).step(app(1, 2, 2, 2, 1, {}, 0));
+  const std::vector<Message> out = all(net.take(2));
+  ASSERT_EQ(out.size(), 1u);
+  const Message notice = out[0];
+  ASSERT_EQ(notice.type, MessageType::kAppResp);
+  ASSERT_EQ(notice.term, Term{3});
+  EXPECT_TRUE(notice.reject);
+  EXPECT_EQ(notice.index, LogIndex{0});
+  node(1).step(notice);
+  const Progress& after = node(1).progress().at(NodeId{2});
+  EXPECT_EQ(after.state, before.state);
+  EXPECT_EQ(after.next, before.next);
+  EXPECT_EQ(after.match, before.match);
+  EXPECT_EQ(node(1).role(), Role::kLeader);
+}
+
 // ---- leader stickiness and check-quorum (thesis §6.2, §4.2.3, §9.6) -------------------------
 
 TEST_F(RaftPaper, Stickiness_FollowerHearingLeaderIgnoresVoteRequests) {
