@@ -151,7 +151,7 @@ Options draw_options(uint64_t seed) {
   // Packets held for several election timeouts: replies that outlive a term change.
   o.net.hold_ppm = pick(p, {0u, 0u, 2'000u, 20'000u});
   o.net.hold_max = election * static_cast<int64_t>(pick(p, {2, 5, 10}));
-  if (p.below(4) == 0) {
+  if (p.below(3) == 0) {
     // The lease at its edge: clocks at the largest drift the lease allows for, some fast and
     // some slow, and one host campaigning exactly an election timeout after it last heard from
     // the leader. One only: two pinned hosts whose clocks run at the same rate would split
@@ -159,7 +159,7 @@ Options draw_options(uint64_t seed) {
     o.drift_ppm_max = 20'000;
     o.drift_extremes = true;
     o.pinned_timeouts_mask = 1u << p.below(o.nodes + o.spares);
-    o.w_lease_attack = pick(p, {2u, 6u});
+    o.w_lease_attack = pick(p, {4u, 12u});
   }
   o.stickiness_check = p.below(2) == 0;
   if (o.w_membership > 0) o.w_ongaro = pick(p, {0u, 2u, 6u});
