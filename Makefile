@@ -48,6 +48,7 @@ test-asan: asan
 	python3 tests/server/rqlited_ops_test.py $(ASAN_BUILD)/bin/rqlited
 	python3 tests/server/rqlited_backup_test.py $(ASAN_BUILD)/bin/rqlited
 	python3 tests/server/rqlited_cluster_test.py $(ASAN_BUILD)/bin/rqlited
+	python3 tests/server/rqlited_compat_test.py $(ASAN_BUILD)/bin/rqlited
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-50
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-30 --workload register
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-20 --workload append

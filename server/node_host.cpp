@@ -136,10 +136,16 @@ Status NodeHost::start() {
   svo.tick_interval = opts_.tick;
   service_ =
       std::make_unique<svc::Service>(*node_, *sm_, *clock_, Prng(seed ^ 0x5eed), svo, reads_.get());
-  // A node told to -join never founds a cluster of its own.
+  // A node told to -join never founds a cluster of its own, nor does a read replica.
   const raft::Membership founding({raft::Member{cfg.raft.id, opts_.raft_addr, true, false, 0, opts_.node_id}});
-  if (Status st = opts_.join.empty() ? node_->start(founding) : node_->start(std::nullopt); !st)
-    return st;
+  const bool may_found = opts_.join.empty() && opts_.voter;
+  if (Status st = may_found ? node_->start(founding) : node_->start(std::nullopt); !st) return st;
+  if (!opts_.voter && opts_.join.empty() && node_->blank()) {
+    // rqlite's rule: a read replica with Raft state restarts from it and catches up; a brand-new
+    // one has nobody to get a membership from.
+    join_failure_ = "cannot create a new non-voting node without joining it to an existing cluster";
+    return ok_status();
+  }
   start_last_index_ = node_->raft().log().last_index().v;
   // A lone voter need not wait an election timeout to lead.
   if (node_->raft().voters().size() == 1 && node_->raft().membership().is_voter(cfg.raft.id))
@@ -271,6 +277,15 @@ void NodeHost::bootstrap_round(Duration deadline) {
   static std::mt19937 rng{std::random_device{}()};
   clock_->schedule(std::chrono::milliseconds(500 + jitter(rng)),
                    [this, deadline] { bootstrap_round(deadline); });
+}
+
+bool has_raft_state(const std::string& data_dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(data_dir + "/sqlraft", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("wal-", 0) == 0 || name.rfind("snap-", 0) == 0) return true;
+  }
+  return false;
 }
 
 void NodeHost::stop() {

@@ -48,6 +48,10 @@ struct NodeHostOptions {
 // rqlite's node ids are strings; Raft's are numbers: a stable 63-bit hash, never 0.
 NodeId node_id_from_name(const std::string& name);
 
+// Whether DATA_DIR already holds Raft state (log segments or snapshots): rqlite's "new node"
+// test, made without creating anything.
+bool has_raft_state(const std::string& data_dir);
+
 class NodeHost {
  public:
   NodeHost(boost::asio::io_context& io, NodeHostOptions opts);

@@ -125,9 +125,10 @@ int run(const Flags& f) {
     std::fprintf(stderr, "fatal: bootstrapping only applicable to voting nodes\n");
     return 1;
   }
-  if (f.raft_non_voter && f.join.empty()) {
-    std::fprintf(stderr,
-                 "fatal: -raft-non-voter needs -join: a read replica joins an existing cluster\n");
+  // A read replica with Raft state restarts from it (with or without -join) and catches up; a
+  // brand-new one must join.
+  if (f.raft_non_voter && f.join.empty() && !has_raft_state(f.data_dir)) {
+    std::fprintf(stderr, "fatal: cannot create a new non-voting node without joining it to an existing cluster\n");
     return 1;
   }
   for (const auto& w : f.warnings) log(LogLevel::kWarn, "rqlited", w);

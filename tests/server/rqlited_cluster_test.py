@@ -12,24 +12,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rqlited_harness import Node, free_port  # noqa: E402
+from rqlited_harness import Node, free_port, wait_for  # noqa: E402
 
 RQLITED = None
 FAST = ["-raft-heartbeat-timeout", "300ms"]
-
-
-def wait_for(fn, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except OSError as e:
-            last = e
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
 
 
 class ThreeNodes(unittest.TestCase):

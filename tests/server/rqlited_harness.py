@@ -36,6 +36,21 @@ def free_port():
     raise RuntimeError("no free port in 20000-32000")
 
 
+def wait_for(fn, timeout=20.0, what="condition"):
+    """Polls fn every 50 ms until it returns something true (returned), or fails the test."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+            if last:
+                return last
+        except OSError as e:
+            last = e
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
 class Node:
     def __init__(self, binary, data_dir=None, extra=None, node_id="1"):
         self.binary = binary

@@ -388,7 +388,8 @@ class CommandLine(unittest.TestCase):
 
     def test_unsupported_clustering_flags_refused(self):
         for args, why in ((["-bootstrap-expect", "3"], "-bootstrap-expect needs -join"),
-                          (["-raft-non-voter"], "-raft-non-voter needs -join")):
+                          (["-raft-non-voter"],
+                           "fatal: cannot create a new non-voting node without joining it to an existing cluster")):
             r = self.run_rqlited("-http-addr", "127.0.0.1:4101", "-raft-addr", "127.0.0.1:4102", *args, "/tmp/rqlited-never-created")
             self.assertEqual(r.returncode, 1, args)
             self.assertIn(why, r.stderr)

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""What an rqlite user meets that sqlraft did differently (issue 13), on real rqlited processes on
+127.0.0.1: each test failed on the code before its fix. Usage: rqlited_compat_test.py RQLITED"""
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rqlited_harness import Node, wait_for  # noqa: E402
+
+RQLITED = None
+FAST = ["-raft-heartbeat-timeout", "300ms"]
+
+
+def count(n, level="none"):
+    st, _, body = n.query("SELECT count(*) FROM t", "?level=" + level)
+    if st != 200 or '"values"' not in body:
+        return None
+    return json.loads(body)["results"][0]["values"][0][0]
+
+
+class ReadReplicaRestart(unittest.TestCase):
+    """rqlite refuses only a brand-new read replica without -join (§4.4); one with Raft state
+    restarts from its log and catches up."""
+
+    def setUp(self):
+        self.nodes = []
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.cleanup()
+
+    def node(self, node_id, extra):
+        n = Node(RQLITED, node_id=node_id, extra=FAST + extra)
+        self.nodes.append(n)
+        return n
+
+    def test_a_replica_with_state_restarts_without_join_and_catches_up(self):
+        leader = self.node("1", []).start()
+        replica = self.node("r", ["-raft-non-voter", "-join", "127.0.0.1:%d" % leader.raft_port]).start()
+        self.assertEqual(leader.execute(["CREATE TABLE t (v)", "INSERT INTO t VALUES(1)"])[0], 200)
+        wait_for(lambda: count(replica) == 1, what="the replica to apply the first row")
+        self.assertEqual(replica.stop(), 0)
+        self.assertEqual(leader.execute([["INSERT INTO t VALUES(?)", 2]])[0], 200)
+        replica.extra = FAST + ["-raft-non-voter"]
+        replica.start()
+        self.assertEqual(replica.proc.poll(), None)
+        wait_for(lambda: count(replica) == 2, what="the restarted replica to catch up")
+        self.assertEqual(leader.execute([["INSERT INTO t VALUES(?)", 3]])[0], 200)
+        wait_for(lambda: count(replica) == 3, what="the replica to follow new writes")
+        nodes = json.loads(leader.request("GET", "/nodes?nonvoters")[2])
+        self.assertFalse(nodes["r"]["voter"])
+
+    def test_a_brand_new_replica_without_join_exits_with_rqlites_message(self):
+        n = self.node("r", ["-raft-non-voter"])
+        n.start(wait_ready=False)
+        self.assertEqual(n.proc.wait(timeout=20), 1)
+        self.assertIn("fatal: cannot create a new non-voting node without joining it to an existing cluster",
+                      n.log_tail())
+        self.assertFalse(os.path.exists(os.path.join(n.data_dir, "sqlraft")))
+
+
+if __name__ == "__main__":
+    RQLITED = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
