@@ -343,6 +343,7 @@ void Service::on_cluster(std::string_view payload) {
 // rather than at its deadline, so the client can decide (rqlite answers with the broken
 // connection's error).
 void Service::on_leader(NodeId lead) {
+  on_leadership_lost();
   // An election under way: wait for its outcome (or the requests' deadlines).
   if (!lead.valid()) return;
   std::vector<std::pair<uint64_t, Forward>> moved;
@@ -366,8 +367,59 @@ void Service::on_leader(NodeId lead) {
     ++stats_.forwards_abandoned;
     Response r;
     r.status = Status::kUnknown;
-    r.error = "leadership changed while the request was forwarded: outcome unknown";
+    r.error = "leadership lost while committing log";
     fw.done(std::move(r));
+  }
+}
+
+void Service::on_leadership_lost() {
+  const bool leading = node_.running() && node_.raft().role() == raft::Role::kLeader;
+  const Term term = node_.running() ? node_.raft().term() : Term{};
+  // Raft forgets the reads of a leadership it lost (or of the term it left): they would only
+  // time out.
+  std::vector<uint64_t> lost_reads;
+  for (const auto& [ctx, t] : confirming_) {
+    if (!leading || t != term) lost_reads.push_back(ctx);
+  }
+  std::vector<std::pair<Request, Done>> again;
+  for (uint64_t ctx : lost_reads) {
+    confirming_.erase(ctx);
+    if (reads_.count(ctx) == 0) continue;
+    Read r = take_read(ctx);
+    r.req.timeout = std::max(r.deadline - clock_.now(), Duration{1});
+    again.emplace_back(std::move(r.req), std::move(r.done));
+  }
+  if (!leading && !writes_.empty()) {
+    // The entries may still commit under the next leader (or be replaced): unknown, now.
+    std::map<uint64_t, Write> lost;
+    lost.swap(writes_);
+    for (auto& [index, w] : lost) {
+      clock_.cancel(w.timer);
+      // The message that deposed us may have replaced the entry already: then it failed.
+      const std::optional<Term> now_there = node_.running() ? node_.raft().log().term(LogIndex(index)) : std::nullopt;
+      if (now_there && *now_there != w.term && !w.read) {
+        Response r;
+        r.status = Status::kFailed;
+        r.error = "leadership changed before the write committed";
+        w.done(std::move(r));
+        continue;
+      }
+      if (w.read) {
+        Request req = std::move(*w.read);
+        req.timeout = std::max(w.deadline - clock_.now(), Duration{1});
+        again.emplace_back(std::move(req), std::move(w.done));
+        continue;
+      }
+      ++stats_.writes_abandoned;
+      Response r;
+      r.status = Status::kUnknown;
+      r.error = "leadership lost while committing log";
+      w.done(std::move(r));
+    }
+  }
+  for (auto& [req, done] : again) {
+    ++stats_.reads_resubmitted;
+    submit(std::move(req), std::move(done));
   }
 }
 
@@ -458,7 +510,11 @@ void Service::propose_now(const Request& req, Done done) {
       resp.error = "timeout";
       d(std::move(resp));
     });
-    writes_[index] = Write{r.term, std::move(done), timer};
+    Write w{r.term, std::move(done), timer, clock_.now() + req.timeout, std::nullopt};
+    const bool query = req.kind == sql::CommandKind::kQuery ||
+                       (req.kind == sql::CommandKind::kRequest && !req.statements.empty() && all_reads(req));
+    if (query && req.level == ReadLevel::kStrong) w.read = req;
+    writes_[index] = std::move(w);
   });
   switch (p.status) {
     case raft::ProposeStatus::kOk:
@@ -562,12 +618,14 @@ uint64_t Service::add_read(Request req, Done done) {
     if (it == reads_.end()) return;
     Done d = std::move(it->second.done);
     reads_.erase(it);  // its apply_waits_ entry, if any, is skipped when reached
+    confirming_.erase(ctx);
     Response resp;
     resp.status = Status::kUnknown;
     resp.error = "timeout";
     d(std::move(resp));
   });
-  reads_[ctx] = Read{std::move(req), std::move(done), timer};
+  const Duration deadline = clock_.now() + req.timeout;
+  reads_[ctx] = Read{std::move(req), std::move(done), timer, deadline};
   return ctx;
 }
 
@@ -584,7 +642,10 @@ void Service::read_index(Request req, Done done) {
   // Registered first: a lone voter confirms the read inside read_index().
   const uint64_t ctx = add_read(std::move(req), std::move(done));
   const raft::ReadIndexStatus st = node_.read_index(ctx);
-  if (st == raft::ReadIndexStatus::kPending) return;
+  if (st == raft::ReadIndexStatus::kPending) {
+    if (reads_.count(ctx) != 0) confirming_[ctx] = node_.raft().term();
+    return;
+  }
   Read r = take_read(ctx);
   if (st == raft::ReadIndexStatus::kNotLeader) {
     to_leader(r.req, std::move(r.done));
@@ -596,6 +657,7 @@ void Service::read_index(Request req, Done done) {
 }
 
 void Service::on_read_state(const raft::ReadState& rs) {
+  confirming_.erase(rs.context);
   if (reads_.count(rs.context) == 0) return;  // timed out meanwhile
   serve_when_applied(rs.context, rs.index);
 }

@@ -22,7 +22,11 @@
 // leader's answer comes back the same way. With `redirect` (or forwarding off, or too many hops)
 // the answer is kNotLeader with the leader's id and address instead; with no leader known,
 // rqlite's "leader not found". When the leader it went to is replaced, a forwarded read goes to
-// the new leader and a forwarded write is answered kUnknown at once.
+// the new leader and a forwarded write is answered kUnknown at once. When this node stops leading,
+// what waits on its leadership is answered at once too, not at its deadline: a write whose entry
+// may still commit elsewhere is kUnknown ("leadership lost while committing log", rqlite's
+// words); a read awaiting the heartbeat round that would confirm it (and a strong read in the
+// log) is submitted again, so it goes to the new leader or answers "leader not found".
 // The same channel carries rqlite's join (join()), -bootstrap-expect's notices
 // (expect_bootstrap(), notify()) and opaque calls between the layers above (call()).
 #pragma once
@@ -131,6 +135,8 @@ struct ServiceStats {
   uint64_t forward_timeouts = 0;  // forwarded requests whose answer never came
   uint64_t forwards_redirected = 0;  // forwarded reads sent again after the leader changed
   uint64_t forwards_abandoned = 0;   // forwarded writes answered "unknown" when it changed
+  uint64_t writes_abandoned = 0;     // writes answered "unknown" when this node stopped leading
+  uint64_t reads_resubmitted = 0;    // reads submitted again when this node stopped leading
   uint64_t rejected = 0;          // malformed cluster messages
   uint64_t joins_served = 0;      // join requests other nodes sent here
   uint64_t notifies_served = 0;   // bootstrap notices other nodes sent here
@@ -212,11 +218,14 @@ class Service {
     Term term;
     Done done;
     TimerId timer;
+    Duration deadline{0};
+    std::optional<Request> read;  // a strong read: submitted again if leadership is lost
   };
   struct Read {
     Request req;
     Done done;
     TimerId timer;
+    Duration deadline{0};
   };
 
   struct Forward {
@@ -228,6 +237,8 @@ class Service {
     std::optional<Request> read;  // a read, kept to be sent again to the next leader
   };
   void on_leader(NodeId lead);
+  // What waited on this node's leadership, once it lost it (or started a new term).
+  void on_leadership_lost();
 
   struct LoadJob;
   void propose(const Request& req, Done done);
@@ -258,6 +269,7 @@ class Service {
   std::map<uint64_t, Write> writes_;               // log index -> waiting write (or strong read)
   std::map<uint64_t, Read> reads_;                 // context -> waiting read
   std::multimap<uint64_t, uint64_t> apply_waits_;  // applied index wanted -> context
+  std::map<uint64_t, Term> confirming_;            // context -> term of the ReadIndex it awaits
   std::map<uint64_t, Forward> forwards_;           // forward id -> the waiting client
   // A request to another node whose answer is awaited, with the timer that gives up on it.
   template <class Fn>

@@ -61,6 +61,52 @@ class ReadReplicaRestart(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(n.data_dir, "sqlraft")))
 
 
+class LeaderLosingItsQuorum(unittest.TestCase):
+    """What waits on a leader that loses its quorum is answered when it steps down (about an
+    election timeout), not at the 10 s apply timeout: reads with 503 leader not found, writes with
+    rqlite's "leadership lost while committing log"."""
+
+    def setUp(self):
+        self.leader = Node(RQLITED, node_id="1", extra=FAST)
+        self.follower = Node(RQLITED, node_id="2", extra=FAST + ["-join", "127.0.0.1:%d" % self.leader.raft_port])
+        self.leader.start()
+        self.follower.start()
+        self.assertEqual(self.leader.execute(["CREATE TABLE t (v)"])[0], 200)
+
+    def tearDown(self):
+        self.follower.cleanup()
+        self.leader.cleanup()
+
+    def test_reads_and_writes_are_answered_once_leadership_is_lost(self):
+        import threading
+        import time
+        self.follower.kill9()
+        answers = {}
+
+        def ask(name, method, path, body):
+            t0 = time.monotonic()
+            st, _, got = self.leader.request(method, path, body, "application/json", timeout=30)
+            answers[name] = (st, got, time.monotonic() - t0)
+
+        calls = [("linearizable", "POST", "/db/query?level=linearizable", '["SELECT 1"]'),
+                 ("strong", "POST", "/db/query?level=strong", '["SELECT 1"]'),
+                 ("write", "POST", "/db/execute", '["INSERT INTO t VALUES(1)"]')]
+        threads = [threading.Thread(target=ask, args=c) for c in calls]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        self.assertEqual(set(answers), {"linearizable", "strong", "write"})
+        for name in ("linearizable", "strong"):
+            st, body, secs = answers[name]
+            self.assertEqual((st, body.strip()), (503, "leader not found"), name)
+            self.assertLess(secs, 5, name)
+        st, body, secs = answers["write"]
+        self.assertEqual(st, 200)
+        self.assertEqual(json.loads(body), {"results": [], "error": "leadership lost while committing log"})
+        self.assertLess(secs, 5)
+
+
 if __name__ == "__main__":
     RQLITED = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)
