@@ -326,9 +326,15 @@ StatementResult run_statement(sqlite3* db_, const Statement& s, RunMode mode, co
       }
       sqlite3_finalize(st);
       if (rows) {
-        // Types the schema does not declare are filled in once, from the first row.
         for (size_t i = 0; i < r.types.size(); ++i) {
-          if (r.types[i].empty() && !r.rows.empty()) r.types[i] = kind_name(r.rows[0][i].kind);
+          if (!r.types[i].empty()) continue;
+          // rqlite normalises values by declared type before anything else, and a column
+          // without one counts as text: its BLOBs (an expression such as x'53') are strings.
+          for (auto& row : r.rows) {
+            if (row[i].kind == Value::Kind::kBlob) row[i] = Value::of_text(std::move(row[i].bytes));
+          }
+          // Types the schema does not declare are filled in once, from the first row.
+          if (!r.rows.empty()) r.types[i] = kind_name(r.rows[0][i].kind);
         }
       } else {
         r.last_insert_id = sqlite3_last_insert_rowid(db_);

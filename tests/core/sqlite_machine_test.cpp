@@ -134,6 +134,25 @@ TEST(SqliteMachine, Query_ColumnsDeclaredTypesAndFirstRowFillIn) {
   EXPECT_EQ(q.results[3].types, (std::vector<std::string>{"", "real"}));
 }
 
+// rqlite normalises values by declared type before filling types in, and no declared type counts
+// as text: a BLOB from an expression comes back as text, typed text (issue 13.3). A column
+// declared BLOB keeps its BLOBs; a declared type filled from the first row stays as it was.
+TEST(SqliteMachine, Query_BlobWithoutDeclaredType_IsText) {
+  auto m = make();
+  m->execute(exec({S("CREATE TABLE b (d BLOB)"), S("INSERT INTO b VALUES(x'FF00')")}));
+  auto q = m->query({S("SELECT x'53514C697465'"), S("SELECT d FROM b"), S("SELECT 1 UNION ALL SELECT x'61'"),
+                     S("SELECT d || '' FROM b")},
+                    false);
+  ASSERT_EQ(q.results.size(), 4u);
+  EXPECT_EQ(q.results[0].types, (std::vector<std::string>{"text"}));
+  EXPECT_EQ(q.results[0].rows, (std::vector<std::vector<Value>>{{Value::of_text("SQLite")}}));
+  EXPECT_EQ(q.results[1].types, (std::vector<std::string>{"blob"}));
+  EXPECT_EQ(q.results[1].rows[0][0], Value::of_blob(std::string("\xff\x00", 2)));
+  EXPECT_EQ(q.results[2].types, (std::vector<std::string>{"integer"}));
+  EXPECT_EQ(q.results[2].rows[1][0], Value::of_text("a"));
+  EXPECT_EQ(q.results[3].types, (std::vector<std::string>{"text"}));
+}
+
 TEST(SqliteMachine, Query_RefusesWrites) {
   auto m = make();
   m->execute(exec({S("CREATE TABLE t (v)")}));
@@ -173,8 +192,11 @@ TEST(SqliteMachine, Params_NamedPositionalAndBlob) {
                    S("INSERT INTO t VALUES(?, ?, ?)", {P(Value::of_real(2.5)), P(Value::null()), P(Value::of_int(3))})}));
   auto q = m->query({S("SELECT a, b, c FROM t ORDER BY rowid")}, false);
   ASSERT_EQ(q.results[0].rows.size(), 2u);
+  // The blob was stored as a blob; a column declared without a type reads it as text (rqlite).
   EXPECT_EQ(q.results[0].rows[0], (std::vector<Value>{Value::of_int(1), Value::of_text("x"),
-                                                      Value::of_blob(std::string("\x00\x01", 2))}));
+                                                      Value::of_text(std::string("\x00\x01", 2))}));
+  auto typed = m->query({S("SELECT typeof(c) FROM t ORDER BY rowid")}, false);
+  EXPECT_EQ(typed.results[0].rows[0][0], Value::of_text("blob"));
   EXPECT_EQ(q.results[0].rows[1], (std::vector<Value>{Value::of_real(2.5), Value::null(), Value::of_int(3)}));
 }
 

@@ -61,6 +61,27 @@ class ReadReplicaRestart(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(n.data_dir, "sqlraft")))
 
 
+class Values(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.n = Node(RQLITED).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.n.cleanup()
+
+    def q(self, sql):
+        st, _, body = self.n.request("POST", "/db/query", json.dumps([sql]), "application/json")
+        self.assertEqual(st, 200, body)
+        return body
+
+    def test_a_blob_without_declared_type_is_text(self):
+        self.assertEqual(self.q("SELECT x'53514C697465'"),
+                         '{"results":[{"columns":["x\'53514C697465\'"],"types":["text"],"values":[["SQLite"]]}]}')
+        # Bytes that are not UTF-8 come out as Go's encoder writes them.
+        self.assertIn('"types":["text"],"values":[["\\ufffd"]]', self.q("SELECT x'FF'"))
+
+
 class LeaderLosingItsQuorum(unittest.TestCase):
     """What waits on a leader that loses its quorum is answered when it steps down (about an
     election timeout), not at the 10 s apply timeout: reads with 503 leader not found, writes with
