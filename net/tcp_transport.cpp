@@ -94,6 +94,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
     s.connected = state_ == State::kConnected;
     s.failures = failures_;
     s.last_error = last_error_;
+    s.foreign = foreign_;
     return s;
   }
 
@@ -155,12 +156,25 @@ class Peer : public std::enable_shared_from_this<Peer> {
     backoff_ = t_->opts.backoff_min;
     error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
-    // Peers never write on this connection: a completed read means it closed.
+    // Peers never write on this connection: a completed read means it closed, and bytes mean
+    // something other than a sqlraft node listens there (an HTTP server answers what we sent
+    // with an error page).
     socket_.async_read_some(asio::buffer(sink_),
-                            [self = shared_from_this()](const error_code&, size_t) {
-                              if (self->state_ == State::kConnected) self->failed();
+                            [self = shared_from_this()](const error_code&, size_t n) {
+                              if (self->state_ != State::kConnected) return;
+                              if (n > 0) self->answered(n);
+                              self->failed();
                             });
     if (!queue_.empty()) write();
+  }
+
+  void answered(size_t n) {
+    ++failures_;
+    foreign_ = true;
+    const std::string_view got(sink_, n);
+    last_error_ = got.starts_with("HTTP/") ? "appears to be serving HTTP"
+                                           : "answered with data: not a sqlraft Raft port";
+    if (t_->opts.peer_failed) t_->opts.peer_failed(id_, last_error_);
   }
 
   void failed(const error_code& why = {}) {
@@ -173,6 +187,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
                                                             : std::string("connection failed");
       for (auto& ch : m) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       last_error_ = "dial tcp " + addr_ + ": connect: " + m;
+      if (t_->opts.peer_failed) t_->opts.peer_failed(id_, last_error_);
     }
     error_code ec;
     socket_.close(ec);
@@ -248,7 +263,8 @@ class Peer : public std::enable_shared_from_this<Peer> {
   std::deque<std::chrono::steady_clock::time_point> queued_at_;  // when each frame was queued
   uint64_t queued_bytes_ = 0;
   std::string out_;
-  char sink_[1];
+  char sink_[16];
+  bool foreign_ = false;
 };
 
 // An incoming connection: frames in, nothing out.

@@ -43,6 +43,10 @@ struct TcpTransportOptions {
   Duration max_queue_age = std::chrono::seconds(3);
   // Told about hostile or broken peers (an oversized frame: the connection is closed).
   std::function<void(const std::string&)> warn;
+  // Told when an outgoing connection to a node fails: it could not be made, or the other end
+  // answered on it, which a sqlraft node never does (`why` then says what it seems to be, e.g.
+  // "appears to be serving HTTP"). Lets a caller waiting for that node's answer give up now.
+  std::function<void(NodeId, const std::string& why)> peer_failed;
 };
 
 struct TcpTransportStats {
@@ -60,6 +64,7 @@ struct PeerState {
   bool connected = false;
   uint64_t failures = 0;   // connection attempts that failed, ever
   std::string last_error;  // the newest of them: "dial tcp ADDR: connect: connection refused"
+  bool foreign = false;    // the other end answered on the connection: not a sqlraft node
 };
 
 class TcpTransport final : public Transport {

@@ -65,6 +65,7 @@ Status NodeHost::start() {
     return make_error(ErrorCode::kInvalid, "invalid Raft address " + opts_.raft_bind);
   }
   to.warn = [](const std::string& what) { log(LogLevel::kWarn, "transport", what); };
+  to.peer_failed = [this](NodeId id, const std::string& why) { on_peer_failed(id, why); };
   transport_ = std::make_unique<net::TcpTransport>(
       io_, to,
       [this](std::string_view bytes) {
@@ -196,9 +197,14 @@ void NodeHost::join_attempt(int round, size_t index, int redirects, NodeId conta
   if (!contact.valid()) {
     contact = join_contact(opts_.join[index]);
   }
+  // One attempt at a time: an answer (or timeout) of an attempt given up already is ignored.
+  const uint64_t seq = ++join_seq_;
+  join_now_ = JoinPosition{round, index, contact};
   service_->join(
       contact, opts_.raft_addr, opts_.voter, opts_.join_timeout,
-                 [this, round, index, redirects](const MembershipResult& r) {
+                 [this, seq, round, index, redirects](const MembershipResult& r) {
+                   if (seq != join_seq_) return;
+                   join_now_.reset();
                    using S = MembershipResult::Status;
                    if (r.status == S::kProposed || r.status == S::kAlready) {
                      log(LogLevel::kInfo, "rqlited",
@@ -220,6 +226,23 @@ void NodeHost::join_attempt(int round, size_t index, int redirects, NodeId conta
                    join_attempt(round, index + 1, 0);
                  },
       opts_.node_id);
+}
+
+// The join contact's connection failed, or something other than a sqlraft node answered on it:
+// the attempt fails now rather than at its timeout; an HTTP server there ends the join (rqlite's
+// check: the address is another node's HTTP port, given by mistake).
+void NodeHost::on_peer_failed(NodeId id, const std::string& why) {
+  if (!join_now_ || join_now_->contact != id || !join_failure_.empty()) return;
+  const JoinPosition at = *join_now_;
+  join_now_.reset();
+  ++join_seq_;
+  const std::string& addr = opts_.join[at.index];
+  if (why == "appears to be serving HTTP") {
+    join_failure_ = "join address " + addr + " appears to be serving HTTP when it should be Raft";
+    return;
+  }
+  last_join_error_ = why;
+  join_attempt(at.round, at.index + 1, 0);
 }
 
 NodeId NodeHost::join_contact(const std::string& addr) {

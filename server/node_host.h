@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,14 @@ class NodeHost {
   std::unique_ptr<svc::Service> service_;
   uint64_t start_last_index_ = 0;
   void join_attempt(int round, size_t index, int redirects, NodeId contact = NodeId());
+  void on_peer_failed(NodeId id, const std::string& why);
+  struct JoinPosition {
+    int round = 0;
+    size_t index = 0;
+    NodeId contact;
+  };
+  std::optional<JoinPosition> join_now_;  // the attempt in flight
+  uint64_t join_seq_ = 0;
   std::string join_failure_;
   std::string last_join_error_ = "no answer";
   bool joined_ = false;

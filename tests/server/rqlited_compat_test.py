@@ -82,6 +82,65 @@ class Values(unittest.TestCase):
         self.assertIn('"types":["text"],"values":[["\\ufffd"]]', self.q("SELECT x'FF'"))
 
 
+class JoinAddressChecks(unittest.TestCase):
+    """A join aimed at something other than a Raft port fails at once (§4.2), not after 20-40 s
+    of attempts."""
+
+    def test_an_http_port_is_refused_at_once(self):
+        import time
+        other = Node(RQLITED, node_id="a").start()
+        n = Node(RQLITED, node_id="b", extra=["-join", other.http_addr])
+        try:
+            t0 = time.monotonic()
+            n.start(wait_ready=False)
+            self.assertEqual(n.proc.wait(timeout=30), 1)
+            self.assertLess(time.monotonic() - t0, 5)
+            self.assertIn("join address %s appears to be serving HTTP when it should be Raft" % other.http_addr,
+                          n.log_tail())
+            self.assertEqual(other.proc.poll(), None)
+        finally:
+            n.cleanup()
+            other.cleanup()
+
+    def test_another_service_fails_each_attempt_at_once(self):
+        import socket
+        import threading
+        import time
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        stop = threading.Event()
+
+        def serve():
+            srv.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    continue
+                try:
+                    c.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+                finally:
+                    c.close()
+
+        t = threading.Thread(target=serve)
+        t.start()
+        addr = "127.0.0.1:%d" % srv.getsockname()[1]
+        n = Node(RQLITED, extra=["-join", addr, "-join-attempts", "3", "-join-interval", "200ms"])
+        try:
+            t0 = time.monotonic()
+            n.start(wait_ready=False)
+            self.assertEqual(n.proc.wait(timeout=30), 1)
+            self.assertLess(time.monotonic() - t0, 5)  # three attempts of 5 s each, before
+            self.assertIn("failed to join cluster", n.log_tail())
+            self.assertIn("not a sqlraft Raft port", n.log_tail())
+        finally:
+            n.cleanup()
+            stop.set()
+            t.join()
+            srv.close()
+
+
 class LeaderLosingItsQuorum(unittest.TestCase):
     """What waits on a leader that loses its quorum is answered when it steps down (about an
     election timeout), not at the 10 s apply timeout: reads with 503 leader not found, writes with
