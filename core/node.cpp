@@ -83,6 +83,10 @@ Status Node::start(std::optional<raft::Membership> bootstrap) {
     return st.error();
   }
   observer_->on_recovered(id(), rec, *snap);
+  if (Status st = load_member_mark(); !st) {
+    fail_stop(Error{st.error().code, "cannot read the membership mark: " + st.error().message});
+    return st.error();
+  }
   raft::RaftStorage st{rec.hard_state, *snap, std::move(rec.entries), floor};
   raft_ = std::make_unique<raft::Raft>(cfg_.raft, prng_.split(), std::move(st));
   if (bootstrap && fresh) raft_->bootstrap(*bootstrap);
@@ -127,6 +131,40 @@ Status Node::load_identity(bool fresh) {
   if (Status st = disk_.sync_dir(); !st) return st;
   cfg_.raft.incarnation = inc;
   return ok_status();
+}
+
+// The file `member` says this incarnation has been a member of a config it held (8 bytes of the
+// incarnation, then their CRC32C): its votes are all in its hard state, so it may vote once a
+// config removes it (RaftConfig::was_member). Written once, the first time it is a member.
+static const char* const kMemberMark = "member";
+
+static std::string incarnation_record(uint64_t inc) {
+  std::string bytes;
+  for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((inc >> (8 * i)) & 0xff));
+  const uint32_t crc = crc32c(bytes);
+  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  return bytes;
+}
+
+Status Node::load_member_mark() {
+  auto size = disk_.size(kMemberMark);
+  if (!size) return ok_status();  // never a member (or the mark was lost before its sync)
+  auto data = disk_.read(kMemberMark, 0, *size);
+  if (!data) return data.error();
+  // A torn mark (a crash while it was written) is no mark; a whole one for another life is stale.
+  cfg_.raft.was_member = *data == incarnation_record(cfg_.raft.incarnation);
+  member_marked_ = cfg_.raft.was_member;
+  return ok_status();
+}
+
+void Node::mark_member() {
+  if (member_marked_ || !raft_ || !raft_->was_member()) return;
+  member_marked_ = true;
+  Status st = disk_.size(kMemberMark) ? disk_.truncate(kMemberMark, 0) : disk_.create(kMemberMark);
+  if (st) st = disk_.append(kMemberMark, incarnation_record(cfg_.raft.incarnation));
+  if (st) st = disk_.sync(kMemberMark);
+  if (st) st = disk_.sync_dir();
+  if (!st) fail_stop(Error{st.error().code, "cannot write the membership mark: " + st.error().message});
 }
 
 void Node::stop() {
@@ -532,6 +570,7 @@ void Node::process() {
     }
     maybe_start_snapshot();
   }
+  mark_member();
   processing_ = false;
 }
 

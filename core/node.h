@@ -205,6 +205,9 @@ class Node {
   void send_all(std::vector<raft::Message>& msgs);
   bool install_snapshot(const raft::SnapshotMeta& meta);
   Status load_identity(bool fresh);
+  Status load_member_mark();
+  void mark_member();
+  bool member_marked_ = false;
   bool write_chunks(std::vector<raft::SnapshotChunk>& chunks, std::vector<Finished>* finished);
   void maybe_start_snapshot();
   void on_snapshot_written(Status st);

@@ -1472,6 +1472,9 @@ void Simulation::check_liveness() {
              std::to_string(r->log().committed().v) + "/a" + std::to_string(r->log().applied().v) + "/l" +
              std::to_string(r->log().last_index().v);
       if (!r->membership().is_self(c, host(c).node->incarnation())) why += "/not-member";
+      why += "/voters";
+      for (NodeId v : r->voters()) why += (v == r->voters().front() ? ":" : ",") + std::to_string(v.v);
+      if (r->voters().empty()) why += ":none";
       if (leader != nullptr) {
         auto it = leader->progress().find(c);
         if (it != leader->progress().end()) {
@@ -1508,8 +1511,11 @@ void Simulation::check_liveness() {
 }
 
 bool Simulation::start_stickiness_check(const raft::Raft& leader) {
-  // Not while a membership change is being finished: it may remove the leader or the follower.
+  // Not while a membership change is being finished (the nemesis's, or one an episode proposed
+  // directly that is still uncommitted): it may remove the leader or the follower, and a node it
+  // removes hears no heartbeats.
   if (!opts_.stickiness_check || stickiness_started_ || op_) return false;
+  if (leader.configs().current_index() > leader.log().committed()) return false;
   // A leadership transfer's TimeoutNow may still be on its way (held in the network): when it
   // arrives, the leader's successor takes over as asked, which is no failure of stickiness.
   const Duration drain = opts_.net.hold_max + opts_.net.hold_max / 4 + opts_.net.latency_min +

@@ -83,6 +83,7 @@ Raft::Raft(RaftConfig config, Prng prng, RaftStorage st)
   RQ_ASSERT_LE(st.applied, log_.committed());
   if (st.applied > log_.applied()) log_.applied_to(st.applied);
   config_scanned_ = log_.floor_index();
+  was_member_ = cfg_.was_member;
   refresh_config();
   prev_hs_ = hard_state();
   become_follower(term_, kNoNode);
@@ -100,7 +101,14 @@ void Raft::bootstrap(const Membership& m) {
   refresh_config();
 }
 
-bool Raft::promotable() const { return is_self_member() && is_voter(cfg_.id); }
+bool Raft::promotable() const {
+  if (is_self_member()) return is_voter(cfg_.id);
+  // A node its latest config removed, while that config is not committed, may have to lead to
+  // commit it: it may hold the only copy (the leader that appended it died with it). It then
+  // counts only the new config's voters, as a leader removing itself does (thesis §4.2.2;
+  // Hashicorp Raft's rule too). Once that config commits it never campaigns again (§4.2.3).
+  return was_member_ && !membership().contains(cfg_.id) && configs_.current_index() > log_.committed();
+}
 
 // ---- transitions -------------------------------------------------------------------------
 
@@ -158,8 +166,11 @@ void Raft::become_leader() {
   reset(term_);
   lead_ = cfg_.id;
   role_ = Role::kLeader;
-  for (const Member& mem : membership().members()) {
-    const NodeId v = mem.id;
+  std::vector<NodeId> tracked;
+  for (const Member& mem : membership().members()) tracked.push_back(mem.id);
+  // A leader its latest (uncommitted) config removed tracks itself too (promotable()).
+  if (!membership().contains(cfg_.id)) tracked.push_back(cfg_.id);
+  for (const NodeId v : tracked) {
     auto [it, _] = prs_.emplace(v, Progress(log_.last_index() + 1, cfg_.max_inflight));
     if (v == cfg_.id) {
       // The leader acknowledges only what its own disk holds (advance() moves it on).
@@ -354,12 +365,14 @@ void Raft::on_vote_request(const Message& m) {
   Message resp;
   resp.type = resp_type;
   resp.to = m.from;
-  // Only members vote, voters or not: a candidate asks the voters of its own config, which may
+  // Members vote, voters or not: a candidate asks the voters of its own config, which may
   // include a non-voter whose promotion has not reached it (staged promotion guarantees it knows
-  // it is a member by then). A node whose log does not name this incarnation of it (a wiped node
-  // not yet re-added, even with an old config that names its former self) must not: it has
+  // it is a member by then). So does a node its latest config removed, if this incarnation was a
+  // member (thesis §4.2.2): a leader that removed itself and died with that entry uncommitted
+  // leaves the others needing its vote. A node whose log names another incarnation of it, or
+  // that never was a member in this life (a wiped node not yet re-added), must not: it has
   // forgotten every vote its old self cast.
-  if (can_vote && is_self_member() && log_.is_up_to_date(m.index, m.log_term)) {
+  if (can_vote && may_vote() && log_.is_up_to_date(m.index, m.log_term)) {
     // A granted pre-vote carries the term it was asked about, so the pre-candidate can tell it
     // from a stale reply.
     resp.term = m.term;
@@ -835,6 +848,7 @@ void Raft::maybe_promote_staged() {
 
 void Raft::on_membership_changed() {
   voters_ = membership().voters();
+  if (is_self_member()) was_member_ = true;
   if (role_ != Role::kLeader) return;
   // Track new members from the end of the log; forget removed ones.
   for (const Member& mem : membership().members()) {

@@ -23,6 +23,12 @@ struct RaftConfig {
   NodeId id;
   // This node's incarnation (membership.h): which life of `id` this is.
   uint64_t incarnation = 0;
+  // This incarnation has been a member of a config it held (the driver keeps that on disk): every
+  // vote it cast is in its hard state, so it may vote even when its latest config leaves it out
+  // (thesis §4.2.2: servers answer RPCs without consulting their configuration). A node that
+  // never was (a new one, or a wiped one rejoining under its old id) must not: its id may have
+  // voted in an earlier life it has forgotten.
+  bool was_member = false;
   // Static voters, used only when neither the log nor a snapshot holds a membership (tests, and
   // clusters bootstrapped without config entries).
   std::vector<NodeId> voters;
@@ -185,6 +191,9 @@ class Raft {
   NodeId vote() const { return vote_; }
   NodeId lead() const { return lead_; }
   NodeId lead_transferee() const { return lead_transferee_; }
+  // RaftConfig::was_member, or this incarnation saw itself a member since it started (the driver
+  // then makes that durable).
+  bool was_member() const { return was_member_; }
   HardState hard_state() const { return HardState{term_, vote_, log_.committed()}; }
   const RaftLog& log() const { return log_; }
   const Membership& membership() const { return configs_.current(); }
@@ -241,6 +250,10 @@ class Raft {
   // Leader: promote a staged non-voter that has caught up with the config that added it.
   void maybe_promote_staged();
   bool is_self_member() const { return membership().is_self(cfg_.id, cfg_.incarnation); }
+  // May answer a vote request: a member, or a node this config removed that remembers its votes.
+  bool may_vote() const {
+    return is_self_member() || (was_member_ && !membership().contains(cfg_.id));
+  }
 
   void send(Message m);
   bool is_voter(NodeId id) const { return membership().is_voter(id); }
@@ -255,6 +268,7 @@ class Raft {
   RaftLog log_;
   ConfigHistory configs_;
   LogIndex config_scanned_;      // config entries up to here are in configs_
+  bool was_member_ = false;
   std::vector<NodeId> voters_;   // membership().voters(), cached
   // The latest config entry appended by this leader and not yet known committed (thesis §4.1).
   LogIndex pending_conf_index_;

@@ -373,6 +373,80 @@ TEST_F(RaftMembership, RemovedLeader_AfterSteppingDown_NeverCampaigns) {
   EXPECT_TRUE(node(2).role() == Role::kLeader || node(3).role() == Role::kLeader);
 }
 
+TEST_F(RaftMembership, LeaderThatRemovedItselfUncommitted_LeadsAgainToCommitIt) {
+  // Found by the long sweep (seed 14468 of build 1b27f2e): of voters {1, 2}, leader 2 proposed
+  // removing itself and died with that entry on its own disk only. Node 1's config still needs
+  // node 2's vote, which node 2 refuses it (its log is longer); and node 2, out of its latest
+  // config, never campaigned: no leader, ever. A node that config removed, while it is
+  // uncommitted, may lead to commit it, counting only the new config's voters (thesis §4.2.2;
+  // Hashicorp's rule): node 2 wins with node 1's vote, commits its own removal, steps down, and
+  // node 1 leads alone.
+  const Membership two({voter(1), voter(2)});
+  net.found(two);
+  ASSERT_TRUE(net.elect(2));
+  net.isolated = {2};
+  const ProposeResult r = node(2).propose_conf_change(remove(2));
+  ASSERT_EQ(r.status, ProposeStatus::kOk);
+  net.take_all();
+  net.queue.clear();
+  ASSERT_FALSE(node(2).membership().contains(NodeId{2}));
+  ASSERT_TRUE(node(2).was_member());
+
+  // Node 2 restarts from its disk (hard state, log with the removal), told it was a member.
+  RaftConfig c = config(2, 0);
+  c.was_member = true;
+  std::vector<Entry> log;
+  for (LogIndex i = node(2).log().first_index(); i <= node(2).log().last_index(); ++i) log.push_back(node(2).log().at(i));
+  const HardState hs = node(2).hard_state();
+  net.nodes.erase(2);
+  net.Network::add(c, RaftStorage{hs, std::nullopt, log, LogIndex{0}});
+  net.isolated.clear();
+  for (int t = 0; t < 10 * kElectionTicks && node(1).role() != Role::kLeader; ++t) {
+    net.tick(1);
+    net.tick(2);
+    net.stabilize();
+  }
+  EXPECT_EQ(node(1).role(), Role::kLeader);
+  EXPECT_EQ(ids(node(1).voters()), (std::vector<uint64_t>{1}));
+  EXPECT_GE(node(1).log().committed(), r.index);
+  EXPECT_GE(node(2).log().committed(), r.index);
+  EXPECT_EQ(node(2).role(), Role::kFollower);
+}
+
+TEST_F(RaftMembership, RemovedNode_VotesIfItWasAMember) {
+  // Thesis §4.2.2: servers answer RPCs without consulting their configuration, which is safe for
+  // a node that remembers its votes: one that was a member in this life.
+  Raft& f = net.add(3);
+  f.bootstrap(three_voters());
+  net.take_all();
+  ASSERT_TRUE(f.was_member());
+  f.step(app(1, 3, 2, 1, 1, {config_entry(2, 2, Membership({voter(1), voter(2)}))}, 1));
+  net.take_all();
+  ASSERT_FALSE(f.membership().contains(NodeId{3}));
+  for (int t = 0; t < kElectionTicks; ++t) net.tick(3);  // no longer hears a leader
+  net.queue.clear();
+  f.step(vote_req(MessageType::kVote, 2, 3, 3, 2, 2));
+  net.take_all();
+  const std::vector<Message> resps = of(net.queue, MessageType::kVoteResp, 2);
+  ASSERT_EQ(resps.size(), 1u);
+  EXPECT_FALSE(resps[0].reject);
+}
+
+TEST_F(RaftMembership, RemovedNodeThatWasNeverAMember_RefusesVotes) {
+  // The same log on a node that never was a member in this life (its id's earlier life may have
+  // voted): no vote.
+  Raft& f = net.add(3);
+  f.bootstrap(Membership({voter(1), voter(2)}));
+  net.take_all();
+  net.queue.clear();
+  ASSERT_FALSE(f.was_member());
+  f.step(vote_req(MessageType::kVote, 1, 3, 2, 1, 1));
+  net.take_all();
+  const std::vector<Message> resps = of(net.queue, MessageType::kVoteResp, 1);
+  ASSERT_EQ(resps.size(), 1u);
+  EXPECT_TRUE(resps[0].reject);
+}
+
 // ---- incarnations (a wiped node is a new member, thesis §4.2.1 and §3.8 persistence) ----------
 
 TEST_F(RaftMembership, NodeNotNamedByItsOwnConfig_RefusesVotes) {
