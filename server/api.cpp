@@ -1,7 +1,11 @@
 #include "server/api.h"
 
 #include <sqlite3.h>
+#include <sys/utsname.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <filesystem>
@@ -258,6 +262,40 @@ void Api::data(HttpRequest& req, HttpReply& reply, int kind_int) {
   });
 }
 
+namespace {
+
+// rqlite's `runtime` block is Go's runtime: here the platform's equivalents (docs/api.md).
+json::object runtime_json() {
+  struct utsname u {};
+  std::string arch = ::uname(&u) == 0 ? u.machine : "unknown";
+  if (arch == "x86_64") arch = "amd64";
+  if (arch == "aarch64") arch = "arm64";
+  std::string os = ::uname(&u) == 0 ? u.sysname : "unknown";
+  for (auto& c : os) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // Threads of this process stand for goroutines.
+  uint64_t threads = 0;
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Threads:", 0) == 0) threads = std::strtoull(line.c_str() + 8, nullptr, 10);
+  }
+  const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  std::string compiler = "unknown";
+#if defined(__clang__)
+  compiler = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  compiler = "gcc " + std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + "." +
+             std::to_string(__GNUC_PATCHLEVEL__);
+#endif
+  return json::object{{"GOARCH", arch},
+                      {"GOOS", os},
+                      {"GOMAXPROCS", cpus},
+                      {"num_cpu", cpus},
+                      {"num_goroutine", threads},
+                      {"version", compiler}};
+}
+
+}  // namespace
+
 void Api::status(const HttpRequest& req, HttpReply& reply) {
   if (req.method != "GET") return reply(empty(405));
   ++stats_.num_status;
@@ -280,7 +318,35 @@ void Api::status(const HttpRequest& req, HttpReply& reply) {
   r["last_snapshot_index"] = raft.snapshot() ? raft.snapshot()->index.v : 0;
   r["last_snapshot_term"] = raft.snapshot() ? raft.snapshot()->term.v : 0;
   r["snapshots_installed"] = node.stats().snapshots_installed;  // sent by a leader
-  r["num_peers"] = raft.membership().members().size() - 1;
+  // Hashicorp's Stats(): the other voters, 0 on a node that is no voter (or not yet a member).
+  size_t other_voters = 0;
+  if (raft.membership().is_voter(node.id())) {
+    for (NodeId v : raft.voters()) other_voters += v == node.id() ? 0 : 1;
+  }
+  r["num_peers"] = other_voters;
+  // "0" on a leader (a number once rqlite converts it), "never", or the time since a leader's
+  // message last arrived as a Go duration (at the resolution of the node's ticks).
+  if (raft.role() == raft::Role::kLeader) {
+    r["last_contact"] = 0;
+  } else if (auto ticks = raft.ticks_since_leader_message()) {
+    r["last_contact"] = format_go_duration(host_.options().tick * static_cast<int64_t>(*ticks));
+  } else {
+    r["last_contact"] = "never";
+  }
+  // Hashicorp Raft's protocol and snapshot versions, which clients read as they are.
+  r["protocol_version"] = 3;
+  r["protocol_version_min"] = 0;
+  r["protocol_version_max"] = 3;
+  r["snapshot_version_min"] = 0;
+  r["snapshot_version_max"] = 1;
+  std::string servers = "[";
+  for (const auto& m : raft.membership().members()) {
+    if (servers.size() > 1) servers += " ";
+    servers += std::string("{Suffrage:") + (m.voter ? "Voter" : m.staged ? "Staging" : "Nonvoter") +
+               " ID:" + member_name(m.id) + " Address:" + m.address + "}";
+  }
+  r["latest_configuration"] = servers + "]";
+  r["latest_configuration_index"] = raft.configs().current_index().v;
   r["voter"] = raft.membership().is_voter(node.id());
   r["fsyncs"] = host_.disk().counters().syncs.load();
   const net::TcpTransportStats& ts = host_.transport().stats();
@@ -361,6 +427,7 @@ void Api::status(const HttpRequest& req, HttpReply& reply) {
       {"uptime", format_go_duration(std::chrono::duration_cast<Duration>(now - started_))}};
   out["os"] = json::object{
       {"pid", ::getpid()}, {"ppid", ::getppid()}, {"page_size", ::sysconf(_SC_PAGESIZE)}};
+  out["runtime"] = runtime_json();
   out["store"] = store;
   out["extensions"] = json::object{{"names", json::array{}}};
   json::value v = out;

@@ -387,6 +387,10 @@ void Raft::on_vote_request(const Message& m) {
 }
 
 void Raft::step_follower(const Message& m) {
+  if (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat || m.type == MessageType::kSnap) {
+    heard_leader_ = true;
+    leader_message_tick_ = ticks_;
+  }
   switch (m.type) {
     case MessageType::kApp:
       election_elapsed_ = 0;

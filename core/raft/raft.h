@@ -171,6 +171,12 @@ class Raft {
   bool lease_valid() const;
   // Ticks since this follower last heard from a leader (rqlite's freshness).
   int ticks_since_leader_contact() const { return election_elapsed_; }
+  // Ticks since a leader's append, heartbeat or snapshot chunk last reached this node; nullopt if
+  // none ever did since it started (Hashicorp's "last_contact": "never").
+  std::optional<uint64_t> ticks_since_leader_message() const {
+    if (!heard_leader_) return std::nullopt;
+    return ticks_ - leader_message_tick_;
+  }
 
   // The driver made a local snapshot durable: it may be streamed to followers from now on.
   void snapshot_written(const SnapshotMeta& meta);
@@ -269,6 +275,8 @@ class Raft {
   ConfigHistory configs_;
   LogIndex config_scanned_;      // config entries up to here are in configs_
   bool was_member_ = false;
+  bool heard_leader_ = false;
+  uint64_t leader_message_tick_ = 0;
   std::vector<NodeId> voters_;   // membership().voters(), cached
   // The latest config entry appended by this leader and not yet known committed (thesis §4.1).
   LogIndex pending_conf_index_;

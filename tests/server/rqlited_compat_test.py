@@ -141,6 +141,46 @@ class JoinAddressChecks(unittest.TestCase):
             srv.close()
 
 
+class Status(unittest.TestCase):
+    def test_runtime_block_and_hashicorp_raft_fields(self):
+        import re
+        leader = Node(RQLITED, node_id="1", extra=FAST).start()
+        follower = Node(RQLITED, node_id="2", extra=FAST + ["-join", "127.0.0.1:%d" % leader.raft_port])
+        joining = Node(RQLITED, node_id="3", extra=["-join", "127.0.0.1:1", "-join-attempts", "100",
+                                                    "-join-interval", "1s"])
+        try:
+            follower.start()
+            joining.start(wait_ready=False)
+            st = json.loads(leader.request("GET", "/status")[2])
+            rt = st["runtime"]
+            self.assertEqual(sorted(rt), ["GOARCH", "GOMAXPROCS", "GOOS", "num_cpu", "num_goroutine", "version"])
+            self.assertEqual(rt["GOOS"], "linux")
+            self.assertIn(rt["GOARCH"], ("amd64", "arm64"))
+            for k in ("GOMAXPROCS", "num_cpu", "num_goroutine"):
+                self.assertIsInstance(rt[k], int)
+                self.assertGreater(rt[k], 0)
+            raft = st["store"]["raft"]
+            self.assertEqual(raft["last_contact"], 0)
+            self.assertEqual(raft["num_peers"], 1)
+            self.assertEqual(raft["protocol_version"], 3)
+            self.assertEqual(raft["latest_configuration"],
+                             "[{Suffrage:Voter ID:1 Address:127.0.0.1:%d} {Suffrage:Voter ID:2 Address:127.0.0.1:%d}]"
+                             % (leader.raft_port, follower.raft_port))
+            self.assertGreater(raft["latest_configuration_index"], 0)
+            fr = wait_for(lambda: json.loads(follower.request("GET", "/status?key=store.raft")[2]),
+                          what="the follower's status")
+            self.assertRegex(fr["last_contact"], r"^[0-9.]+(ns|µs|ms|s)$")
+            self.assertEqual(fr["num_peers"], 1)
+            jr = wait_for(lambda: json.loads(joining.request("GET", "/status?key=store.raft", timeout=2)[2]),
+                          what="the joining node's status")
+            self.assertEqual(jr["num_peers"], 0)
+            self.assertEqual(jr["last_contact"], "never")
+        finally:
+            joining.cleanup()
+            follower.cleanup()
+            leader.cleanup()
+
+
 class LeaderLosingItsQuorum(unittest.TestCase):
     """What waits on a leader that loses its quorum is answered when it steps down (about an
     election timeout), not at the 10 s apply timeout: reads with 503 leader not found, writes with
