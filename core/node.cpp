@@ -341,10 +341,14 @@ MembershipResult Node::join(NodeId id, const std::string& address, bool voter,
     return r;
   }
   MembershipResult r = change_membership(*cc);
+  if (already || r.status == MembershipResult::Status::kAlready) ++stats_.joins_ignored;
   // A lost-disk rejoin (or a reused address) proposed a removal first: the join comes next time.
   if (*cc && (*cc)->type == raft::ConfChangeType::kRemove &&
       r.status == MembershipResult::Status::kProposed) {
+    ++stats_.removed_before_joins;
     r.status = MembershipResult::Status::kRetry;
+  } else if (r.status == MembershipResult::Status::kProposed) {
+    ++stats_.joins;
   }
   return r;
 }
@@ -529,6 +533,7 @@ void Node::process() {
       observer_->on_soft_state(id(), *rd.soft_state, raft_->term());
       if (rd.soft_state->lead != last_lead_) {
         last_lead_ = rd.soft_state->lead;
+        ++stats_.leader_changes;
         if (leader_sink_) leader_sink_(last_lead_);
       }
     }

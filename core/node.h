@@ -105,6 +105,12 @@ struct NodeStats {
   uint64_t snapshots_skipped = 0;            // damaged snapshot files passed over at start
   uint64_t snapshots_failed = 0;             // local snapshots the state machine could not write
   uint64_t snapshots_restored_at_start = 0;  // 1 when start() restored a snapshot
+  // join() on the leader: a member added, a join that changed nothing (same id and address), a
+  // member removed first (the same id or address, not both; rqlite's order).
+  uint64_t joins = 0;
+  uint64_t joins_ignored = 0;
+  uint64_t removed_before_joins = 0;
+  uint64_t leader_changes = 0;  // the leader this node knows changed (or became unknown)
 };
 
 class Node {

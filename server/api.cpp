@@ -129,18 +129,43 @@ void Api::handle(HttpRequest req, HttpReply reply) {
   if (has_prefix(p, "/status")) return status(req, reply);
   if (has_prefix(p, "/readyz")) return readyz(req, reply);
   // rqlite matches these by prefix ...
-  if (has_prefix(p, "/db/backup")) return backup(req, reply);
-  if (has_prefix(p, "/db/load")) return load(req, reply);
+  if (has_prefix(p, "/db/backup")) {
+    HttpReply counted = count_outcome(reply, &stats_.backups_ok, nullptr);
+    return backup(req, counted);
+  }
+  if (has_prefix(p, "/db/load")) {
+    HttpReply counted = count_outcome(reply, &stats_.loads_ok, nullptr);
+    return load(req, counted);
+  }
   if (has_prefix(p, "/db/sql")) return db_sql(req, reply);
   if (has_prefix(p, "/remove")) return remove(req, reply);
   if (has_prefix(p, "/nodes")) return nodes(req, reply);
   // ... and these exactly.
-  if (p == "/boot") return boot(req, reply);
-  if (p == "/snapshot") return snapshot(req, reply);
+  if (p == "/boot") {
+    HttpReply counted = count_outcome(reply, &stats_.boots_ok, nullptr);
+    return boot(req, counted);
+  }
+  if (p == "/snapshot") {
+    HttpReply counted = count_outcome(reply, &stats_.user_snapshots_ok, &stats_.user_snapshots_failed);
+    return snapshot(req, counted);
+  }
   if (p == "/reap") return reap(req, reply);
   if (p == "/leader") return leader(req, reply);
   if (p == "/debug/vars") return debug_vars(req, reply);
   reply(empty(404));
+}
+
+// A reply that counts its own outcome: 200 in `ok`, 5xx in `failed` (either may be null). The
+// counters live as long as the Api; a reply outliving it is not counted.
+HttpReply Api::count_outcome(HttpReply reply, uint64_t* ok, uint64_t* failed) {
+  std::weak_ptr<int> alive = alive_;
+  return [reply = std::move(reply), ok, failed, alive](HttpResponse r) mutable {
+    if (!alive.expired()) {
+      if (ok != nullptr && r.status == 200) ++*ok;
+      if (failed != nullptr && r.status >= 500) ++*failed;
+    }
+    reply(std::move(r));
+  };
 }
 
 void Api::data(HttpRequest& req, HttpReply& reply, int kind_int) {

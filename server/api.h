@@ -46,6 +46,9 @@ struct ApiStats {
   uint64_t queued_executions_wait = 0;  // ... of which with `wait`
   uint64_t user_snapshots = 0;          // POST /snapshot that took one
   uint64_t user_reaps = 0;              // POST /reap
+  // Outcomes, for rqlite's `store` map: operations that succeeded (2xx) or failed (5xx).
+  uint64_t backups_ok = 0, loads_ok = 0, boots_ok = 0;
+  uint64_t user_snapshots_ok = 0, user_snapshots_failed = 0;
 };
 
 class WriteQueue;
@@ -64,6 +67,7 @@ class Api {
  private:
   struct Call;
   void data(HttpRequest& req, HttpReply& reply, int kind);
+  HttpReply count_outcome(HttpReply reply, uint64_t* ok, uint64_t* failed);
   void status(const HttpRequest& req, HttpReply& reply);
   void readyz(const HttpRequest& req, HttpReply& reply);
   void readyz_after_leader(const HttpRequest& req, HttpReply& reply);  // the leader answered
@@ -101,6 +105,7 @@ class Api {
   std::unique_ptr<Peers> peers_;
   std::unique_ptr<WriteQueue> queue_;  // created by api_ops.cpp on first use
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // for replies that outlive the Api
 };
 
 }  // namespace rq::server

@@ -69,6 +69,9 @@ class NodeHost {
   Node& node() { return *node_; }
   const Node& node() const { return *node_; }
   svc::Service& service() { return *service_; }
+  const ReadPool& read_pool() const { return *reads_; }
+  // Recoveries from peers.json at start (rqlite's num_recoveries): 0 or 1.
+  uint64_t recoveries() const { return recoveries_; }
   sql::SqliteMachine& sm() { return *sm_; }
   const net::PosixDisk& disk() const { return *disk_; }
   const net::TcpTransport& transport() const { return *transport_; }
@@ -112,6 +115,7 @@ class NodeHost {
   std::unique_ptr<ReadPool> reads_;
   std::unique_ptr<svc::Service> service_;
   uint64_t start_last_index_ = 0;
+  uint64_t recoveries_ = 0;
   void join_attempt(int round, size_t index, int redirects, NodeId contact = NodeId());
   void on_peer_failed(NodeId id, const std::string& why);
   struct JoinPosition {

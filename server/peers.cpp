@@ -126,6 +126,13 @@ void Peers::call(NodeId to, std::string payload, Duration timeout,
 
 // ---- node metadata ------------------------------------------------------------------------
 
+PeerOp peer_op(const std::string& method, const std::string& path) {
+  if (method == "DELETE" && path.rfind("/remove", 0) == 0) return PeerOp::kRemove;
+  if (method == "POST" && path == "/leader") return PeerOp::kStepdown;
+  if (path.rfind("/db/backup", 0) == 0) return PeerOp::kBackup;
+  return PeerOp::kOther;
+}
+
 void Peers::meta(NodeId id, Duration timeout, int retries, MetaDone done) {
   const Duration started = host_.clock().now();
   if (id == host_.node().id()) {
@@ -134,13 +141,17 @@ void Peers::meta(NodeId id, Duration timeout, int retries, MetaDone done) {
   }
   capnp::MallocMessageBuilder b;
   b.initRoot<wire::PeerCall>().setMeta();
+  ++stats_.meta_asked;
   std::weak_ptr<int> alive = alive_;
   call(id, to_bytes(b), timeout,
        [this, alive, id, timeout, retries, started, done = std::move(done)](
            Result<std::string> r) mutable {
          if (alive.expired()) return;
          if (!r) {
-           if (retries > 0) return meta(id, timeout, retries - 1, std::move(done));
+           if (retries > 0) {
+             ++stats_.meta_retries;
+             return meta(id, timeout, retries - 1, std::move(done));
+           }
            const std::string why = r.error().code == ErrorCode::kTimeout
                                        ? "timeout waiting for node to respond"
                                        : r.error().message;
@@ -188,6 +199,7 @@ void Peers::forward(NodeId to, HttpRequest req, Duration timeout, HttpReply repl
   w.setContentType(req.content_type);
   w.setBody(data_of(req.body));
   ++stats_.http_forwarded;
+  ++stats_.forwarded_by_op[static_cast<size_t>(peer_op(req.method, req.path))];
   const Duration deadline = host_.clock().now() + timeout;
   std::weak_ptr<int> alive = alive_;
   call(to, to_bytes(b), timeout,
@@ -329,6 +341,7 @@ void Peers::on_call(NodeId from, std::string payload, std::function<void(std::st
       break;
   }
   ++stats_.http_served;
+  ++stats_.served_by_op[static_cast<size_t>(peer_op(req.method, req.path))];
   if (!http_) return reply(error_answer("no API on this node"));
   std::weak_ptr<int> alive = alive_;
   http_(std::move(req), [this, alive, reply = std::move(reply)](HttpResponse resp) {

@@ -35,8 +35,16 @@ struct PeersOptions {
   Duration url_cache = std::chrono::seconds(5);       // api_url() reuses an answer this long
 };
 
+// The operation a forwarded HTTP request is, for rqlite's counters.
+enum class PeerOp : uint8_t { kRemove, kStepdown, kBackup, kOther };
+PeerOp peer_op(const std::string& method, const std::string& path);
+
 struct PeersStats {
+  uint64_t meta_asked = 0;    // metadata asked of other nodes (retries included)
+  uint64_t meta_retries = 0;  // ... of which retries
   uint64_t meta_served = 0;
+  uint64_t served_by_op[4] = {0, 0, 0, 0};     // forwarded HTTP requests answered here, by PeerOp
+  uint64_t forwarded_by_op[4] = {0, 0, 0, 0};  // HTTP requests sent to the leader, by PeerOp
   uint64_t http_served = 0;     // forwarded HTTP requests answered here
   uint64_t http_forwarded = 0;  // HTTP requests sent to another node
   uint64_t chunks_served = 0;

@@ -86,8 +86,13 @@ void ReadPool::run() {
       o.timeout_ns = t.req.db_timeout.count();
       result = sql::run_query(db, t.req.statements, t.req.transaction, o);
     }
-    boost::asio::post(
-        io_, [done = std::move(t.done), r = std::move(result)]() mutable { done(std::move(r)); });
+    const bool tx = t.req.transaction;
+    boost::asio::post(io_, [stats = stats_, tx, done = std::move(t.done), r = std::move(result)]() mutable {
+      stats->queries += r.results.size();
+      for (const auto& s : r.results) stats->query_errors += s.error.empty() ? 0 : 1;
+      stats->query_transactions += tx ? 1 : 0;
+      done(std::move(r));
+    });
   }
   sqlite3_close_v2(db);
 }

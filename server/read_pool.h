@@ -25,6 +25,11 @@ struct ReadPoolOptions {
   bool foreign_keys = false;  // rqlite sets -fk on every connection
 };
 
+// What the pool ran (rqlite's `db` map: queries outside the log), counted on the io thread.
+struct ReadPoolStats {
+  uint64_t queries = 0, query_errors = 0, query_transactions = 0;
+};
+
 class ReadPool final : public svc::ReadExecutor {
  public:
   ReadPool(boost::asio::io_context& io, ReadPoolOptions opts);
@@ -34,6 +39,7 @@ class ReadPool final : public svc::ReadExecutor {
 
   void read(const svc::Request& req, std::function<void(sql::CommandResult)> done) override;
   size_t queued() const;
+  const ReadPoolStats& stats() const { return *stats_; }
 
  private:
   struct Task {
@@ -49,6 +55,7 @@ class ReadPool final : public svc::ReadExecutor {
   std::deque<Task> tasks_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+  std::shared_ptr<ReadPoolStats> stats_ = std::make_shared<ReadPoolStats>();
 };
 
 }  // namespace rq::server

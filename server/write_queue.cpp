@@ -121,6 +121,7 @@ void WriteQueue::maybe_flush() {
   const Duration due = queue_.front().queued_at + opts_.batch_timeout;
   if (queued_statements_ >= opts_.batch_size || queued_bytes_ >= opts_.max_batch_bytes ||
       now >= due) {
+    ++(now >= due ? stats_.timeouts : stats_.flushes);
     take_batch();
     send();
     return;

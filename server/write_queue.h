@@ -66,6 +66,8 @@ struct WriteQueueStats {
   uint64_t unknown_error = 0;     // ... timeouts and refusals
   uint64_t statement_errors = 0;  // per-statement SQL errors inside written batches (ours)
   uint64_t refused_full = 0;      // callers turned away by a full queue (ours)
+  uint64_t flushes = 0;           // batches sent because they were full (rqlite's num_flush)
+  uint64_t timeouts = 0;          // batches sent because the batch timeout passed (num_timeout)
 };
 
 class WriteQueue {

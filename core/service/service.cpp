@@ -201,6 +201,7 @@ void Service::to_leader(const Request& req, Done done) {
     auto it = forwards_.find(id);
     if (it == forwards_.end()) return;
     Done d = std::move(it->second.done);
+    ++stats_.forwards_failed_by_kind[it->second.kind];
     forwards_.erase(it);
     ++stats_.forward_timeouts;
     Response resp;
@@ -208,8 +209,10 @@ void Service::to_leader(const Request& req, Done done) {
     resp.error = "timeout";
     d(std::move(resp));
   });
-  Forward fw{std::move(done), timer, nl.leader_address, nl.leader, clock_.now() + req.timeout,
+  const size_t kind = std::min<size_t>(static_cast<size_t>(req.kind), 3);
+  Forward fw{std::move(done), timer, kind, nl.leader_address, nl.leader, clock_.now() + req.timeout,
              std::nullopt};
+  ++stats_.forwarded_by_kind[kind];
   // Reads outside the log only: a strong read is an entry, and a query endpoint's statements are
   // not checked for writes here (a SELECT on a table this node has not seen yet looks like one).
   const bool read = req.kind == sql::CommandKind::kQuery ||
@@ -232,6 +235,7 @@ void Service::on_cluster(std::string_view payload) {
   }
   if (auto* f = std::get_if<Forwarded>(&*m)) {
     ++stats_.forwards_served;
+    ++stats_.forwards_served_by_kind[std::min<size_t>(static_cast<size_t>(f->req.kind), 3)];
     std::weak_ptr<int> alive = alive_;
     const NodeId origin = f->origin;
     const uint64_t id = f->id;
@@ -365,6 +369,7 @@ void Service::on_leader(NodeId lead) {
       continue;
     }
     ++stats_.forwards_abandoned;
+    ++stats_.forwards_failed_by_kind[fw.kind];
     Response r;
     r.status = Status::kUnknown;
     r.error = "leadership lost while committing log";
@@ -384,6 +389,7 @@ void Service::on_leadership_lost() {
   std::vector<std::pair<Request, Done>> again;
   for (uint64_t ctx : lost_reads) {
     confirming_.erase(ctx);
+    ++stats_.leader_verify_failed;
     if (reads_.count(ctx) == 0) continue;
     Read r = take_read(ctx);
     r.req.timeout = std::max(r.deadline - clock_.now(), Duration{1});
@@ -518,6 +524,7 @@ void Service::propose_now(const Request& req, Done done) {
   });
   switch (p.status) {
     case raft::ProposeStatus::kOk:
+      ++stats_.proposed;
       return;
     case raft::ProposeStatus::kNotLeader:
       to_leader(req, std::move(done));
@@ -618,7 +625,7 @@ uint64_t Service::add_read(Request req, Done done) {
     if (it == reads_.end()) return;
     Done d = std::move(it->second.done);
     reads_.erase(it);  // its apply_waits_ entry, if any, is skipped when reached
-    confirming_.erase(ctx);
+    if (confirming_.erase(ctx) != 0) ++stats_.leader_verify_failed;
     Response resp;
     resp.status = Status::kUnknown;
     resp.error = "timeout";
@@ -657,7 +664,7 @@ void Service::read_index(Request req, Done done) {
 }
 
 void Service::on_read_state(const raft::ReadState& rs) {
-  confirming_.erase(rs.context);
+  if (confirming_.erase(rs.context) != 0) ++stats_.leader_verified;
   if (reads_.count(rs.context) == 0) return;  // timed out meanwhile
   serve_when_applied(rs.context, rs.index);
 }

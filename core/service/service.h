@@ -135,6 +135,17 @@ struct ServiceStats {
   uint64_t forward_timeouts = 0;  // forwarded requests whose answer never came
   uint64_t forwards_redirected = 0;  // forwarded reads sent again after the leader changed
   uint64_t forwards_abandoned = 0;   // forwarded writes answered "unknown" when it changed
+  // By kind (sql::CommandKind: execute, query, request, load): requests sent on to the leader,
+  // those of them answered by a timeout or a lost leadership, and requests other nodes
+  // forwarded here.
+  uint64_t forwarded_by_kind[4] = {0, 0, 0, 0};
+  uint64_t forwards_failed_by_kind[4] = {0, 0, 0, 0};
+  uint64_t forwards_served_by_kind[4] = {0, 0, 0, 0};
+  // Leadership checks for reads (ReadIndex): heartbeat rounds that confirmed one, and reads whose
+  // check was lost with the leadership or timed out waiting for it.
+  uint64_t leader_verified = 0;
+  uint64_t leader_verify_failed = 0;
+  uint64_t proposed = 0;             // commands this node proposed as leader
   uint64_t writes_abandoned = 0;     // writes answered "unknown" when this node stopped leading
   uint64_t reads_resubmitted = 0;    // reads submitted again when this node stopped leading
   uint64_t rejected = 0;          // malformed cluster messages
@@ -231,6 +242,7 @@ class Service {
   struct Forward {
     Done done;
     TimerId timer;
+    size_t kind = 0;  // sql::CommandKind, for the counters
     std::string to;  // the Raft address it went to (Response::served_by)
     NodeId leader;   // the node it went to
     Duration deadline{0};

@@ -208,8 +208,10 @@ Status SqliteMachine::init() {
     sqlite3_wal_hook(
         db_,
         [](void* arg, sqlite3* db, const char* schema, int pages) {
-          if (pages >= static_cast<SqliteMachine*>(arg)->opts_.wal_checkpoint_pages) {
-            sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+          auto* self = static_cast<SqliteMachine*>(arg);
+          if (pages >= self->opts_.wal_checkpoint_pages) {
+            const int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            ++(rc == SQLITE_OK ? self->stats_.checkpoints : self->stats_.checkpoint_errors);
           }
           return SQLITE_OK;
         },
@@ -487,7 +489,30 @@ std::optional<CommandResult> SqliteMachine::run_command(const Command& c, bool w
     if (wrap) return std::nullopt;
     out.error = sqlite3_errmsg(db_);
   }
+  count(mode, c.transaction, out);
   return out;
+}
+
+void SqliteMachine::count(RunMode mode, bool transaction, const CommandResult& out) {
+  uint64_t errors = 0;
+  for (const auto& r : out.results) errors += r.error.empty() ? 0 : 1;
+  const uint64_t n = out.results.size();
+  switch (mode) {
+    case RunMode::kExecute:
+      stats_.executions += n;
+      stats_.execution_errors += errors;
+      stats_.execute_transactions += transaction ? 1 : 0;
+      break;
+    case RunMode::kQuery:
+      stats_.queries += n;
+      stats_.query_errors += errors;
+      stats_.query_transactions += transaction ? 1 : 0;
+      break;
+    case RunMode::kRequest:
+      stats_.requests += n;
+      stats_.request_transactions += transaction ? 1 : 0;
+      break;
+  }
 }
 
 CommandResult SqliteMachine::query(const std::vector<Statement>& statements, bool transaction,

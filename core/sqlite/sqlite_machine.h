@@ -83,6 +83,16 @@ CommandResult run_query(sqlite3* db, const std::vector<Statement>& statements, b
 // checkpointing, sync, query-only), checked before anything is replicated.
 bool is_disallowed_pragma(std::string_view sql);
 
+// What the state machine ran (rqlite's `db` expvar map): statements of applied commands by kind,
+// with their errors, commands that ran as a transaction, and WAL checkpoints.
+struct SqliteStats {
+  uint64_t executions = 0, execution_errors = 0;
+  uint64_t queries = 0, query_errors = 0;  // strong reads, through the log
+  uint64_t requests = 0;
+  uint64_t execute_transactions = 0, query_transactions = 0, request_transactions = 0;
+  uint64_t checkpoints = 0, checkpoint_errors = 0;
+};
+
 class SqliteMachine final : public StateMachine {
  public:
   static Result<std::unique_ptr<SqliteMachine>> open(SqliteOptions opts);
@@ -112,6 +122,7 @@ class SqliteMachine final : public StateMachine {
   // Digest of the logical contents: schema and every row, in a canonical order.
   uint64_t digest();
   uint64_t last_applied() const { return last_applied_; }
+  const SqliteStats& stats() const { return stats_; }
   // The leader's timestamp on the last command applied (0 before any; not kept in snapshots).
   int64_t last_applied_timestamp_ns() const { return last_applied_timestamp_ns_; }
   size_t sessions() const { return sessions_.size(); }
@@ -128,6 +139,7 @@ class SqliteMachine final : public StateMachine {
   // One run of a command; with `wrap`, inside one transaction of ours, giving up (nullopt, all
   // undone) if that transaction cannot be kept.
   std::optional<CommandResult> run_command(const Command& c, bool wrap);
+  void count(RunMode mode, bool transaction, const CommandResult& out);
   // Replaces the database's contents with a serialized image (a snapshot's).
   Status load_image(std::string_view db);
   // A piece of a load (CommandKind::kLoad): gathered; the last one replaces the database.
@@ -158,6 +170,7 @@ class SqliteMachine final : public StateMachine {
   };
   std::optional<Staging> staging_;
   uint64_t last_applied_ = 0;
+  SqliteStats stats_;
   int64_t last_applied_timestamp_ns_ = 0;
   ResultSink result_sink_;
   RunOptions apply_options_;  // stopwatch only: no timeouts, no qualified names in applies

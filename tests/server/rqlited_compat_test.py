@@ -181,6 +181,60 @@ class Status(unittest.TestCase):
             leader.cleanup()
 
 
+class DebugVars(unittest.TestCase):
+    """rqlite's expvar maps, and their counters moving with what the nodes do."""
+
+    def vars(self, n):
+        st, _, body = n.request("GET", "/debug/vars")
+        self.assertEqual(st, 200)
+        return json.loads(body)
+
+    def test_maps_and_counters(self):
+        leader = Node(RQLITED, node_id="1", extra=FAST).start()
+        follower = Node(RQLITED, node_id="2", extra=FAST + ["-join", "127.0.0.1:%d" % leader.raft_port])
+        try:
+            follower.start()
+            for m in ("store", "cluster", "http", "proxy", "db", "snapshot", "uploader", "downloader",
+                      "sql-processor", "mux", "queue", "cmdline", "memstats"):
+                self.assertIn(m, self.vars(leader), m)
+            v = self.vars(leader)
+            self.assertGreaterEqual(v["cluster"]["num_join_req"], 1)
+            self.assertEqual(v["store"]["num_joins"], 1)
+            for key in ("num_ignored_joins", "num_removed_before_joins", "num_verify_leader",
+                        "num_snapshots", "num_restores", "num_user_snapshots", "num_recoveries"):
+                self.assertIn(key, v["store"])
+            # Joining again on a restart is ignored by the leader.
+            self.assertEqual(follower.stop(), 0)
+            follower.start()
+            wait_for(lambda: self.vars(leader)["store"]["num_ignored_joins"] >= 1, what="an ignored join")
+            # A write through the follower: forwarded there, served here, executed on both.
+            st, _, body = follower.execute(["CREATE TABLE t (v)", "INSERT INTO t VALUES(1)", "INSERT INTO nope VALUES(1)"])
+            self.assertEqual(st, 200, body)
+            self.assertEqual(self.vars(follower)["proxy"]["remote_executions"], 1)
+            v = self.vars(leader)
+            self.assertEqual(v["cluster"]["num_execute_req"], 1)
+            self.assertGreaterEqual(v["db"]["executions"], 3)
+            self.assertGreaterEqual(v["db"]["execution_errors"], 1)
+            wait_for(lambda: self.vars(follower)["db"]["executions"] >= 3, what="the follower to apply")
+            # A linearizable read confirms leadership; a plain one runs on the read pool.
+            self.assertEqual(leader.query("SELECT * FROM t", "?level=linearizable")[0], 200)
+            v = self.vars(leader)
+            self.assertGreaterEqual(v["store"]["num_verify_leader"], 1)
+            self.assertGreaterEqual(v["db"]["queries"], 1)
+            # /nodes on the leader asks the follower for its metadata.
+            self.assertEqual(leader.request("GET", "/nodes")[0], 200)
+            self.assertGreaterEqual(self.vars(follower)["cluster"]["num_get_node_api_req"], 1)
+            # A snapshot asked for.
+            self.assertEqual(leader.request("POST", "/snapshot")[0], 200)
+            v = self.vars(leader)
+            self.assertEqual(v["store"]["num_user_snapshots"], 1)
+            self.assertGreaterEqual(v["store"]["num_snapshots"], 1)
+            self.assertGreaterEqual(v["snapshot"]["sink_full_total"], 1)
+        finally:
+            follower.cleanup()
+            leader.cleanup()
+
+
 class LeaderLosingItsQuorum(unittest.TestCase):
     """What waits on a leader that loses its quorum is answered when it steps down (about an
     election timeout), not at the 10 s apply timeout: reads with 503 leader not found, writes with
