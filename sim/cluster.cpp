@@ -1086,7 +1086,13 @@ void Simulation::stale_step() {
       return;
     }
     const NodeId first = s.first;
-    run_on(h, h.incarnation, [&h, first] { (void)h.node->transfer_leadership(first); });
+    run_on(h, h.incarnation, [this, &h, first] {
+      if (h.node->transfer_leadership(first)) {
+        // Its TimeoutNow may be held in the network: the stickiness check waits it out.
+        ++transfers_;
+        last_transfer_at_ = q_.now();
+      }
+    });
     note("stale reply: " + std::to_string(s.second.v) + " hands leadership to " + std::to_string(s.first.v));
     q_.after(election * 4, [this] {
       if (stale_ && stale_->phase == 3) stale_end("no transfer");
