@@ -92,6 +92,7 @@ Status Node::start(std::optional<raft::Membership> bootstrap) {
   if (bootstrap && fresh) raft_->bootstrap(*bootstrap);
   last_tick_ = clock_.now();
   arm_tick();
+  arm_snapshot_check();
   process();
   return ok_status();
 }
@@ -172,6 +173,25 @@ void Node::stop() {
     clock_.cancel(tick_timer_);
     tick_armed_ = false;
   }
+  if (snapshot_timer_armed_) {
+    clock_.cancel(snapshot_timer_);
+    snapshot_timer_armed_ = false;
+  }
+}
+
+void Node::arm_snapshot_check() {
+  if (cfg_.snapshot_interval.count() <= 0 || snapshot_timer_armed_) return;
+  const auto base = static_cast<uint64_t>(cfg_.snapshot_interval.count());
+  const Duration wait(static_cast<int64_t>(base + prng_.below(base)));
+  snapshot_timer_armed_ = true;
+  snapshot_timer_ = clock_.schedule(wait, [this] {
+    snapshot_timer_armed_ = false;
+    if (!running()) return;
+    snapshot_check_due_ = true;
+    maybe_start_snapshot();
+    snapshot_check_due_ = false;
+    arm_snapshot_check();
+  });
 }
 
 void Node::arm_tick() {
@@ -193,7 +213,10 @@ void Node::on_tick() {
 
 void Node::catch_up_ticks() {
   if (!running() || clock_.now() - last_tick_ < cfg_.tick_interval) return;
-  stop();
+  if (tick_armed_) {
+    clock_.cancel(tick_timer_);
+    tick_armed_ = false;
+  }
   run_due_ticks();
   if (running()) arm_tick();
 }
@@ -586,7 +609,8 @@ void Node::maybe_start_snapshot() {
     finish_snapshot_waiters(last_snapshot_index_, SnapshotOutcome::kTaken);
   const LogIndex applied = raft_->log().applied();
   if (applied <= last_snapshot_index_) return;
-  if (!force_snapshot_ && distance(applied, last_snapshot_index_) < cfg_.snapshot_threshold) return;
+  const bool check = cfg_.snapshot_interval.count() <= 0 || snapshot_check_due_;
+  if (!force_snapshot_ && (!check || distance(applied, last_snapshot_index_) < cfg_.snapshot_threshold)) return;
   force_snapshot_ = false;
   const auto term = raft_->log().term(applied);
   RQ_ASSERT(term.has_value());

@@ -59,6 +59,10 @@ struct NodeConfig {
   // directory keeps the one it was created with (file `identity`).
   uint64_t incarnation = 0;
   uint64_t snapshot_threshold = 8192;
+  // How often the threshold is looked at (rqlite's -raft-snap-int): each check waits a fresh
+  // random time between this and twice this, as Hashicorp Raft's does. 0: after every batch of
+  // work (the simulator's default).
+  Duration snapshot_interval{0};
   uint64_t trailing_logs = 10240;
   size_t snapshots_retained = 2;
 };
@@ -240,6 +244,10 @@ class Node {
   std::unique_ptr<raft::Raft> raft_;
   TimerId tick_timer_ = 0;
   bool tick_armed_ = false;
+  TimerId snapshot_timer_ = 0;
+  bool snapshot_timer_armed_ = false;
+  bool snapshot_check_due_ = false;  // the interval passed: the next check looks at the threshold
+  void arm_snapshot_check();
   Duration last_tick_{};
   bool failed_ = false;
   bool processing_ = false;

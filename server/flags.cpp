@@ -436,10 +436,10 @@ constexpr std::string_view kNotImplemented[] = {
     "extensions-path",    "auto-vacuum-int", "auto-optimize-int", "compress-snap-transport",
     "raft-snap-wal-size",
     // Cluster features not built yet, and timings this build derives from
-    // -raft-heartbeat-timeout (election) or does not have (lease, commit, snapshot checks).
+    // -raft-heartbeat-timeout (election) or does not have (lease, commit).
     "raft-reap-node-timeout", "raft-reap-read-only-node-timeout", "raft-remove-shutdown",
     "raft-election-timeout",
-    "raft-leader-lease-timeout", "raft-commit-timeout", "raft-snap-int", "cluster-connect-timeout",
+    "raft-leader-lease-timeout", "raft-commit-timeout", "cluster-connect-timeout",
     "db-max-ro-conns",
 };
 

@@ -126,6 +126,7 @@ Status NodeHost::start() {
   cfg.raft.heartbeat_ticks = 1;
   cfg.tick_interval = opts_.tick;
   cfg.snapshot_threshold = opts_.snapshot_threshold;
+  cfg.snapshot_interval = opts_.snapshot_interval;
   cfg.trailing_logs = opts_.trailing_logs;
   cfg.store.salt_seed = seed | 1;
   observer_ = std::make_unique<LogObserver>();

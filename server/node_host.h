@@ -31,6 +31,7 @@ struct NodeHostOptions {
   Duration tick = std::chrono::milliseconds(100);
   int election_ticks = 10;
   uint64_t snapshot_threshold = 8192;
+  Duration snapshot_interval = std::chrono::seconds(10);  // -raft-snap-int
   uint64_t trailing_logs = 10240;
   bool foreign_keys = false;
   size_t read_threads = 2;

@@ -143,6 +143,7 @@ int run(const Flags& f) {
   ho.tick = std::max<Duration>(f.raft_heartbeat_timeout / 10, std::chrono::milliseconds(5));
   ho.election_ticks = 10;
   ho.snapshot_threshold = f.raft_snap;
+  ho.snapshot_interval = f.raft_snap_int;
   ho.trailing_logs = f.raft_snap + f.raft_snap / 4;
   ho.foreign_keys = f.fk;
   ho.read_threads = 4;

@@ -274,6 +274,28 @@ TEST(Node, Snapshot_TakenAtThreshold_LogCompactedKeepingTrailingEntries) {
   EXPECT_LT(count_files(h.disk_, "wal-"), 40u);
 }
 
+// rqlite's -raft-snap-int: the threshold is looked at every interval (a fresh random wait between
+// it and twice it), not after every batch.
+TEST(Node, SnapshotInterval_ThresholdLookedAtOnlyWhenItPasses) {
+  NodeHarness h({NodeId(1)});
+  h.cfg_.snapshot_threshold = 10;
+  h.cfg_.snapshot_interval = std::chrono::seconds(2);
+  h.boot();
+  h.run_for(std::chrono::milliseconds(500));
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(h.node_->propose("v" + std::to_string(i)).status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::milliseconds(1000));  // 1.5 s since start: no check has run yet
+  EXPECT_EQ(h.node_->stats().snapshots_taken, 0u);
+  h.run_for(std::chrono::milliseconds(2600));  // past 4 s: the first check has run
+  EXPECT_EQ(h.node_->stats().snapshots_taken, 1u);
+  // Below the threshold since that snapshot: later checks take none.
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(h.node_->propose("w" + std::to_string(i)).status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::seconds(10));
+  EXPECT_EQ(h.node_->stats().snapshots_taken, 1u);
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(h.node_->propose("x" + std::to_string(i)).status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::seconds(5));  // within 4 s of any moment a check runs
+  EXPECT_EQ(h.node_->stats().snapshots_taken, 2u);
+}
+
 TEST(Node, Restart_RestoresFromSnapshotThenReplaysTheRest) {
   NodeHarness h({NodeId(1)});
   h.cfg_.snapshot_threshold = 10;

@@ -713,7 +713,6 @@ TEST_F(FlagsWarnings, NotImplementedFlags_WarnAndAreIgnored) {
       {{"-raft-election-timeout", "5s"}, "raft-election-timeout"},
       {{"-raft-leader-lease-timeout", "1s"}, "raft-leader-lease-timeout"},
       {{"-raft-commit-timeout", "1s"}, "raft-commit-timeout"},
-      {{"-raft-snap-int", "1m"}, "raft-snap-int"},
       {{"-cluster-connect-timeout", "1m"}, "cluster-connect-timeout"},
       {{"-db-max-ro-conns", "9"}, "db-max-ro-conns"},
   };

@@ -207,7 +207,7 @@ class ThreeNodes(unittest.TestCase):
 class FiveNodes(unittest.TestCase):
     """Four voters and a read replica; node 3 joins through a follower. Small snapshot
     thresholds, so the log is compacted and a late node must catch up by snapshot."""
-    SNAP = ["-raft-snap", "50"]
+    SNAP = ["-raft-snap", "50", "-raft-snap-int", "100ms"]
 
     def setUp(self):
         self.nodes = []

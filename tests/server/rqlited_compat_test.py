@@ -235,6 +235,26 @@ class DebugVars(unittest.TestCase):
             leader.cleanup()
 
 
+class SnapshotInterval(unittest.TestCase):
+    def test_raft_snap_int_is_honoured_without_a_warning(self):
+        quick = Node(RQLITED, extra=["-raft-snap", "10", "-raft-snap-int", "200ms"]).start()
+        slow = Node(RQLITED, extra=["-raft-snap", "10", "-raft-snap-int", "1h"]).start()
+        try:
+            for n in (quick, slow):
+                self.assertEqual(n.execute(["CREATE TABLE t (v)"])[0], 200)
+                for i in range(15):  # one log entry each: past the threshold of 10
+                    self.assertEqual(n.execute([["INSERT INTO t VALUES(?)", i]])[0], 200)
+            wait_for(lambda: json.loads(quick.request("GET", "/status?key=store.raft")[2])["last_snapshot_index"] > 0,
+                     timeout=10, what="a snapshot within the interval")
+            # An hour between checks: none yet, although the threshold was passed long ago.
+            self.assertEqual(json.loads(slow.request("GET", "/status?key=store.raft")[2])["last_snapshot_index"], 0)
+            for n in (quick, slow):
+                self.assertNotIn("raft-snap-int", n.log_tail())
+        finally:
+            quick.cleanup()
+            slow.cleanup()
+
+
 class LeaderLosingItsQuorum(unittest.TestCase):
     """What waits on a leader that loses its quorum is answered when it steps down (about an
     election timeout), not at the 10 s apply timeout: reads with 503 leader not found, writes with

@@ -306,7 +306,7 @@ class Durability(unittest.TestCase):
             db.close()
 
     def test_restart_after_snapshots_and_compaction(self):
-        self.n.extra = ["-raft-snap", "50"]
+        self.n.extra = ["-raft-snap", "50", "-raft-snap-int", "50ms"]
         self.n.start()
         self.n.execute(["CREATE TABLE t (v)"])
         for i in range(230):
