@@ -97,6 +97,74 @@ Status Node::start(std::optional<raft::Membership> bootstrap) {
   return ok_status();
 }
 
+namespace {
+
+// Collects a snapshot written synchronously by the state machine during Node::recover.
+class RecoverySink final : public SnapshotSink {
+ public:
+  RecoverySink(storage::SnapshotStore& store, storage::SnapshotStore::Writer& w) : store_(store), w_(w) {}
+  Status write(std::string_view bytes) override { return store_.write(w_, bytes); }
+  void finish(Status st) override {
+    finished = true;
+    status = std::move(st);
+  }
+  bool finished = false;
+  Status status = ok_status();
+
+ private:
+  storage::SnapshotStore& store_;
+  storage::SnapshotStore::Writer& w_;
+};
+
+}  // namespace
+
+Result<std::pair<LogIndex, Term>> Node::recover(const raft::Membership& m) {
+  RQ_ASSERT(raft_ == nullptr);
+  if (m.voters().empty()) return make_error(ErrorCode::kInvalid, "need at least one voter in configuration");
+  storage::SnapshotStore snapshots(disk_);
+  size_t skipped = 0;
+  auto snap = snapshots.open(&skipped);
+  if (!snap) return snap.error();
+  const LogIndex floor = *snap ? (*snap)->index : LogIndex{0};
+  const Term floor_term = *snap ? (*snap)->term : Term{0};
+  storage::RecoveredLog rec;
+  storage::LogStoreOptions sopts = cfg_.store;
+  if (sopts.salt_seed == 0) sopts.salt_seed = prng_.next_u64() | 1;
+  auto store = storage::LogStore::open(disk_, sopts, &rec, floor, floor_term);
+  if (!store) return store.error();
+  if (*snap) {
+    const raft::SnapshotMeta& meta = **snap;
+    Status st = sm_.restore([&](uint64_t off, uint64_t len) { return snapshots.read(meta, off, len); }, meta.size);
+    if (!st) return st.error();
+  }
+  // Every entry the log holds is applied: committed or not, it is what this node has.
+  for (const raft::Entry& e : rec.entries) sm_.apply(e);
+  const LogIndex last = rec.entries.empty() ? floor : rec.entries.back().index;
+  const Term last_term = rec.entries.empty() ? floor_term : rec.entries.back().term;
+  if (last.v == 0) return make_error(ErrorCode::kInvalid, "this node has no Raft state to recover");
+  auto w = snapshots.begin(last, last_term);
+  if (!w) return w.error();
+  auto sink = std::make_shared<RecoverySink>(snapshots, *w);
+  sm_.snapshot(sink);
+  if (!sink->finished || !sink->status) {
+    snapshots.abandon(*w);
+    return make_error(ErrorCode::kIo, sink->finished ? "recovery snapshot: " + sink->status.error().message
+                                                     : "recovery snapshot: the state machine did not finish it");
+  }
+  auto meta = snapshots.finish(*w, m);
+  if (!meta) return meta.error();
+  // The log now starts after that snapshot; its hard state commits up to it.
+  raft::HardState hs = rec.hard_state;
+  hs.term = std::max(hs.term, last_term);
+  hs.commit = last;
+  if (Status st = (*store)->reset(last, last_term); !st) return st.error();
+  if (Status st = (*store)->append({}, hs); !st) return st.error();
+  if (Status st = (*store)->sync(); !st) return st.error();
+  if (Status st = (*store)->compact(last); !st) return st.error();
+  if (Status st = snapshots.retain(cfg_.snapshots_retained); !st) return st.error();
+  return std::make_pair(last, last_term);
+}
+
 // The file `identity` holds this data directory's incarnation (8 bytes) and its CRC32C.
 Status Node::load_identity(bool fresh) {
   static const std::string kName = "identity";

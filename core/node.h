@@ -128,6 +128,14 @@ class Node {
   // Recovers from disk and starts ticking. A brand-new node given `bootstrap` founds a cluster
   // with that membership. An error here is a fail-stop too.
   Status start(std::optional<raft::Membership> bootstrap = std::nullopt);
+
+  // Manual recovery of a cluster that lost its quorum for good (rqlite's peers.json, Hashicorp's
+  // RecoverCluster), before start() and outside consensus: the state machine is rebuilt from the
+  // newest snapshot and *every* entry of the log (those not known to be committed are committed
+  // by this), a snapshot of it is written at the log's last entry carrying `m` as the membership,
+  // and the log is reset to start after it. start() then comes up in `m`. The state machine must
+  // write snapshots synchronously. Returns the (index, term) the node now starts from.
+  Result<std::pair<LogIndex, Term>> recover(const raft::Membership& m);
   void stop();
 
   void receive(std::string_view bytes);

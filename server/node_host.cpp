@@ -1,9 +1,12 @@
 #include "server/node_host.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <set>
 
 #include "core/hash.h"
 #include "server/log.h"
@@ -45,6 +48,73 @@ class NodeHost::LogObserver final : public NodeObserver {
 NodeId node_id_from_name(const std::string& name) {
   const uint64_t h = hash_bytes(name) & 0x7fff'ffff'ffff'ffffULL;
   return NodeId(h == 0 ? 1 : h);
+}
+
+Result<raft::Membership> parse_peers_json(std::string_view text) {
+  namespace json = boost::json;
+  boost::system::error_code ec;
+  const json::value v = json::parse(text, ec);
+  if (ec) return make_error(ErrorCode::kInvalid, "invalid JSON: " + ec.message());
+  if (!v.is_array()) return make_error(ErrorCode::kInvalid, "not a JSON array of servers");
+  std::vector<raft::Member> members;
+  std::set<std::string> ids, addresses;
+  for (const json::value& s : v.as_array()) {
+    if (!s.is_object()) return make_error(ErrorCode::kInvalid, "a server is not a JSON object");
+    const json::object& o = s.as_object();
+    auto text_of = [&o](const char* k) -> std::string {
+      const json::value* f = o.if_contains(k);
+      return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
+    };
+    const std::string id = text_of("id"), address = text_of("address");
+    bool non_voter = false;
+    if (const json::value* nv = o.if_contains("non_voter")) {
+      if (!nv->is_bool()) return make_error(ErrorCode::kInvalid, "non_voter of " + id + " is not a boolean");
+      non_voter = nv->as_bool();
+    }
+    if (id.empty()) return make_error(ErrorCode::kInvalid, "empty ID in configuration");
+    if (address.empty()) return make_error(ErrorCode::kInvalid, "empty address in configuration");
+    if (address.find("://") != std::string::npos) {
+      return make_error(ErrorCode::kInvalid, "protocol specified in address: " + address);
+    }
+    std::string host;
+    uint16_t port = 0;
+    if (!net::split_host_port(address, &host, &port)) {
+      return make_error(ErrorCode::kInvalid, "invalid address in configuration: " + address);
+    }
+    if (!ids.insert(id).second) return make_error(ErrorCode::kInvalid, "found duplicate ID in configuration: " + id);
+    if (!addresses.insert(address).second) {
+      return make_error(ErrorCode::kInvalid, "found duplicate address in configuration: " + address);
+    }
+    members.push_back(raft::Member{node_id_from_name(id), address, !non_voter, false, 0, id});
+  }
+  raft::Membership m(std::move(members));
+  if (m.voters().empty()) return make_error(ErrorCode::kInvalid, "need at least one voter in configuration");
+  return m;
+}
+
+// rqlite's recovery of a cluster that lost its quorum for good: `DATA_DIR/raft/peers.json` (its
+// path, although the Raft files live in DATA_DIR/sqlraft) names the surviving servers; the node
+// rewrites its membership to them (Node::recover) and renames the file to peers.info. A file
+// that cannot be read or applied stops the start, and stays for the next one.
+Status NodeHost::recover_from_peers_json() {
+  const std::string path = opts_.data_dir + "/raft/peers.json";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return ok_status();
+  log(LogLevel::kInfo, "store", "attempting node recovery using " + path);
+  std::ifstream in(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) return make_error(ErrorCode::kIo, "failed to read peers file: cannot read " + path);
+  auto m = parse_peers_json(text);
+  if (!m) return make_error(ErrorCode::kInvalid, "failed to read peers file: " + m.error().message);
+  auto at = node_->recover(*m);
+  if (!at) return make_error(at.error().code, "failed to recover node: " + at.error().message);
+  std::filesystem::rename(path, opts_.data_dir + "/raft/peers.info", ec);
+  if (ec) return make_error(ErrorCode::kIo, "failed to move " + path + " after recovery: " + ec.message());
+  ++recoveries_;
+  log(LogLevel::kInfo, "store",
+      "node recovered successfully using " + path + " (its state is now the log up to index " +
+          std::to_string(at->first.v) + ", term " + std::to_string(at->second.v) + ")");
+  return ok_status();
 }
 
 NodeHost::NodeHost(boost::asio::io_context& io, NodeHostOptions opts)
@@ -140,6 +210,7 @@ Status NodeHost::start() {
       std::make_unique<svc::Service>(*node_, *sm_, *clock_, Prng(seed ^ 0x5eed), svo, reads_.get());
   // A node told to -join never founds a cluster of its own, nor does a read replica.
   const raft::Membership founding({raft::Member{cfg.raft.id, opts_.raft_addr, true, false, 0, opts_.node_id}});
+  if (Status st = recover_from_peers_json(); !st) return st;
   const bool may_found = opts_.join.empty() && opts_.voter;
   if (Status st = may_found ? node_->start(founding) : node_->start(std::nullopt); !st) return st;
   if (!opts_.voter && opts_.join.empty() && node_->blank()) {

@@ -50,6 +50,10 @@ struct NodeHostOptions {
 // rqlite's node ids are strings; Raft's are numbers: a stable 63-bit hash, never 0.
 NodeId node_id_from_name(const std::string& name);
 
+// rqlite's peers.json: a JSON array of {"id", "address", "non_voter"} (Hashicorp's checks: ids
+// and addresses present and unique, an address host:port without a scheme, a voter at least).
+Result<raft::Membership> parse_peers_json(std::string_view text);
+
 // Whether DATA_DIR already holds Raft state (log segments or snapshots): rqlite's "new node"
 // test, made without creating anything.
 bool has_raft_state(const std::string& data_dir);
@@ -119,6 +123,7 @@ class NodeHost {
   uint64_t recoveries_ = 0;
   void join_attempt(int round, size_t index, int redirects, NodeId contact = NodeId());
   void on_peer_failed(NodeId id, const std::string& why);
+  Status recover_from_peers_json();
   struct JoinPosition {
     int round = 0;
     size_t index = 0;

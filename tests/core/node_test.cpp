@@ -249,6 +249,47 @@ TEST(Node, WriteTornBetweenANewLeadersEntriesAndItsTerm_RestartsInThatTerm) {
   EXPECT_EQ(reply->term, Term(29));
 }
 
+// rqlite's peers.json recovery (Node::recover): a node of {1, 2, 3} holding a log whose tail is not
+// known to be committed comes back alone, with everything it held applied.
+TEST(Node, Recover_RewritesTheMembershipAndCommitsTheWholeLog) {
+  NodeHarness h({NodeId(1), NodeId(2), NodeId(3)});
+  h.boot();
+  h.node_->receive(wire::encode(append_from(2, 3, 0, 0, {entry_at(1, 3), entry_at(2, 3), entry_at(3, 3), entry_at(4, 3)}, 2)));
+  h.run_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(h.rec_->applied.size(), 2u);  // committed up to 2 only
+  h.node_.reset();
+  h.clock_.clear_timers();
+
+  h.rec_ = std::make_unique<Recorder>();
+  h.node_ = std::make_unique<Node>(h.cfg_, h.clock_, h.mail_, h.disk_, Prng(77), *h.rec_, h.rec_.get());
+  const raft::Membership alone({raft::Member{NodeId(1), "n1", true, false, 0, "one"}});
+  auto at = h.node_->recover(alone);
+  ASSERT_TRUE(at.ok()) << at.error().message;
+  EXPECT_EQ(at->first, LogIndex(4));
+  EXPECT_EQ(at->second, Term(3));
+  EXPECT_EQ(h.rec_->state, "w1;w2;w3;w4;");  // every entry it held, applied
+  h.rec_ = std::make_unique<Recorder>();
+  h.node_ = std::make_unique<Node>(h.cfg_, h.clock_, h.mail_, h.disk_, Prng(78), *h.rec_, h.rec_.get());
+  ASSERT_TRUE(h.node_->start().ok());
+  EXPECT_EQ(h.rec_->restored, "w1;w2;w3;w4;");
+  EXPECT_EQ(h.node_->raft().voters(), (std::vector<NodeId>{NodeId(1)}));
+  EXPECT_EQ(h.node_->raft().log().committed(), LogIndex(4));
+  h.run_for(std::chrono::seconds(1));
+  EXPECT_EQ(h.node_->raft().role(), raft::Role::kLeader);
+  ASSERT_EQ(h.node_->propose("after").status, raft::ProposeStatus::kOk);
+  h.run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(h.rec_->state, "w1;w2;w3;w4;after;");
+}
+
+TEST(Node, Recover_NothingToRecover_IsAnError) {
+  NodeHarness h({NodeId(1)});
+  h.rec_ = std::make_unique<Recorder>();
+  h.node_ = std::make_unique<Node>(h.cfg_, h.clock_, h.mail_, h.disk_, Prng(1), *h.rec_, h.rec_.get());
+  auto at = h.node_->recover(raft::Membership({raft::Member{NodeId(1), "n1", true, false, 0, ""}}));
+  ASSERT_FALSE(at.ok());
+  EXPECT_EQ(at.error().message, "this node has no Raft state to recover");
+}
+
 size_t count_files(sim::SimDisk& d, const std::string& prefix) {
   size_t n = 0;
   for (const auto& name : d.list().value()) n += name.rfind(prefix, 0) == 0 ? 1 : 0;

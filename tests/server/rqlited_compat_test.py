@@ -255,6 +255,68 @@ class SnapshotInterval(unittest.TestCase):
             slow.cleanup()
 
 
+class PeersJsonRecovery(unittest.TestCase):
+    """rqlite's recovery of a cluster that lost its quorum for good (§4.6): peers.json in
+    DATA_DIR/raft on the survivor rewrites its membership."""
+
+    def test_a_survivor_becomes_a_working_one_node_cluster(self):
+        nodes = [Node(RQLITED, node_id="1", extra=FAST)]
+        try:
+            nodes[0].start()
+            for k in (2, 3):
+                nodes.append(Node(RQLITED, node_id=str(k), extra=FAST + ["-join", "127.0.0.1:%d" % nodes[0].raft_port]))
+                nodes[-1].start()
+            leader, survivor = nodes[0], nodes[2]
+            self.assertEqual(leader.execute(["CREATE TABLE t (v)"])[0], 200)
+            for i in range(25):
+                self.assertEqual(leader.execute([["INSERT INTO t VALUES(?)", i]])[0], 200)
+            commit = json.loads(leader.request("GET", "/status?key=store.raft")[2])["commit_index"]
+            wait_for(lambda: json.loads(survivor.request("GET", "/status?key=store.raft")[2])["applied_index"] >= commit,
+                     what="the survivor to apply everything committed")
+            # Two nodes destroyed for good; the survivor alone has no quorum.
+            for n in nodes[:2]:
+                n.kill9()
+                n.cleanup()
+            self.assertEqual(survivor.stop(), 0)
+            raft_dir = os.path.join(survivor.data_dir, "raft")
+            os.makedirs(raft_dir, exist_ok=True)
+            with open(os.path.join(raft_dir, "peers.json"), "w") as f:
+                json.dump([{"id": "3", "address": "127.0.0.1:%d" % survivor.raft_port, "non_voter": False}], f)
+            survivor.extra = FAST + ["-join-attempts", "1"]
+            survivor.start()
+            self.assertEqual(count(survivor, "strong"), 25)
+            self.assertEqual(survivor.execute([["INSERT INTO t VALUES(?)", 99]])[0], 200)
+            self.assertEqual(count(survivor, "linearizable"), 26)
+            self.assertFalse(os.path.exists(os.path.join(raft_dir, "peers.json")))
+            self.assertTrue(os.path.exists(os.path.join(raft_dir, "peers.info")))
+            self.assertEqual(json.loads(survivor.request("GET", "/debug/vars?key=store")[2])["store"]["num_recoveries"], 1)
+            self.assertEqual(sorted(json.loads(survivor.request("GET", "/nodes")[2])), ["3"])
+            # The recovery is a one-time thing: a restart keeps the one-node cluster and its data.
+            self.assertEqual(survivor.stop(), 0)
+            survivor.start()
+            self.assertEqual(count(survivor, "linearizable"), 26)
+        finally:
+            for n in nodes:
+                n.cleanup()
+
+    def test_a_malformed_file_stops_the_start_and_stays(self):
+        n = Node(RQLITED)
+        try:
+            n.start()
+            self.assertEqual(n.stop(), 0)
+            raft_dir = os.path.join(n.data_dir, "raft")
+            os.makedirs(raft_dir, exist_ok=True)
+            path = os.path.join(raft_dir, "peers.json")
+            with open(path, "w") as f:
+                f.write('[{"id": "1", "address": "http://127.0.0.1:4002"}]')
+            n.start(wait_ready=False)
+            self.assertEqual(n.proc.wait(timeout=20), 1)
+            self.assertIn("failed to read peers file: protocol specified in address: http://127.0.0.1:4002", n.log_tail())
+            self.assertTrue(os.path.exists(path))
+        finally:
+            n.cleanup()
+
+
 class LeaderLosingItsQuorum(unittest.TestCase):
     """What waits on a leader that loses its quorum is answered when it steps down (about an
     election timeout), not at the 10 s apply timeout: reads with 503 leader not found, writes with
