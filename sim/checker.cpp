@@ -119,7 +119,13 @@ void Checker::on_durable(NodeId n, const std::vector<raft::Entry>& ents, Term pr
 void Checker::on_leader(NodeId n, Term term) {
   if (committed_config_index_ > 0 && !committed_config_.is_voter(n)) {
     const raft::Raft* rr = raft_of_(n);
-    if (rr == nullptr || !rr->membership().is_voter(n) || rr->configs().current_index().v <= committed_config_index_) {
+    // A node whose own log does not show that config committed may lead to commit it (thesis
+    // §4.2.2: a leader outside its latest config leads until that config commits, counting only
+    // the new voters; it may hold the only copy).
+    const bool cannot_know = rr != nullptr && !rr->membership().contains(n) &&
+                             rr->log().committed().v < committed_config_index_;
+    if (!cannot_know && (rr == nullptr || !rr->membership().is_voter(n) ||
+                         rr->configs().current_index().v <= committed_config_index_)) {
       fail("removed-node-leader", n,
            "leads term " + std::to_string(term.v) + " though the config committed at " +
                std::to_string(committed_config_index_) + " does not make it a voter");

@@ -1640,7 +1640,7 @@ RunResult Simulation::run() {
   // Bounded, whatever happens: a livelock in the simulated system must not hang the sweep.
   // 5 million events, or 200 thousand per simulated second of a longer safety phase.
   const auto safety_s = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(opts_.safety_duration).count());
-  const uint64_t max_events = std::max<uint64_t>(5'000'000, safety_s * 200'000);
+  const uint64_t max_events = std::max<uint64_t>(15'000'000, safety_s * 500'000);
   // The liveness phase may run four bounds while laggards catch up, plus the stickiness check.
   const Duration max_time = opts_.safety_duration + opts_.liveness_bound * 6 + opts_.net.hold_max * 2 +
                             opts_.tick * opts_.election_ticks * 20 + std::chrono::seconds(10);
