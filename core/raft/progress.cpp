@@ -39,6 +39,7 @@ void Progress::become_probe() {
   state = ProgressState::kProbe;
   next = after + 1;
   probe_sent = false;
+  probe_last = match;
   inflights.reset();
   pending_snapshot = LogIndex{0};
 }
@@ -109,6 +110,7 @@ void Progress::sent_append(LogIndex last, bool had_entries) {
       break;
     case ProgressState::kProbe:
       probe_sent = true;
+      probe_last = last;
       break;
     case ProgressState::kSnapshot:
       break;

@@ -43,6 +43,9 @@ class Progress {
   ProgressState state = ProgressState::kProbe;
   // In probe state: an append is outstanding, wait for its reply or a heartbeat reply.
   bool probe_sent = false;
+  // In probe state: the last index the latest probe carried (its prevLogIndex if it was empty).
+  // Only an acknowledgement of exactly that answers the probe; see Raft::on_append_response.
+  LogIndex probe_last;
   // Heard from since the last check-quorum round.
   bool recent_active = false;
   // The latest heartbeat round this follower answered.

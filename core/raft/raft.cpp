@@ -612,8 +612,11 @@ void Raft::on_append_response(const Message& m) {
     return;
   }
   if (m.index > log_.last_index()) return;  // acknowledges entries we never had: ignore
-  // In probe state an ack equal to match still answers our probe (etcd does the same).
-  const bool probe_answered = pr.state == ProgressState::kProbe && m.index == pr.match;
+  // In probe state an ack equal to match still answers our probe if the probe carried no entries
+  // (etcd accepts any such ack; an ack of match left over from an earlier window would then turn
+  // every reordered rejection into a full window sent again, a storm under reordering: seed 41327).
+  const bool probe_answered =
+      pr.state == ProgressState::kProbe && m.index == pr.match && pr.probe_last == pr.match;
   if (!pr.maybe_update(m.index) && !probe_answered) return;
   switch (pr.state) {
     case ProgressState::kProbe:

@@ -142,3 +142,86 @@ RC_GTEST_PROP(RaftBacktracking, AcceptedAppend_LeavesNoStaleEntryBeyondWhatItCar
 
 }  // namespace
 }  // namespace rq::raft::test
+
+namespace rq::raft::test {
+namespace {
+
+class RaftProbe : public ClusterTest<> {};
+
+// Long sweep seed 41327 (3 nodes, one entry or two per message, 10% of messages reordered, 3%
+// replayed): a follower catching up sent the leader rejections of appends that overtook their
+// predecessors, and acknowledgements of its match for appends that arrived late. The leader took
+// every such acknowledgement as the answer to its probe (as etcd does), became Replicate and sent
+// the whole window again, whose reordered appends brought new rejections: each window begot
+// several, and 19 million messages were sent in 7.8 simulated seconds. An acknowledgement answers
+// a probe only if it acknowledges what the probe carried.
+TEST_F(RaftProbe, StaleAckOfMatch_DoesNotAnswerAProbeThatCarriedEntries) {
+  Opts o;
+  o.max_msg_bytes = 1;  // one entry per append
+  net.add_cluster(3, o);
+  ASSERT_TRUE(net.elect(1));
+  net.stabilize();
+  const LogIndex match = progress(1, 2).match;
+  ASSERT_EQ(progress(1, 2).state, ProgressState::kReplicate);
+  for (int k = 0; k < 6; ++k) ASSERT_EQ(node(1).propose("x").status, ProposeStatus::kOk);
+  net.take(1);  // the window to node 2 is "in flight"
+  net.queue.clear();
+  const uint64_t term = node(1).term().v;
+
+  // A reordered append (prev = match + 3) reached node 2 before its predecessors: rejected.
+  Message rej = msg(MessageType::kAppResp, 2, 1, term);
+  rej.index = match + 3;
+  rej.reject = true;
+  rej.reject_hint = match;
+  rej.log_term = node(1).log().term(match).value();
+  node(1).step(rej);
+  ASSERT_EQ(progress(1, 2).state, ProgressState::kProbe);
+  std::vector<Message> probe = of(all(net.take(1)), MessageType::kApp, 2);
+  ASSERT_EQ(probe.size(), 1u);
+  ASSERT_EQ(probe[0].index, match);
+  ASSERT_EQ(probe[0].entries.size(), 1u);
+
+  // A late acknowledgement of `match` (an older append, duplicated or delayed): not the answer.
+  Message stale = msg(MessageType::kAppResp, 2, 1, term);
+  stale.index = match;
+  node(1).step(stale);
+  EXPECT_EQ(progress(1, 2).state, ProgressState::kProbe);
+  EXPECT_TRUE(of(all(net.take(1)), MessageType::kApp, 2).empty()) << "a window sent again";
+
+  // The probe's own answer moves the follower to Replicate and the window follows.
+  Message ack = msg(MessageType::kAppResp, 2, 1, term);
+  ack.index = match + 1;
+  node(1).step(ack);
+  EXPECT_EQ(progress(1, 2).state, ProgressState::kReplicate);
+  EXPECT_EQ(of(all(net.take(1)), MessageType::kApp, 2).size(), 5u);
+  net.queue.clear();
+}
+
+TEST_F(RaftProbe, AckOfMatch_AnswersAnEmptyProbe) {
+  // A follower that holds everything is probed with an empty append at its match; the answer is
+  // an acknowledgement of match, and it must still end the probe (etcd's heartbeat recovery).
+  net.add_cluster(3);
+  ASSERT_TRUE(net.elect(1));
+  net.stabilize();
+  const LogIndex last = node(1).log().last_index();
+  ASSERT_EQ(progress(1, 2).match, last);
+  const uint64_t term = node(1).term().v;
+  Message rej = msg(MessageType::kAppResp, 2, 1, term);
+  rej.index = last + 1;  // nothing was sent there; any rejection above match moves it to probe
+  rej.reject = true;
+  rej.reject_hint = last;
+  rej.log_term = node(1).log().term(last).value();
+  node(1).step(rej);
+  ASSERT_EQ(progress(1, 2).state, ProgressState::kProbe);
+  std::vector<Message> probe = of(all(net.take(1)), MessageType::kApp, 2);
+  ASSERT_EQ(probe.size(), 1u);
+  ASSERT_TRUE(probe[0].entries.empty());
+  Message ack = msg(MessageType::kAppResp, 2, 1, term);
+  ack.index = last;
+  node(1).step(ack);
+  EXPECT_EQ(progress(1, 2).state, ProgressState::kReplicate);
+  net.queue.clear();
+}
+
+}  // namespace
+}  // namespace rq::raft::test
