@@ -22,7 +22,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SQL_WORKLOADS = ["register", "multi-register", "bank", "append"]
+SQL_WORKLOADS = ["register", "multi-register", "bank", "append", "set"]
 
 
 def build_id(path):

@@ -48,6 +48,111 @@ class Simulation::HostTransport final : public Transport {
   Host& h_;
 };
 
+namespace {
+
+wl::Kind sql_kind(WorkloadKind k) {
+  switch (k) {
+    case WorkloadKind::kRegister:
+      return wl::Kind::kRegister;
+    case WorkloadKind::kMultiRegister:
+      return wl::Kind::kMultiRegister;
+    case WorkloadKind::kBank:
+      return wl::Kind::kBank;
+    case WorkloadKind::kAppend:
+      return wl::Kind::kAppend;
+    case WorkloadKind::kSet:
+      return wl::Kind::kSet;
+    case WorkloadKind::kRaft:
+      break;
+  }
+  RQ_ASSERT(false);
+}
+
+wl::Level level_of(svc::ReadLevel l) {
+  switch (l) {
+    case svc::ReadLevel::kNone:
+      return wl::Level::kNone;
+    case svc::ReadLevel::kWeak:
+      return wl::Level::kWeak;
+    case svc::ReadLevel::kLinearizable:
+      return wl::Level::kLinearizable;
+    case svc::ReadLevel::kStrong:
+      return wl::Level::kStrong;
+    case svc::ReadLevel::kAuto:
+      break;
+  }
+  RQ_ASSERT(false);
+}
+
+}  // namespace
+
+// The simulator's side of the workload's client interface (sim/workload/client.h): requests
+// cross one simulated hop to the node's Service and back; (session, seq) reach the state machine.
+class Simulation::SqlClient final : public wl::Client {
+ public:
+  explicit SqlClient(Simulation& sim) : sim_(sim) {}
+  Duration now() const override { return sim_.q_.now(); }
+  void after(Duration d, std::function<void()> fn) override { sim_.q_.after(d, std::move(fn)); }
+  bool exactly_once() const override { return true; }
+  void send(int node, wl::Request req, Reply reply) override {
+    svc::Request r;
+    r.kind = req.endpoint == wl::Endpoint::kExecute ? sql::CommandKind::kExecute
+             : req.endpoint == wl::Endpoint::kQuery ? sql::CommandKind::kQuery
+                                                     : sql::CommandKind::kRequest;
+    r.statements = std::move(req.statements);
+    r.transaction = req.transaction;
+    r.level = read_level_of(req.level);
+    r.redirect = req.redirect;
+    r.timeout = req.timeout;
+    r.session = req.session;
+    r.seq = req.seq;
+    sim_.submit_sql(NodeId(static_cast<uint64_t>(node)), std::move(r), [reply = std::move(reply)](svc::Response s) {
+      wl::Response out;
+      out.status = status_of(s.status);
+      out.result = std::move(s.result);
+      out.leader = static_cast<int>(s.leader.v);
+      out.error = std::move(s.error);
+      out.raft_index = s.raft_index.v;
+      out.raft_term = s.raft_term.v;
+      reply(std::move(out));
+    });
+  }
+
+ private:
+  static svc::ReadLevel read_level_of(wl::Level l) {
+    switch (l) {
+      case wl::Level::kNone:
+        return svc::ReadLevel::kNone;
+      case wl::Level::kWeak:
+        return svc::ReadLevel::kWeak;
+      case wl::Level::kLinearizable:
+        return svc::ReadLevel::kLinearizable;
+      case wl::Level::kStrong:
+        return svc::ReadLevel::kStrong;
+    }
+    RQ_ASSERT(false);
+  }
+  static wl::Status status_of(svc::Status s) {
+    switch (s) {
+      case svc::Status::kOk:
+        return wl::Status::kOk;
+      case svc::Status::kNotLeader:
+        return wl::Status::kNotLeader;
+      case svc::Status::kNoLeader:
+        return wl::Status::kNoLeader;
+      case svc::Status::kFailed:
+        return wl::Status::kFailed;
+      case svc::Status::kUnknown:
+        return wl::Status::kUnknown;
+      case svc::Status::kError:
+        return wl::Status::kError;
+    }
+    RQ_ASSERT(false);
+  }
+
+  Simulation& sim_;
+};
+
 struct Simulation::Host {
   NodeId id;
   Prng prng{0};
@@ -161,19 +266,18 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
   committed_config_ = initial_membership_;
   committed_config_index_ = LogIndex{1};
   if (opts_.workload != WorkloadKind::kRaft) {
-    SqlWorkloadOptions wo;
-    wo.kind = opts_.workload;
-    wo.read_level = opts_.read_level;
+    sql_def_ = wl::Workload::make(sql_kind(opts_.workload));
+    sql_client_ = std::make_unique<SqlClient>(*this);
+    wl::RunnerOptions wo;
+    wo.level = level_of(opts_.read_level);
     wo.clients = opts_.clients;
     wo.nodes = hosts;
     wo.think = opts_.client_think;
     wo.attempt_timeout = opts_.client_timeout;
-    sql_workload_ = std::make_unique<SqlWorkload>(
-        q_, workload_prng, wo,
-        [this](NodeId target, svc::Request req, SqlWorkload::Reply reply) {
-          submit_sql(target, std::move(req), std::move(reply));
-        },
-        [this](LogIndex index, Term term) { checker_->on_acknowledged_at(index, term); });
+    wo.final_timeout = opts_.liveness_bound;
+    sql_runner_ = std::make_unique<wl::Runner>(
+        *sql_client_, *sql_def_, workload_prng, wo,
+        [this](uint64_t index, uint64_t term) { checker_->on_acknowledged_at(LogIndex(index), Term(term)); });
   }
   workload_ = std::make_unique<Workload>(
       q_, workload_prng, opts_.clients, hosts, opts_.client_think, opts_.client_timeout, *checker_,
@@ -191,7 +295,7 @@ Simulation::Simulation(const Options& opts, std::FILE* log, bool verbose)
 
 Simulation::~Simulation() = default;
 
-void Simulation::submit_sql(NodeId target, svc::Request req, SqlWorkload::Reply reply) {
+void Simulation::submit_sql(NodeId target, svc::Request req, std::function<void(svc::Response)> reply) {
   // One network hop each way (the client's link is not part of the simulated cluster network).
   const Duration hop = std::chrono::microseconds(100);
   q_.after(hop, [this, hop, target, req = std::move(req), reply = std::move(reply)]() mutable {
@@ -725,7 +829,7 @@ void Simulation::nemesis_step() {
   const uint32_t weights[] = {opts_.w_partition,   opts_.w_heal,           opts_.w_crash,
                               opts_.w_pause,       opts_.w_clock_jump,     opts_.w_clog,
                               opts_.w_kill_leader, opts_.w_isolate_leader, opts_.w_membership,
-                              opts_.w_transfer,    sql_workload_ ? opts_.w_lease_attack : 0,
+                              opts_.w_transfer,    sql_runner_ ? opts_.w_lease_attack : 0,
                               opts_.w_figure8,     opts_.w_ongaro,         opts_.w_stale_reply};
   // An episode in progress owns the network until it ends.
   if (figure8_) {
@@ -848,7 +952,7 @@ void Simulation::nemesis_step() {
         net_->set_link(NodeId(k), l->id, false);
       }
       // Reads go to the old leader, writes through the others, for a few election timeouts.
-      sql_workload_->focus_reads(l->id, q_.now() + opts_.tick * opts_.election_ticks * 3);
+      sql_runner_->focus_reads(static_cast<int>(l->id.v), q_.now() + opts_.tick * opts_.election_ticks * 3);
       ++lease_attacks_;
       note("lease attack: leader " + std::to_string(l->id.v) + " cut off, clients read from it");
       break;
@@ -1594,43 +1698,60 @@ void Simulation::finish() {
     }
     digest = h.digest();
   }
-  if (sql_workload_ && !checker_->failed()) {
-    // What the clients saw, judged as a whole.
-    if (auto f = sql_workload_->check()) checker_->fail(f->reason, NodeId{}, f->detail);
+  if (!sql_runner_ || checker_->failed()) {
+    done_ = true;
+    return;
   }
-  done_ = true;
+  // Every healed node answers the workload's final reads; then what the clients saw is judged
+  // as a whole.
+  std::vector<int> nodes;
+  for (NodeId c : core_) nodes.push_back(static_cast<int>(c.v));
+  note("final reads from " + std::to_string(nodes.size()) + " nodes");
+  sql_runner_->final_reads(nodes, [this](bool all_ok) {
+    if (done_ || checker_->failed()) return;
+    if (!all_ok) {
+      checker_->fail("liveness", NodeId{}, "a healed node did not answer its final reads within " +
+                                               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                  opts_.liveness_bound)
+                                                                  .count()) +
+                                               " ms");
+    } else if (auto f = sql_runner_->check()) {
+      checker_->fail(f->reason, NodeId{}, f->detail);
+    }
+    done_ = true;
+  });
 }
 
 std::optional<Duration> Simulation::first_fresh_ack() const {
-  return sql_workload_ ? sql_workload_->first_fresh_ack() : workload_->first_fresh_ack();
+  return sql_runner_ ? sql_runner_->first_fresh_ack() : workload_->first_fresh_ack();
 }
 
 void Simulation::watch_fresh_acks() {
-  if (sql_workload_) {
-    sql_workload_->watch_fresh_acks(q_.now());
+  if (sql_runner_) {
+    sql_runner_->watch_fresh_acks(q_.now());
   } else {
     workload_->watch_fresh_acks(q_.now());
   }
 }
 
 void Simulation::stop_clients() {
-  if (sql_workload_) {
-    sql_workload_->stop();
+  if (sql_runner_) {
+    sql_runner_->stop();
   } else {
     workload_->stop();
   }
 }
 
-std::vector<TimedEvent> Simulation::history() const {
-  return sql_workload_ ? sql_workload_->events() : std::vector<TimedEvent>{};
+std::vector<wl::TimedEvent> Simulation::history() const {
+  return sql_runner_ ? sql_runner_->events() : std::vector<wl::TimedEvent>{};
 }
 
 // ---- run ---------------------------------------------------------------------------------
 
 RunResult Simulation::run() {
   for (auto& h : hosts_) start_node(*h);
-  if (sql_workload_) {
-    sql_workload_->start();
+  if (sql_runner_) {
+    sql_runner_->start();
   } else {
     workload_->start();
   }
@@ -1642,7 +1763,8 @@ RunResult Simulation::run() {
   const auto safety_s = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(opts_.safety_duration).count());
   const uint64_t max_events = std::max<uint64_t>(15'000'000, safety_s * 500'000);
   // The liveness phase may run four bounds while laggards catch up, plus the stickiness check.
-  const Duration max_time = opts_.safety_duration + opts_.liveness_bound * 6 + opts_.net.hold_max * 2 +
+  // Then the final reads (one more bound).
+  const Duration max_time = opts_.safety_duration + opts_.liveness_bound * 7 + opts_.net.hold_max * 2 +
                             opts_.tick * opts_.election_ticks * 20 + std::chrono::seconds(10);
   while (!done_ && !checker_->failed() && q_.executed() < max_events && q_.now() <= max_time && q_.run_next()) {
   }
@@ -1716,11 +1838,11 @@ RunResult Simulation::run() {
   c.add("wipes", wipes_);
   c.add("proposals", ws.proposals);
   c.add("acks", ws.acks);
-  c.add("redirects", ws.redirects + (sql_workload_ ? sql_workload_->stats().redirects : 0));
+  c.add("redirects", ws.redirects + (sql_runner_ ? sql_runner_->stats().redirects : 0));
   c.add("timeouts", ws.timeouts);
   c.add("definite_failures", ws.definite_failures);
-  if (sql_workload_) {
-    const SqlWorkloadStats& ss = sql_workload_->stats();
+  if (sql_runner_) {
+    const wl::RunnerStats& ss = sql_runner_->stats();
     c.add("ops", ss.invoked);
     c.add("ops_ok", ss.ok);
     c.add("ops_failed", ss.failed);

@@ -14,15 +14,17 @@
 #include <vector>
 
 #include "core/node.h"
+#include "core/service/service.h"
+#include "core/sqlite/sqlite_machine.h"
 #include "sim/checker.h"
 #include "sim/event_queue.h"
 #include "sim/network.h"
 #include "sim/sim_clock.h"
 #include "sim/sim_disk.h"
-#include "sim/sql_workload.h"
 #include "sim/swarm.h"
 #include "sim/trace.h"
 #include "sim/workload.h"
+#include "sim/workload/runner.h"
 
 namespace rq::sim {
 
@@ -54,10 +56,11 @@ class Simulation final : public NodeObserver {
 
   RunResult run();
   // The SQL clients' history (empty for the raft workload), for a jsonl file.
-  std::vector<TimedEvent> history() const;
+  std::vector<wl::TimedEvent> history() const;
 
  private:
   class HostTransport;
+  class SqlClient;
   struct Host;
 
   // Running code "on" a node: dropped when the node is down or restarted since, deferred while
@@ -71,7 +74,7 @@ class Simulation final : public NodeObserver {
   Duration host_now(const Host& h) const;
 
   void start_node(Host& h);
-  void submit_sql(NodeId target, svc::Request req, SqlWorkload::Reply reply);
+  void submit_sql(NodeId target, svc::Request req, std::function<void(svc::Response)> reply);
   // The workload in use (raft or SQL).
   std::optional<Duration> first_fresh_ack() const;
   void watch_fresh_acks();
@@ -176,7 +179,10 @@ class Simulation final : public NodeObserver {
   std::unique_ptr<Network> net_;
   std::unique_ptr<Checker> checker_;
   std::unique_ptr<Workload> workload_;
-  std::unique_ptr<SqlWorkload> sql_workload_;
+  // SQL workloads: the definition, this world's client, and the clients' runner.
+  std::unique_ptr<wl::Workload> sql_def_;
+  std::unique_ptr<SqlClient> sql_client_;
+  std::unique_ptr<wl::Runner> sql_runner_;
   std::vector<std::unique_ptr<Host>> hosts_;
 
   bool liveness_ = false;

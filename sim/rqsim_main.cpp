@@ -4,7 +4,7 @@
 //   rqsim --bench SECONDS [--nodes N] [--think-ms MS] [--seed N]
 //                                    the simulator's own speed, on a fixed configuration
 // With any of them:
-//   --workload raft|register|multi-register|bank|append   (default raft: opaque values straight
+//   --workload raft|register|multi-register|bank|append|set   (default raft: opaque values straight
 //                                    to Raft; the others are SQL through the client service,
 //                                    checked for linearizability / a conserved total)
 //   --read-level none|weak|linearizable|strong             (SQL workloads; default linearizable)
@@ -30,7 +30,7 @@ int usage(const char* why) {
                "usage: rqsim --seed N [--verbose] [--history FILE]\n"
                "       rqsim --seeds A-B [--jobs J] [--print-all] [--stop-on-fail]\n"
                "       rqsim --bench SECONDS [--nodes N] [--think-ms MS] [--seed N]\n"
-               "  with  [--workload raft|register|multi-register|bank|append]\n"
+               "  with  [--workload raft|register|multi-register|bank|append|set]\n"
                "        [--read-level none|weak|linearizable|strong] [--bootstrap-expect]\n"
                "        [--black-box]  (the checkers that read a node's private state off)\n");
   return 2;
@@ -58,7 +58,7 @@ int run_single(const rq::sim::Options& opts, bool verbose, const std::string& hi
       std::fprintf(stderr, "rqsim: cannot write %s\n", history_path.c_str());
       return 2;
     }
-    const std::string text = rq::sim::history_to_jsonl(sim.history());
+    const std::string text = rq::wl::history_to_jsonl(sim.history());
     std::fwrite(text.data(), 1, text.size(), f);
     std::fclose(f);
   }

@@ -30,13 +30,15 @@ const char* workload_name(WorkloadKind k) {
       return "bank";
     case WorkloadKind::kAppend:
       return "append";
+    case WorkloadKind::kSet:
+      return "set";
   }
   return "?";
 }
 
 std::optional<WorkloadKind> workload_from_name(std::string_view s) {
   for (auto k : {WorkloadKind::kRaft, WorkloadKind::kRegister, WorkloadKind::kMultiRegister, WorkloadKind::kBank,
-                 WorkloadKind::kAppend}) {
+                 WorkloadKind::kAppend, WorkloadKind::kSet}) {
     if (s == workload_name(k)) return k;
   }
   return std::nullopt;

@@ -16,8 +16,8 @@
 namespace rq::sim {
 
 // What the clients do: `raft` proposes opaque values straight to Raft (sim/workload.h); the others
-// send SQL through the client service (sim/sql_workload.h) and are checked for linearizability.
-enum class WorkloadKind : uint8_t { kRaft, kRegister, kMultiRegister, kBank, kAppend };
+// send SQL through the client service (sim/workload/) and are checked for linearizability.
+enum class WorkloadKind : uint8_t { kRaft, kRegister, kMultiRegister, kBank, kAppend, kSet };
 const char* workload_name(WorkloadKind k);
 std::optional<WorkloadKind> workload_from_name(std::string_view s);
 

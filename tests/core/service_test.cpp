@@ -719,7 +719,9 @@ TEST(Service, Write_PendingWhenTheLeaderIsDeposed_UnknownAtOnce) {
   });
   const uint64_t first = c.leader();
   ASSERT_NE(first, 0u);
-  if (first != 1) ASSERT_TRUE(c.host(first).node->transfer_leadership(NodeId(1)));
+  if (first != 1) {
+    ASSERT_TRUE(c.host(first).node->transfer_leadership(NodeId(1)));
+  }
   for (int k = 0; k < 100 && c.leader() != 1; ++k) c.run_for(milliseconds(10));
   const uint64_t l = c.leader();
   ASSERT_EQ(l, 1u);
