@@ -1,5 +1,11 @@
 #include "net/tcp_transport.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <optional>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -140,6 +146,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
         [self = shared_from_this()](const error_code& ec, tcp::resolver::results_type results) {
           if (self->state_ != State::kConnecting) return;
           if (ec) return self->failed(ec);
+          if (!self->t_->opts.source_host.empty()) return self->connect_from_source(results);
           asio::async_connect(self->socket_, results,
                               [self](const error_code& ec2, const tcp::endpoint&) {
                                 if (self->state_ != State::kConnecting) return;
@@ -149,6 +156,31 @@ class Peer : public std::enable_shared_from_this<Peer> {
         });
   }
 
+  // From the node's own address (TcpTransportOptions::source_host): the first resolved address
+  // of the same family.
+  void connect_from_source(const tcp::resolver::results_type& results) {
+    error_code ec;
+    const asio::ip::address source = asio::ip::make_address(t_->opts.source_host, ec);
+    if (ec) return failed(ec);
+    std::optional<tcp::endpoint> target;
+    for (const auto& r : results) {
+      if (r.endpoint().address().is_v4() == source.is_v4()) {
+        target = r.endpoint();
+        break;
+      }
+    }
+    if (!target) return failed(asio::error::address_family_not_supported);
+    if (socket_.is_open()) socket_.close(ec);
+    socket_.open(target->protocol(), ec);
+    if (!ec) socket_.bind(tcp::endpoint(source, 0), ec);
+    if (ec) return failed(ec);
+    socket_.async_connect(*target, [self = shared_from_this()](const error_code& ec2) {
+      if (self->state_ != State::kConnecting) return;
+      if (ec2) return self->failed(ec2);
+      self->connected();
+    });
+  }
+
   void connected() {
     timer_.cancel();
     state_ = State::kConnected;
@@ -156,6 +188,13 @@ class Peer : public std::enable_shared_from_this<Peer> {
     backoff_ = t_->opts.backoff_min;
     error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
+    if (t_->opts.user_timeout > Duration{0}) {
+      // Data unacknowledged this long (the peer vanished, or packets to it are dropped) fails
+      // the connection, and the next one is tried with backoff, instead of waiting out TCP's
+      // retransmission backoff, which after a long partition can outlast it by minutes.
+      const auto ms = static_cast<unsigned>(std::chrono::duration_cast<std::chrono::milliseconds>(t_->opts.user_timeout).count());
+      ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+    }
     // Peers never write on this connection: a completed read means it closed, and bytes mean
     // something other than a sqlraft node listens there (an HTTP server answers what we sent
     // with an error page).

@@ -41,6 +41,12 @@ struct TcpTransportOptions {
   Duration read_idle_timeout = std::chrono::seconds(60);
   // Frames still queued this long after they were sent are dropped instead of written.
   Duration max_queue_age = std::chrono::seconds(3);
+  // Outgoing connections are made from this address ("" : the system's choice). rqlited sets
+  // it to the Raft bind address when that is one specific IP, so a node speaks from the address
+  // it listens on (on one host with many loopback addresses, nodes are told apart on the wire).
+  std::string source_host;
+  // TCP_USER_TIMEOUT of outgoing connections (0: the system's).
+  Duration user_timeout = std::chrono::seconds(5);
   // Told about hostile or broken peers (an oversized frame: the connection is closed).
   std::function<void(const std::string&)> warn;
   // Told when an outgoing connection to a node fails: it could not be made, or the other end

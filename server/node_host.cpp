@@ -1,6 +1,7 @@
 #include "server/node_host.h"
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -133,6 +134,12 @@ Status NodeHost::start() {
   net::TcpTransportOptions to;
   if (!net::split_host_port(opts_.raft_bind, &to.listen_host, &to.listen_port)) {
     return make_error(ErrorCode::kInvalid, "invalid Raft address " + opts_.raft_bind);
+  }
+  {
+    // Listening on one specific address: speak from it too (TcpTransportOptions::source_host).
+    boost::system::error_code ec;
+    const auto a = boost::asio::ip::make_address(to.listen_host, ec);
+    if (!ec && !a.is_unspecified()) to.source_host = to.listen_host;
   }
   to.warn = [](const std::string& what) { log(LogLevel::kWarn, "transport", what); };
   to.peer_failed = [this](NodeId id, const std::string& why) { on_peer_failed(id, why); };

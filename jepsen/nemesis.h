@@ -1,0 +1,92 @@
+// The faults of a run, one at a time, on a schedule drawn from the run's seed: each starts after
+// a quiet spell, holds for a few seconds and is healed; its start and end go to nemesis.log and
+// into the history (Runner::note_nemesis).
+//
+//   kill       SIGKILL one node, the leader or a majority, restarted when the fault ends; or a
+//              graceful restart (SIGTERM, then start)
+//   pause      SIGSTOP the leader or a random node, SIGCONT when the fault ends
+//   partition  random halves, the leader isolated, a majority ring (each node sees a majority, no
+//              two the same one), a bridge (two halves and one node that sees both), one way (a
+//              node that cannot send, or cannot receive), with nftables (network.h)
+//   clock      a node restarted with its clock running fast or slow, or its wall clock (only)
+//              jumped, through libfaketime; restarted with the true clock when the fault ends.
+//              libfaketime takes its setting at a process's start (its control file proved
+//              unreliable for changes while running), so each clock fault is also a restart.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/prng.h"
+#include "jepsen/network.h"
+#include "jepsen/processes.h"
+
+namespace rq::jepsen {
+
+enum class FaultKind { kKill, kPause, kPartition, kClock };
+const char* fault_name(FaultKind k);
+// "kill,pause" -> kinds; "none" -> none. False on an unknown name.
+bool parse_nemesis(const std::string& s, std::vector<FaultKind>* out, std::string* why);
+
+struct NemesisOptions {
+  std::vector<FaultKind> kinds;
+  double quiet_min_s = 2, quiet_max_s = 6;  // between faults
+  double hold_min_s = 3, hold_max_s = 10;   // how long a fault lasts
+};
+
+class Nemesis {
+ public:
+  // Called with the leader's node number (0: none found), asynchronously.
+  using FindLeader = std::function<void(std::function<void(int)>)>;
+  // A fault's start or end: the fault's name and what it did.
+  using Note = std::function<void(const std::string& f, const std::string& what)>;
+
+  Nemesis(boost::asio::io_context& io, Cluster& cluster, Firewall* firewall, Prng prng, NemesisOptions o,
+          FindLeader find_leader, Note note);
+
+  void start();
+  // No more faults; the one in force is healed, and so is everything else: paused nodes resumed,
+  // stopped ones started, links restored, true clocks back. `done` runs when that is over.
+  void stop_and_heal(std::function<void()> done);
+  // A problem the nemesis met (a node that would not start, nft failing): the run cannot be
+  // trusted and ends with exit 2.
+  const std::string& trouble() const { return trouble_; }
+  uint64_t faults() const { return faults_; }
+
+ private:
+  void schedule();
+  void begin();
+  void apply(FaultKind k, int leader);
+  void end_fault();
+  double uniform(double lo, double hi);
+  std::vector<int> shuffled();
+  bool start_node(int k);
+  void partition(const std::string& what, const std::set<std::pair<int, int>>& cuts);
+  void cut_between(const std::vector<int>& a, const std::vector<int>& b, std::set<std::pair<int, int>>* cuts);
+
+  boost::asio::io_context& io_;
+  Cluster& cluster_;
+  Firewall* firewall_;
+  Prng prng_;
+  NemesisOptions o_;
+  FindLeader find_leader_;
+  Note note_;
+  boost::asio::steady_timer timer_;
+  bool stopped_ = false;
+  bool active_ = false;
+  FaultKind active_kind_ = FaultKind::kKill;
+  std::string active_what_;
+  std::vector<int> killed_;   // to start again at the end of the fault
+  std::vector<int> paused_;   // to resume
+  std::vector<int> clocked_;  // to restart with the true clock
+  std::string trouble_;
+  uint64_t faults_ = 0;
+};
+
+}  // namespace rq::jepsen

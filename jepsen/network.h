@@ -1,0 +1,39 @@
+// The harness's own network: a private network namespace (so the host's network is never touched)
+// whose loopback carries every node's address, and nftables rules in it that cut links between
+// nodes. Nodes are told apart on the wire by their source addresses: each binds its outgoing Raft
+// connections to its own 127.0.0.k (net/tcp_transport.h, `source_host`), and the clients connect
+// from 127.0.0.100, which no rule names, so a partition never cuts clients off from nodes.
+#pragma once
+
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rq::jepsen {
+
+// Moves this process (and every process it starts from now on) into a new network namespace and
+// brings its loopback up. Needs root (CAP_SYS_ADMIN); false with `why` otherwise.
+bool enter_private_network(std::string* why);
+
+// Runs `nft -f -` with `script`; false with nft's complaint in `why`.
+bool nft(const std::string& script, std::string* why);
+
+// One-directional cuts between nodes (1-based). A cut (a, b) drops every packet from node a's
+// address to node b's: over TCP, a link cut one way carries nothing useful either way, which is
+// what Jepsen's one-way partitions do too.
+class Firewall {
+ public:
+  // Creates the table (the namespace must be private).
+  bool init(std::string* why);
+  // Replaces the cuts in force with `cuts` (empty: heal).
+  bool set(const std::set<std::pair<int, int>>& cuts, std::string* why);
+  const std::set<std::pair<int, int>>& cuts() const { return cuts_; }
+  // Whether node a can send to node b.
+  bool can_send(int a, int b) const { return cuts_.count({a, b}) == 0; }
+
+ private:
+  std::set<std::pair<int, int>> cuts_;
+};
+
+}  // namespace rq::jepsen
