@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 SEEDS      ?= 1-200
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build run run-node bench test test-release test-asan asan sweep sweep-long mutation lint format clean
+.PHONY: all deps build run run-node bench test test-release test-asan asan sweep sweep-long mutation jepsen lint format clean
 
 all: build
 
@@ -68,6 +68,11 @@ sweep-long: build
 # within 2,000 seeds and without them within 10,000 (slow: an hour or more).
 mutation: build
 	scripts/mutation-test.py --both
+
+# Real rqlited clusters under kill, pause, partition and clock faults: every workload x nemesis x
+# level, several runs each, and a summary table (docs/jepsen.md; root; hours). JEPSEN_ARGS narrows it.
+jepsen: build
+	scripts/jepsen-campaign.py $(JEPSEN_ARGS)
 
 lint:
 	scripts/lint.sh .

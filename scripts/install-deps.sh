@@ -13,6 +13,7 @@ PKGS=(
   libisal-dev                               # CRC32C in hardware (Intel ISA-L)
   libcli11-dev zlib1g-dev libbenchmark-dev
   curl procps psmisc python3
+  nftables faketime libfaketime              # rqjepsen: partitions, clock faults
 )
 
 missing=()
