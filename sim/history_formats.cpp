@@ -47,7 +47,15 @@ Result<std::vector<Event>> read_events(HistoryFormat f, std::string_view text) {
 Result<History> read_history(HistoryFormat f, std::string_view text) {
   Result<std::vector<Event>> events = read_events(f, text);
   if (!events.ok()) return events.error();
-  return history_from_events(events.value());
+  Result<History> h = history_from_events(events.value());
+  if (!h.ok() || f != HistoryFormat::kEdn) return h;
+  // Knossos's register and cas-register models: a read whose value is nil carries no
+  // information and matches any state (knossos/model.clj), so it constrains nothing, like a read
+  // whose outcome is unknown.
+  for (Operation& op : h.value().ops) {
+    if (op.f == "read" && op.outcome == Outcome::kOk && op.output.is_nil()) op.outcome = Outcome::kUnknown;
+  }
+  return h;
 }
 
 namespace {

@@ -19,7 +19,8 @@
 //                   :process (integer; anything else, e.g. :nemesis, is skipped), :type
 //                   (:invoke :ok :fail :info), :f, :key (optional), :value. Other keys (:time,
 //                   :index, :error ...) are ignored. Jepsen semantics: :fail did not happen,
-//                   :info or no completion is unknown, a read's value is its completion's.
+//                   :info or no completion is unknown, a read's value is its completion's, and (Knossos's
+//                   register models) a :read whose value is nil matches any state.
 //   jsonl           one JSON object per line, what the simulator writes: sim/history_jsonl.h.
 #pragma once
 

@@ -1,5 +1,7 @@
 #include "sim/workload/runner.h"
 
+#include <map>
+
 #include <boost/json.hpp>
 
 namespace rq::wl {
@@ -336,14 +338,27 @@ std::string history_to_jsonl(const std::vector<TimedEvent>& events) {
 
 std::string history_to_edn(const std::vector<TimedEvent>& events) {
   std::string out;
+  std::map<uint64_t, Value> invoked;  // each process's open invocation's value
   for (size_t i = 0; i < events.size(); ++i) {
     const TimedEvent& te = events[i];
+    EventType type = te.nemesis ? EventType::kInfo : te.event.type;
+    const Value* value = &te.event.value;
+    bool mismatch = false;
+    if (!te.nemesis && type == EventType::kInvoke) invoked[te.event.process] = te.event.value;
+    if (!te.nemesis && type == EventType::kOk && te.event.f == "cas" && te.event.value == Value::boolean(false)) {
+      // A cas that found another value: Jepsen's clients complete it :fail (Knossos's
+      // cas-register has no "ran and changed nothing"), with the invocation's [from to].
+      type = EventType::kFail;
+      value = &invoked[te.event.process];
+      mismatch = true;
+    }
     out += "{:index " + std::to_string(i) + ", :time " + std::to_string(te.at.count()) + ", :type :" +
-           sim::event_type_name(te.nemesis ? EventType::kInfo : te.event.type) + ", :process ";
+           sim::event_type_name(type) + ", :process ";
     out += te.nemesis ? std::string(":nemesis") : std::to_string(te.event.process);
     out += ", :f :" + te.event.f;
     if (te.event.key) out += ", :key " + Value::string(*te.event.key).to_edn();
-    out += ", :value " + te.event.value.to_edn();
+    out += ", :value " + value->to_edn();
+    if (mismatch) out += ", :error :mismatch";
     if (te.node != 0) out += ", :node " + std::to_string(te.node);
     if (!te.error.empty()) out += ", :error " + Value::string(te.error).to_edn();
     out += "}\n";
