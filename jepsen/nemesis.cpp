@@ -52,50 +52,50 @@ Nemesis::Nemesis(boost::asio::io_context& io, Cluster& cluster, Firewall* firewa
       prng_(prng),
       o_(std::move(o)),
       find_leader_(std::move(find_leader)),
-      note_(std::move(note)),
-      timer_(io) {}
-
-double Nemesis::uniform(double lo, double hi) {
-  return lo + (hi - lo) * static_cast<double>(prng_.below(1'000'001)) / 1e6;
+      note_(std::move(note)) {
+  for (FaultKind k : o_.kinds) {
+    lanes_.push_back(std::make_unique<Lane>(io_, k, Prng(prng_.next_u64() ^ (static_cast<uint64_t>(k) + 1))));
+  }
 }
 
-std::vector<int> Nemesis::shuffled() {
+double Nemesis::uniform(Prng& p, double lo, double hi) {
+  return lo + (hi - lo) * static_cast<double>(p.below(1'000'001)) / 1e6;
+}
+
+std::vector<int> Nemesis::shuffled(Prng& p) const {
   std::vector<int> v;
   for (int k = 1; k <= cluster_.size(); ++k) v.push_back(k);
-  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[prng_.below(i)]);
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[p.below(i)]);
   return v;
 }
 
 void Nemesis::start() {
-  if (o_.kinds.empty()) return;
-  schedule();
+  for (auto& l : lanes_) schedule(*l);
 }
 
-void Nemesis::schedule() {
+void Nemesis::schedule(Lane& l) {
   if (stopped_) return;
-  timer_.expires_after(std::chrono::milliseconds(static_cast<int64_t>(uniform(o_.quiet_min_s, o_.quiet_max_s) * 1000)));
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec && !stopped_) begin();
+  l.timer.expires_after(std::chrono::milliseconds(static_cast<int64_t>(uniform(l.prng, o_.quiet_min_s, o_.quiet_max_s) * 1000)));
+  l.timer.async_wait([this, &l](const boost::system::error_code& ec) {
+    if (!ec && !stopped_) begin(l);
   });
 }
 
-void Nemesis::begin() {
-  const FaultKind k = o_.kinds[prng_.below(o_.kinds.size())];
-  // Draw everything the fault needs now, so the schedule depends on the seed alone; the leader
-  // is the only thing asked of the cluster.
-  find_leader_([this, k](int leader) {
+void Nemesis::begin(Lane& l) {
+  // The lane's draws do not depend on the answer: the leader only picks among targets drawn.
+  find_leader_([this, &l](int leader) {
     if (stopped_) return;
-    apply(k, leader);
-    if (!active_) {
-      schedule();
+    apply(l, leader);
+    if (!l.active) {
+      schedule(l);
       return;
     }
     ++faults_;
-    timer_.expires_after(std::chrono::milliseconds(static_cast<int64_t>(uniform(o_.hold_min_s, o_.hold_max_s) * 1000)));
-    timer_.async_wait([this](const boost::system::error_code& ec) {
+    l.timer.expires_after(std::chrono::milliseconds(static_cast<int64_t>(uniform(l.prng, o_.hold_min_s, o_.hold_max_s) * 1000)));
+    l.timer.async_wait([this, &l](const boost::system::error_code& ec) {
       if (ec || stopped_) return;
-      end_fault();
-      schedule();
+      end_fault(l);
+      schedule(l);
     });
   });
 }
@@ -104,6 +104,13 @@ bool Nemesis::start_node(int k) {
   std::string why;
   if (cluster_.start(k, &why)) return true;
   if (trouble_.empty()) trouble_ = "node " + std::to_string(k) + " would not start: " + why;
+  return false;
+}
+
+bool Nemesis::held_down(int k) const {
+  for (const auto& l : lanes_) {
+    if (std::find(l->killed.begin(), l->killed.end(), k) != l->killed.end()) return true;
+  }
   return false;
 }
 
@@ -116,94 +123,102 @@ void Nemesis::cut_between(const std::vector<int>& a, const std::vector<int>& b, 
   }
 }
 
-void Nemesis::partition(const std::string& what, const std::set<std::pair<int, int>>& cuts) {
+bool Nemesis::partition(Lane& l, const std::string& what, const std::set<std::pair<int, int>>& cuts) {
   std::string why;
-  if (!firewall_->set(cuts, &why)) {
-    if (trouble_.empty()) trouble_ = why;
-    return;
+  if (firewall_ == nullptr || !firewall_->set(cuts, &why)) {
+    if (trouble_.empty()) trouble_ = firewall_ == nullptr ? "no firewall" : why;
+    return false;
   }
   std::string list;
   for (const auto& [a, b] : cuts) list += (list.empty() ? "" : " ") + std::to_string(a) + "->" + std::to_string(b);
-  active_ = true;
-  active_what_ = what + " (cut " + list + ")";
+  l.active = true;
+  l.what = what + " (cut " + list + ")";
+  return true;
 }
 
-void Nemesis::apply(FaultKind k, int leader) {
+void Nemesis::apply(Lane& l, int leader) {
+  Prng& p = l.prng;
   const int n = cluster_.size();
-  active_kind_ = k;
-  active_ = false;
-  std::vector<int> order = shuffled();
+  l.active = false;
+  const std::vector<int> order = shuffled(p);
   const int any = order.front();
   const int target_leader = leader != 0 ? leader : any;
-  switch (k) {
+  const uint64_t v = p.below(1000);  // the variant, drawn whatever the kind
+  switch (l.kind) {
     case FaultKind::kKill: {
-      const uint64_t v = prng_.below(4);
-      if (v == 3) {
+      const uint64_t variant = v % 4;
+      if (variant == 3) {
         // A graceful restart: over as soon as the node is back.
+        if (held_down(any) || !cluster_.running(any)) return;
         const bool clean = cluster_.terminate(any);
-        active_what_ = "graceful restart of node " + std::to_string(any) + (clean ? "" : " (did not exit in 10 s: killed)");
-        note_(fault_name(k), "start " + active_what_);
+        l.what = "graceful restart of node " + std::to_string(any) + (clean ? "" : " (did not exit in 10 s: killed)");
+        note_(fault_name(l.kind), "start " + l.what);
         start_node(any);
-        note_(fault_name(k), "end " + active_what_);
+        note_(fault_name(l.kind), "end " + l.what);
         return;
       }
       std::vector<int> victims;
-      if (v == 0) victims = {any};
-      if (v == 1) victims = {target_leader};
-      if (v == 2) victims.assign(order.begin(), order.begin() + (n / 2 + 1));
-      for (int x : victims) cluster_.kill(x);
-      killed_ = victims;
+      if (variant == 0) victims = {any};
+      if (variant == 1) victims = {target_leader};
+      if (variant == 2) victims.assign(order.begin(), order.begin() + (n / 2 + 1));
       std::string list;
-      for (int x : victims) list += (list.empty() ? "" : ",") + std::to_string(x);
-      active_what_ = std::string(v == 0 ? "kill -9 node " : v == 1 ? "kill -9 the leader, node " : "kill -9 a majority, nodes ") + list;
-      active_ = true;
+      for (int x : victims) {
+        if (!cluster_.running(x) || held_down(x)) continue;  // down already: another lane's
+        cluster_.kill(x);
+        l.killed.push_back(x);
+        list += (list.empty() ? "" : ",") + std::to_string(x);
+      }
+      if (l.killed.empty()) return;
+      l.what = std::string(variant == 0 ? "kill -9 node " : variant == 1 ? "kill -9 the leader, node " : "kill -9 a majority, nodes ") + list;
+      l.active = true;
       break;
     }
     case FaultKind::kPause: {
-      const int x = prng_.below(2) == 0 ? target_leader : any;
+      const int x = v % 2 == 0 ? target_leader : any;
+      if (!cluster_.running(x) || cluster_.paused(x)) return;
       cluster_.pause(x);
-      paused_ = {x};
-      active_what_ = std::string("SIGSTOP ") + (x == leader ? "the leader, node " : "node ") + std::to_string(x);
-      active_ = true;
+      l.paused = {x};
+      l.what = std::string("SIGSTOP ") + (x == leader ? "the leader, node " : "node ") + std::to_string(x);
+      l.active = true;
       break;
     }
     case FaultKind::kPartition: {
       std::set<std::pair<int, int>> cuts;
-      uint64_t v = prng_.below(5);
-      if (v == 2 && n < 5) v = 0;  // a ring of 3 where each sees a majority is no partition
-      if (v == 0) {
+      uint64_t variant = v % 5;
+      if (variant == 2 && n < 5) variant = 0;  // a ring of 3 where each sees a majority is no partition
+      if (variant == 0) {
         const std::vector<int> a(order.begin(), order.begin() + n / 2), b(order.begin() + n / 2, order.end());
         cut_between(a, b, &cuts);
-        partition("random halves", cuts);
-      } else if (v == 1) {
+        partition(l, "random halves", cuts);
+      } else if (variant == 1) {
         std::vector<int> rest;
         for (int x = 1; x <= n; ++x) {
           if (x != target_leader) rest.push_back(x);
         }
         cut_between({target_leader}, rest, &cuts);
-        partition("node " + std::to_string(target_leader) + (target_leader == leader ? " (the leader)" : "") + " isolated", cuts);
-      } else if (v == 2) {
+        partition(l, "node " + std::to_string(target_leader) + (target_leader == leader ? " (the leader)" : "") + " isolated",
+                  cuts);
+      } else if (variant == 2) {
         // Ring order: each node talks to its neighbours within distance d, a majority with itself.
-        const int d = n / 4 + (n % 4 >= 1 ? 1 : 0);  // 5 -> 1: 3 of 5
+        const int d = (n - 1) / 4 + ((n - 1) % 4 != 0 ? 1 : 0);  // 5 -> 1: 3 of 5; 7 -> 2: 5 of 7
         for (int i = 0; i < n; ++i) {
           for (int j = 0; j < n; ++j) {
             const int dist = std::min((i - j + n) % n, (j - i + n) % n);
             if (dist > d) cuts.insert({order[i], order[j]});
           }
         }
-        partition("majority ring", cuts);
-      } else if (v == 3) {
+        partition(l, "majority ring", cuts);
+      } else if (variant == 3) {
         const int half = (n - 1) / 2;
         const std::vector<int> a(order.begin(), order.begin() + half), b(order.begin() + half + 1, order.end());
         cut_between(a, b, &cuts);
-        partition("bridge through node " + std::to_string(order[half]), cuts);
+        partition(l, "bridge through node " + std::to_string(order[half]), cuts);
       } else {
-        const int x = any;
-        const bool out = prng_.below(2) == 0;
+        const bool out = (v / 5) % 2 == 0;
         for (int y = 1; y <= n; ++y) {
-          if (y != x) cuts.insert(out ? std::make_pair(x, y) : std::make_pair(y, x));
+          if (y != any) cuts.insert(out ? std::make_pair(any, y) : std::make_pair(y, any));
         }
-        partition("one way: node " + std::to_string(x) + (out ? " cannot send" : " cannot receive"), cuts);
+        partition(l, "one way: node " + std::to_string(any) + (out ? " cannot send" : " cannot receive"), cuts);
       }
       break;
     }
@@ -212,58 +227,69 @@ void Nemesis::apply(FaultKind k, int leader) {
         if (trouble_.empty()) trouble_ = "the clock nemesis needs libfaketime";
         return;
       }
-      const int x = prng_.below(2) == 0 ? target_leader : any;
+      const int x = v % 2 == 0 ? target_leader : any;
+      const uint64_t variant = (v / 2) % 4;
       FakeClock c;
-      const uint64_t v = prng_.below(4);
       char spec[64];
-      if (v == 0) {
-        std::snprintf(spec, sizeof spec, "+0 x%.2f", uniform(1.5, 3.0));
-      } else if (v == 1) {
-        std::snprintf(spec, sizeof spec, "+0 x%.2f", uniform(0.3, 0.7));
-      } else if (v == 2) {
-        std::snprintf(spec, sizeof spec, "+%d", static_cast<int>(uniform(30, 600)));
+      if (variant == 0) {
+        std::snprintf(spec, sizeof spec, "+0 x%.2f", uniform(p, 1.5, 3.0));
+      } else if (variant == 1) {
+        std::snprintf(spec, sizeof spec, "+0 x%.2f", uniform(p, 0.3, 0.7));
+      } else if (variant == 2) {
+        std::snprintf(spec, sizeof spec, "+%d", static_cast<int>(uniform(p, 30, 600)));
       } else {
-        std::snprintf(spec, sizeof spec, "-%d", static_cast<int>(uniform(30, 600)));
+        std::snprintf(spec, sizeof spec, "-%d", static_cast<int>(uniform(p, 30, 600)));
         c.wall_only = true;
       }
       c.spec = spec;
+      if (!cluster_.running(x) || held_down(x)) return;
       cluster_.terminate(x);
       cluster_.set_clock(x, c);
       start_node(x);
-      clocked_ = {x};
-      active_what_ = "node " + std::to_string(x) + (x == leader ? " (the leader)" : "") + " restarted with FAKETIME=\"" +
-                     c.spec + "\"" + (c.wall_only ? " (wall clock only)" : "");
-      active_ = true;
+      l.clocked = {x};
+      l.what = "node " + std::to_string(x) + (x == leader ? " (the leader)" : "") + " restarted with FAKETIME=\"" + c.spec +
+               "\"" + (c.wall_only ? " (wall clock only)" : "");
+      l.active = true;
       break;
     }
   }
-  if (active_) note_(fault_name(k), "start " + active_what_);
+  if (l.active) note_(fault_name(l.kind), "start " + l.what);
 }
 
-void Nemesis::end_fault() {
-  if (!active_) return;
-  for (int x : killed_) start_node(x);
-  killed_.clear();
-  for (int x : paused_) cluster_.resume(x);
-  paused_.clear();
-  if (active_kind_ == FaultKind::kPartition && firewall_ != nullptr) {
+void Nemesis::end_fault(Lane& l) {
+  if (!l.active) return;
+  for (int x : l.killed) {
+    if (!cluster_.running(x)) start_node(x);
+  }
+  l.killed.clear();
+  for (int x : l.paused) cluster_.resume(x);
+  l.paused.clear();
+  if (l.kind == FaultKind::kPartition && firewall_ != nullptr) {
     std::string why;
     if (!firewall_->set({}, &why) && trouble_.empty()) trouble_ = why;
   }
-  for (int x : clocked_) {
-    cluster_.terminate(x);
+  for (int x : l.clocked) {
     cluster_.set_clock(x, FakeClock{});
+    // Down for another lane's fault: it starts with the true clock when that one ends.
+    if (held_down(x) || !cluster_.running(x)) continue;
+    cluster_.terminate(x);
     start_node(x);
   }
-  clocked_.clear();
-  active_ = false;
-  note_(fault_name(active_kind_), "end " + active_what_);
+  l.clocked.clear();
+  l.active = false;
+  note_(fault_name(l.kind), "end " + l.what);
 }
 
 void Nemesis::stop_and_heal(std::function<void()> done) {
   stopped_ = true;
-  timer_.cancel();
-  end_fault();
+  for (auto& l : lanes_) l->timer.cancel();
+  // Clocks last, once every node that should run is running again.
+  for (auto& l : lanes_) {
+    if (l->kind != FaultKind::kClock) end_fault(*l);
+  }
+  for (auto& l : lanes_) {
+    if (l->kind == FaultKind::kClock) end_fault(*l);
+  }
   // Whatever else is down (a node that exited on its own stays down: its log says why).
   for (int k = 1; k <= cluster_.size(); ++k) cluster_.resume(k);
   if (firewall_ != nullptr && !firewall_->cuts().empty()) {

@@ -1,6 +1,8 @@
-// The faults of a run, one at a time, on a schedule drawn from the run's seed: each starts after
-// a quiet spell, holds for a few seconds and is healed; its start and end go to nemesis.log and
-// into the history (Runner::note_nemesis).
+// The faults of a run, on schedules drawn from the run's seed: each kind of fault has its own
+// lane (so kinds combine, as Jepsen's composed nemeses do: a slow clock on the leader while it is
+// cut off), and within a lane one fault at a time starts after a quiet spell, holds for a few
+// seconds and is healed; its start and end go to nemesis.log and into the history
+// (Runner::note_nemesis).
 //
 //   kill       SIGKILL one node, the leader or a majority, restarted when the fault ends; or a
 //              graceful restart (SIGTERM, then start)
@@ -12,6 +14,7 @@
 //              jumped, through libfaketime; restarted with the true clock when the fault ends.
 //              libfaketime takes its setting at a process's start (its control file proved
 //              unreliable for changes while running), so each clock fault is also a restart.
+// Lanes leave alone the nodes another lane holds down (killed, or restarting for a clock).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -60,14 +64,26 @@ class Nemesis {
   uint64_t faults() const { return faults_; }
 
  private:
-  void schedule();
-  void begin();
-  void apply(FaultKind k, int leader);
-  void end_fault();
-  double uniform(double lo, double hi);
-  std::vector<int> shuffled();
+  struct Lane {
+    Lane(boost::asio::io_context& io, FaultKind k, Prng p) : kind(k), timer(io), prng(p) {}
+    FaultKind kind;
+    boost::asio::steady_timer timer;
+    Prng prng;  // the lane's own draws: its schedule depends on the seed, not on the other lanes
+    bool active = false;
+    std::string what;
+    std::vector<int> killed;   // to start again at the end of the fault
+    std::vector<int> paused;   // to resume
+    std::vector<int> clocked;  // to restart with the true clock
+  };
+  void schedule(Lane& l);
+  void begin(Lane& l);
+  void apply(Lane& l, int leader);
+  void end_fault(Lane& l);
+  static double uniform(Prng& p, double lo, double hi);
+  std::vector<int> shuffled(Prng& p) const;
   bool start_node(int k);
-  void partition(const std::string& what, const std::set<std::pair<int, int>>& cuts);
+  bool held_down(int k) const;  // killed by the kill lane, to be started when its fault ends
+  bool partition(Lane& l, const std::string& what, const std::set<std::pair<int, int>>& cuts);
   void cut_between(const std::vector<int>& a, const std::vector<int>& b, std::set<std::pair<int, int>>* cuts);
 
   boost::asio::io_context& io_;
@@ -77,14 +93,8 @@ class Nemesis {
   NemesisOptions o_;
   FindLeader find_leader_;
   Note note_;
-  boost::asio::steady_timer timer_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
   bool stopped_ = false;
-  bool active_ = false;
-  FaultKind active_kind_ = FaultKind::kKill;
-  std::string active_what_;
-  std::vector<int> killed_;   // to start again at the end of the fault
-  std::vector<int> paused_;   // to resume
-  std::vector<int> clocked_;  // to restart with the true clock
   std::string trouble_;
   uint64_t faults_ = 0;
 };

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -142,6 +143,11 @@ bool Cluster::terminate(int k) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  // A hang worth a look: every thread's stack, beside the node's log, if gdb is at hand.
+  const std::string out = dir(k) + "/hang-" + std::to_string(p.starts) + ".txt";
+  const std::string cmd = "command -v gdb >/dev/null && gdb -p " + std::to_string(p.pid) +
+                          " -batch -ex 'thread apply all bt 30' > " + out + " 2>&1";
+  (void)!std::system(cmd.c_str());
   kill(k);
   return false;
 }

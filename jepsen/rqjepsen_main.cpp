@@ -492,6 +492,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   a.out = std::filesystem::canonical(a.out).string();
+  if (std::filesystem::exists(a.out + "/n1", ec)) {
+    // Nodes with data from an earlier run would not form a new cluster.
+    std::fprintf(stderr, "rqjepsen: %s holds an earlier run (n1/): give a new --out directory\n", a.out.c_str());
+    return 2;
+  }
   if (::geteuid() != 0) {
     std::fprintf(stderr, "rqjepsen: must run as root: it makes a private network namespace for its nodes (unshare -n)\n");
     return 2;
