@@ -16,6 +16,8 @@ const char* fault_name(FaultKind k) {
       return "partition";
     case FaultKind::kClock:
       return "clock";
+    case FaultKind::kLease:
+      return "lease";
   }
   return "?";
 }
@@ -29,14 +31,14 @@ bool parse_nemesis(const std::string& s, std::vector<FaultKind>* out, std::strin
     if (b == std::string::npos) b = s.size();
     const std::string one = s.substr(a, b - a);
     bool found = false;
-    for (FaultKind k : {FaultKind::kKill, FaultKind::kPause, FaultKind::kPartition, FaultKind::kClock}) {
+    for (FaultKind k : {FaultKind::kKill, FaultKind::kPause, FaultKind::kPartition, FaultKind::kClock, FaultKind::kLease}) {
       if (one == fault_name(k)) {
         if (std::find(out->begin(), out->end(), k) == out->end()) out->push_back(k);
         found = true;
       }
     }
     if (!found) {
-      *why = "unknown nemesis \"" + one + "\" (kill, pause, partition, clock or none)";
+      *why = "unknown nemesis \"" + one + "\" (kill, pause, partition, clock, lease or none)";
       return false;
     }
     a = b + 1;
@@ -45,14 +47,15 @@ bool parse_nemesis(const std::string& s, std::vector<FaultKind>* out, std::strin
 }
 
 Nemesis::Nemesis(boost::asio::io_context& io, Cluster& cluster, Firewall* firewall, Prng prng, NemesisOptions o,
-                 FindLeader find_leader, Note note)
+                 FindLeader find_leader, Note note, Transfer transfer)
     : io_(io),
       cluster_(cluster),
       firewall_(firewall),
       prng_(prng),
       o_(std::move(o)),
       find_leader_(std::move(find_leader)),
-      note_(std::move(note)) {
+      note_(std::move(note)),
+      transfer_(std::move(transfer)) {
   for (FaultKind k : o_.kinds) {
     lanes_.push_back(std::make_unique<Lane>(io_, k, Prng(prng_.next_u64() ^ (static_cast<uint64_t>(k) + 1))));
   }
@@ -85,6 +88,7 @@ void Nemesis::begin(Lane& l) {
   // The lane's draws do not depend on the answer: the leader only picks among targets drawn.
   find_leader_([this, &l](int leader) {
     if (stopped_) return;
+    if (l.kind == FaultKind::kLease) return lease_attack(l, leader);
     apply(l, leader);
     if (!l.active) {
       schedule(l);
@@ -125,13 +129,14 @@ void Nemesis::cut_between(const std::vector<int>& a, const std::vector<int>& b, 
 
 bool Nemesis::partition(Lane& l, const std::string& what, const std::set<std::pair<int, int>>& cuts) {
   std::string why;
-  if (firewall_ == nullptr || !firewall_->set(cuts, &why)) {
+  if (firewall_ == nullptr || !firewall_->set(static_cast<int>(l.kind), cuts, &why)) {
     if (trouble_.empty()) trouble_ = firewall_ == nullptr ? "no firewall" : why;
     return false;
   }
   std::string list;
   for (const auto& [a, b] : cuts) list += (list.empty() ? "" : " ") + std::to_string(a) + "->" + std::to_string(b);
   l.active = true;
+  l.cut = true;
   l.what = what + " (cut " + list + ")";
   return true;
 }
@@ -222,6 +227,8 @@ void Nemesis::apply(Lane& l, int leader) {
       }
       break;
     }
+    case FaultKind::kLease:
+      return;  // lease_attack
     case FaultKind::kClock: {
       if (!cluster_.clock_controlled()) {
         if (trouble_.empty()) trouble_ = "the clock nemesis needs libfaketime";
@@ -256,7 +263,71 @@ void Nemesis::apply(Lane& l, int leader) {
   if (l.active) note_(fault_name(l.kind), "start " + l.what);
 }
 
+void Nemesis::lease_attack(Lane& l, int leader) {
+  Prng& p = l.prng;
+  const std::vector<int> order = shuffled(p);
+  const double rate = uniform(p, 0.2, 0.3);
+  const double hold = uniform(p, o_.hold_min_s, o_.hold_max_s);
+  int x = 0;
+  for (int k : order) {
+    if (k != leader && cluster_.running(k) && !cluster_.paused(k) && !held_down(k)) x = k;
+  }
+  if (leader == 0 || x == 0 || firewall_ == nullptr || !cluster_.clock_controlled()) {
+    if (trouble_.empty() && (firewall_ == nullptr || !cluster_.clock_controlled())) {
+      trouble_ = "the lease nemesis needs libfaketime and nftables";
+    }
+    return schedule(l);
+  }
+  char spec[32];
+  std::snprintf(spec, sizeof spec, "+0 x%.2f", rate);
+  cluster_.terminate(x);
+  cluster_.set_clock(x, FakeClock{spec, false});
+  start_node(x);
+  l.clocked = {x};
+  l.active = true;
+  ++faults_;
+  l.what = "node " + std::to_string(x) + " restarted with FAKETIME=\"" + spec + "\", made leader, cut off";
+  note_(fault_name(l.kind), "start " + l.what);
+  const uint64_t epoch = l.epoch;
+  auto finish = [this, &l, hold, epoch] {
+    if (stopped_ || l.epoch != epoch) return;
+    l.timer.expires_after(std::chrono::milliseconds(static_cast<int64_t>(hold * 1000)));
+    l.timer.async_wait([this, &l](const boost::system::error_code& ec) {
+      if (ec || stopped_) return;
+      end_fault(l);
+      schedule(l);
+    });
+  };
+  // Let it catch up, then hand it the leadership; cut it off once it leads (or give up).
+  l.timer.expires_after(std::chrono::milliseconds(1500));
+  l.timer.async_wait([this, &l, x, leader, epoch, finish](const boost::system::error_code& ec) {
+    if (ec || stopped_ || l.epoch != epoch) return;
+    transfer_(leader, x, [this, &l, x, epoch, finish](bool ok) {
+      if (stopped_ || l.epoch != epoch) return;
+      if (!ok) {
+        note_(fault_name(l.kind), "node " + std::to_string(x) + " did not take the leadership");
+        return finish();
+      }
+      std::set<std::pair<int, int>> cuts;
+      for (int y = 1; y <= cluster_.size(); ++y) {
+        if (y == x) continue;
+        cuts.insert({x, y});
+        cuts.insert({y, x});
+      }
+      std::string why;
+      if (!firewall_->set(static_cast<int>(l.kind), cuts, &why)) {
+        if (trouble_.empty()) trouble_ = why;
+        return finish();
+      }
+      l.cut = true;
+      note_(fault_name(l.kind), "node " + std::to_string(x) + " leads, and is cut off from the other nodes");
+      finish();
+    });
+  });
+}
+
 void Nemesis::end_fault(Lane& l) {
+  ++l.epoch;
   if (!l.active) return;
   for (int x : l.killed) {
     if (!cluster_.running(x)) start_node(x);
@@ -264,9 +335,10 @@ void Nemesis::end_fault(Lane& l) {
   l.killed.clear();
   for (int x : l.paused) cluster_.resume(x);
   l.paused.clear();
-  if (l.kind == FaultKind::kPartition && firewall_ != nullptr) {
+  if (l.cut && firewall_ != nullptr) {
     std::string why;
-    if (!firewall_->set({}, &why) && trouble_.empty()) trouble_ = why;
+    if (!firewall_->set(static_cast<int>(l.kind), {}, &why) && trouble_.empty()) trouble_ = why;
+    l.cut = false;
   }
   for (int x : l.clocked) {
     cluster_.set_clock(x, FakeClock{});
@@ -285,16 +357,16 @@ void Nemesis::stop_and_heal(std::function<void()> done) {
   for (auto& l : lanes_) l->timer.cancel();
   // Clocks last, once every node that should run is running again.
   for (auto& l : lanes_) {
-    if (l->kind != FaultKind::kClock) end_fault(*l);
+    if (l->kind != FaultKind::kClock && l->kind != FaultKind::kLease) end_fault(*l);
   }
   for (auto& l : lanes_) {
-    if (l->kind == FaultKind::kClock) end_fault(*l);
+    if (l->kind == FaultKind::kClock || l->kind == FaultKind::kLease) end_fault(*l);
   }
   // Whatever else is down (a node that exited on its own stays down: its log says why).
   for (int k = 1; k <= cluster_.size(); ++k) cluster_.resume(k);
-  if (firewall_ != nullptr && !firewall_->cuts().empty()) {
+  if (firewall_ != nullptr) {
     std::string why;
-    if (!firewall_->set({}, &why) && trouble_.empty()) trouble_ = why;
+    if (!firewall_->heal_all(&why) && trouble_.empty()) trouble_ = why;
   }
   boost::asio::post(io_, std::move(done));
 }

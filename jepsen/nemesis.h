@@ -14,6 +14,13 @@
 //              jumped, through libfaketime; restarted with the true clock when the fault ends.
 //              libfaketime takes its setting at a process's start (its control file proved
 //              unreliable for changes while running), so each clock fault is also a restart.
+//   lease      the clock fault aimed at leader leases: a follower restarted with its clock at a
+//              quarter of true speed, made leader (POST /leader {"id": ...}), then cut off from
+//              every other node while its clients keep reading from it. Its election timer and
+//              check-quorum run four times too slow, so it believes it leads well after the
+//              others elected a new leader and committed writes: only reads that confirm
+//              leadership (ReadIndex) stay linearizable. Lease reads (`weak`) assume a bounded
+//              drift and are expected to go stale here, as rqlite's and etcd's do.
 // Lanes leave alone the nodes another lane holds down (killed, or restarting for a clock).
 #pragma once
 
@@ -33,7 +40,7 @@
 
 namespace rq::jepsen {
 
-enum class FaultKind { kKill, kPause, kPartition, kClock };
+enum class FaultKind { kKill, kPause, kPartition, kClock, kLease };
 const char* fault_name(FaultKind k);
 // "kill,pause" -> kinds; "none" -> none. False on an unknown name.
 bool parse_nemesis(const std::string& s, std::vector<FaultKind>* out, std::string* why);
@@ -50,9 +57,11 @@ class Nemesis {
   using FindLeader = std::function<void(std::function<void(int)>)>;
   // A fault's start or end: the fault's name and what it did.
   using Note = std::function<void(const std::string& f, const std::string& what)>;
+  // Asks the leader `from` to hand leadership to node `to`; `done(true)` once it did.
+  using Transfer = std::function<void(int from, int to, std::function<void(bool)> done)>;
 
   Nemesis(boost::asio::io_context& io, Cluster& cluster, Firewall* firewall, Prng prng, NemesisOptions o,
-          FindLeader find_leader, Note note);
+          FindLeader find_leader, Note note, Transfer transfer);
 
   void start();
   // No more faults; the one in force is healed, and so is everything else: paused nodes resumed,
@@ -74,11 +83,14 @@ class Nemesis {
     std::vector<int> killed;   // to start again at the end of the fault
     std::vector<int> paused;   // to resume
     std::vector<int> clocked;  // to restart with the true clock
+    bool cut = false;          // holds cuts in the firewall (owner: the lane's kind)
+    uint64_t epoch = 0;        // bumped when a fault ends: stale steps of an attack stop
   };
   void schedule(Lane& l);
   void begin(Lane& l);
   void apply(Lane& l, int leader);
   void end_fault(Lane& l);
+  void lease_attack(Lane& l, int leader);
   static double uniform(Prng& p, double lo, double hi);
   std::vector<int> shuffled(Prng& p) const;
   bool start_node(int k);
@@ -93,6 +105,7 @@ class Nemesis {
   NemesisOptions o_;
   FindLeader find_leader_;
   Note note_;
+  Transfer transfer_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   bool stopped_ = false;
   std::string trouble_;

@@ -95,24 +95,48 @@ bool nft(const std::string& script, std::string* why) {
 }
 
 bool Firewall::init(std::string* why) {
-  cuts_.clear();
-  return nft(
+  by_owner_.clear();
+  ready_ = nft(
       "table inet rqjepsen\n"
       "delete table inet rqjepsen\n"
       "table inet rqjepsen {\n"
       "  chain out { type filter hook output priority 0; policy accept; }\n"
       "}\n",
       why);
+  return ready_;
 }
 
-bool Firewall::set(const std::set<std::pair<int, int>>& cuts, std::string* why) {
+std::set<std::pair<int, int>> Firewall::cuts() const {
+  std::set<std::pair<int, int>> all;
+  for (const auto& [owner, c] : by_owner_) all.insert(c.begin(), c.end());
+  return all;
+}
+
+bool Firewall::apply(std::string* why) {
   std::string s = "flush chain inet rqjepsen out\n";
-  for (const auto& [a, b] : cuts) {
+  for (const auto& [a, b] : cuts()) {
     s += "add rule inet rqjepsen out ip saddr " + Cluster::host(a) + " ip daddr " + Cluster::host(b) + " drop\n";
   }
-  if (!nft(s, why)) return false;
-  cuts_ = cuts;
-  return true;
+  return nft(s, why);
+}
+
+bool Firewall::set(int owner, const std::set<std::pair<int, int>>& cuts, std::string* why) {
+  if (!ready_) {
+    *why = "the firewall is not set up";
+    return false;
+  }
+  if (cuts.empty()) {
+    by_owner_.erase(owner);
+  } else {
+    by_owner_[owner] = cuts;
+  }
+  return apply(why);
+}
+
+bool Firewall::heal_all(std::string* why) {
+  if (!ready_ || by_owner_.empty()) return true;
+  by_owner_.clear();
+  return apply(why);
 }
 
 }  // namespace rq::jepsen

@@ -5,6 +5,7 @@
 // from 127.0.0.100, which no rule names, so a partition never cuts clients off from nodes.
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -26,14 +27,19 @@ class Firewall {
  public:
   // Creates the table (the namespace must be private).
   bool init(std::string* why);
-  // Replaces the cuts in force with `cuts` (empty: heal).
-  bool set(const std::set<std::pair<int, int>>& cuts, std::string* why);
-  const std::set<std::pair<int, int>>& cuts() const { return cuts_; }
+  bool ready() const { return ready_; }
+  // Replaces `owner`'s cuts with `cuts` (empty: heal them); the rules in force are the union of
+  // every owner's (nemesis lanes cut links independently).
+  bool set(int owner, const std::set<std::pair<int, int>>& cuts, std::string* why);
+  bool heal_all(std::string* why);
+  std::set<std::pair<int, int>> cuts() const;
   // Whether node a can send to node b.
-  bool can_send(int a, int b) const { return cuts_.count({a, b}) == 0; }
+  bool can_send(int a, int b) const { return cuts().count({a, b}) == 0; }
 
  private:
-  std::set<std::pair<int, int>> cuts_;
+  bool apply(std::string* why);
+  bool ready_ = false;
+  std::map<int, std::set<std::pair<int, int>>> by_owner_;
 };
 
 }  // namespace rq::jepsen

@@ -114,6 +114,7 @@ class Run {
     return true;
   }
   void find_leader(std::function<void(int)> done);
+  void transfer(int from, int to, std::function<void(bool)> done);
   bool form_cluster(std::string* why);
   void watch_processes();
   bool liveness(std::string* why);
@@ -173,6 +174,14 @@ void Run::find_leader(std::function<void(int)> done) {
     });
   }
   if (p->pending == 0) boost::asio::post(io_, [p] { p->done(0); });
+}
+
+void Run::transfer(int from, int to, std::function<void(bool)> done) {
+  http_->request(from, "POST", "/leader?wait&timeout=5s", "{\"id\":\"n" + std::to_string(to) + "\"}",
+                 std::chrono::seconds(7), [this, to, done = std::move(done)](HttpAnswer a) {
+                   if (a.status != 200) return done(false);
+                   find_leader([to, done](int l) { done(l == to); });
+                 });
 }
 
 bool Run::form_cluster(std::string* why) {
@@ -340,7 +349,8 @@ void Run::write_outputs(const std::optional<wl::Finding>& f, const std::string& 
 
 int Run::go() {
   std::string why;
-  if (!kinds_.empty() && std::find(kinds_.begin(), kinds_.end(), FaultKind::kPartition) != kinds_.end()) {
+  const auto has = [&](FaultKind k) { return std::find(kinds_.begin(), kinds_.end(), k) != kinds_.end(); };
+  if (has(FaultKind::kPartition) || has(FaultKind::kLease)) {
     if (!firewall_.init(&why)) {
       std::fprintf(stderr, "rqjepsen: %s\n", why.c_str());
       return 2;
@@ -367,9 +377,10 @@ int Run::go() {
   NemesisOptions no;
   no.kinds = kinds_;
   nemesis_ = std::make_unique<Nemesis>(
-      io_, cluster_, kinds_.empty() ? nullptr : &firewall_, Prng(a_.seed), no,
+      io_, cluster_, firewall_.ready() ? &firewall_ : nullptr, Prng(a_.seed), no,
       [this](std::function<void(int)> done) { find_leader(std::move(done)); },
-      [this](const std::string& f, const std::string& w) { nemesis_note(f, w); });
+      [this](const std::string& f, const std::string& w) { nemesis_note(f, w); },
+      [this](int from, int to, std::function<void(bool)> done) { transfer(from, to, std::move(done)); });
 
   const auto t_start = Clock::now();
   runner_->start();
@@ -438,7 +449,7 @@ int main(int argc, char** argv) {
   CLI::App app{"rqjepsen: real rqlited processes under kill, pause, partition and clock faults, judged by rqsim's workloads and checker"};
   app.add_option("--workload", a.workload, "register, multi-register, bank, append or set")->capture_default_str();
   app.add_option("--level", a.level, "read consistency: none, weak, linearizable or strong")->capture_default_str();
-  app.add_option("--nemesis", a.nemesis, "comma-separated faults: kill, pause, partition, clock; or none")->capture_default_str();
+  app.add_option("--nemesis", a.nemesis, "comma-separated faults: kill, pause, partition, clock, lease; or none")->capture_default_str();
   app.add_option("--nodes", a.nodes, "cluster size (3 to 9)")->capture_default_str()->check(CLI::Range(3, 9));
   app.add_option("--time", a.time_s, "seconds of workload and faults")->capture_default_str()->check(CLI::Range(1.0, 86400.0));
   auto* seed_opt = app.add_option("--seed", a.seed, "the nemesis schedule and the workload's choices (default: random, printed)");
@@ -477,7 +488,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string faketime;
-  if (std::find(kinds.begin(), kinds.end(), FaultKind::kClock) != kinds.end()) {
+  if (std::find(kinds.begin(), kinds.end(), FaultKind::kClock) != kinds.end() ||
+      std::find(kinds.begin(), kinds.end(), FaultKind::kLease) != kinds.end()) {
     faketime = find_faketime();
     if (faketime.empty()) {
       std::fprintf(stderr, "rqjepsen: the clock nemesis needs libfaketime (Debian package libfaketime)\n");

@@ -20,7 +20,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKLOADS = ["register", "multi-register", "bank", "append", "set"]
-NEMESES = ["kill", "pause", "partition", "clock", "kill,pause,partition,clock"]
+NEMESES = ["kill", "pause", "partition", "clock", "lease", "kill,pause,partition,clock"]
 LEVELS = ["none", "weak", "linearizable", "strong"]
 
 

@@ -4,7 +4,7 @@ linearizable read served from the leader's local SQLite without confirming leade
 bug M7, the same line scripts/mutation-test.py mutates for the simulator) and show rqjepsen
 catching it at `linearizable`, while the same runs on the true code pass.
 
-    scripts/jepsen-teeth.py                 # up to 5 runs of 30 s: partitions, pauses, clocks
+    scripts/jepsen-teeth.py                 # up to 5 runs of 30 s of the lease nemesis
     scripts/jepsen-teeth.py --runs 10 --time 20
 
 A scratch copy of the repository is built under --scratch (ccache keeps rebuilds cheap). Exit 0
@@ -41,7 +41,7 @@ def rqjepsen(binary, rqlited, out, seed, a):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--nemesis", default="partition,pause,clock")
+    ap.add_argument("--nemesis", default="lease")
     ap.add_argument("--time", type=int, default=30)
     ap.add_argument("--nodes", type=int, default=5)
     ap.add_argument("--first-seed", type=int, default=1)
