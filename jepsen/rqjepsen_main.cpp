@@ -271,39 +271,42 @@ void Run::watch_processes() {
 }
 
 bool Run::liveness(std::string* why) {
-  // After the heal: a leader, and a write it serves, within the bound.
+  // After the heal: a leader, and a write it serves, within the bound. The state is shared with
+  // the callbacks, which may outlive this call (a timer still pending when it returns).
+  struct State {
+    bool served = false, busy = false;
+    std::string last = "no leader";
+  };
+  auto st = std::make_shared<State>();
   const auto start = Clock::now();
-  bool served = false, busy = false;
-  std::string last = "no leader";
   const bool ok = run_until(
       [&] {
-        if (served) return true;
-        if (busy) return false;
-        busy = true;
-        find_leader([&](int l) {
+        if (st->served) return true;
+        if (st->busy) return false;
+        st->busy = true;
+        find_leader([this, st](int l) {
           if (l == 0) {
-            last = "no leader";
-            http_->after(std::chrono::milliseconds(200), [&] { busy = false; });
+            st->last = "no leader";
+            http_->after(std::chrono::milliseconds(200), [st] { st->busy = false; });
             return;
           }
-          http_->request(l, "POST", "/db/execute?timeout=2s", "[\"CREATE TABLE IF NOT EXISTS rqjepsen_liveness (t INTEGER)\",\"INSERT INTO rqjepsen_liveness VALUES (1)\"]",
-                         std::chrono::seconds(3), [&, l](HttpAnswer a) {
+          http_->request(l, "POST", "/db/execute?timeout=2s",
+                         "[\"CREATE TABLE IF NOT EXISTS rqjepsen_liveness (t INTEGER)\",\"INSERT INTO rqjepsen_liveness VALUES (1)\"]",
+                         std::chrono::seconds(3), [this, st, l](HttpAnswer a) {
                            if (a.status == 200 && a.body.find("\"error\"") == std::string::npos) {
-                             served = true;
+                             st->served = true;
                            } else {
-                             last = "node " + std::to_string(l) + " answered " + std::to_string(a.status) + " " +
-                                    (a.status == 0 ? a.error : a.body.substr(0, 200));
+                             st->last = "node " + std::to_string(l) + " answered " + std::to_string(a.status) + " " +
+                                        (a.status == 0 ? a.error : a.body.substr(0, 200));
                            }
-                           http_->after(std::chrono::milliseconds(200), [&] { busy = false; });
+                           http_->after(std::chrono::milliseconds(200), [st] { st->busy = false; });
                          });
         });
         return false;
       },
       std::chrono::milliseconds(static_cast<int64_t>(a_.liveness_s * 1000)));
   liveness_s_ = std::chrono::duration<double>(Clock::now() - start).count();
-  // Let callbacks that captured locals finish before they go away.
-  run_until([&] { return !busy || served; }, std::chrono::seconds(5));
-  if (!ok) *why = "no leader served a write within " + std::to_string(static_cast<int>(a_.liveness_s)) + " s of the heal: " + last;
+  if (!ok) *why = "no leader served a write within " + std::to_string(static_cast<int>(a_.liveness_s)) + " s of the heal: " + st->last;
   return ok;
 }
 
