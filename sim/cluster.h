@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <tuple>
 #include <vector>
 
 #include "core/node.h"
@@ -192,6 +193,9 @@ class Simulation final : public NodeObserver {
   bool stickiness_started_ = false;
   uint64_t converge_applied_ = 0;
   Duration converge_progress_at_{};
+  // The log the targets converge on: its leader, term and last index, and since when it is so.
+  std::tuple<uint64_t, uint64_t, uint64_t> converge_log_{};
+  Duration converge_log_at_{};
   uint64_t stickiness_checks_ = 0;
   uint64_t lease_attacks_ = 0;
   std::optional<Figure8> figure8_;
