@@ -244,7 +244,7 @@ TEST(HistoryEvents, Prefix_OpensWhatCompletesLater) {
   const History h = read_ok(HistoryFormat::kEdn,
                             "[{:process 0 :type :invoke :f :write :value 1}"  // 0
                             " {:process 1 :type :invoke :f :read}"            // 1
-                            " {:process 1 :type :ok :f :read :value nil}"     // 2
+                            " {:process 1 :type :ok :f :read :value 0}"       // 2
                             " {:process 0 :type :ok :f :write :value 1}"      // 3
                             " {:process 2 :type :invoke :f :read}]");         // 4
   const History p = history_prefix(h, 3);
