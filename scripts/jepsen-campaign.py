@@ -14,6 +14,7 @@ teeth) whenever runs at `none` with partitions were part of the campaign.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -49,8 +50,11 @@ def main():
                 row = rows.setdefault(key, dict(runs=0, ops=0, info=0, anomalies=0, errors=0))
                 for _ in range(a.runs):
                     d = os.path.join(a.out, f"{w}-{n.replace(',', '+')}-{lvl}-{seed}")
+                    shutil.rmtree(d, ignore_errors=True)
                     cmd = [a.rqjepsen, "--workload", w, "--level", lvl, "--nemesis", n, "--nodes", str(a.nodes),
                            "--time", str(a.time), "--seed", str(seed), "--out", d]
+                    if seed % 2 == 1:
+                        cmd.append("--bootstrap-expect")  # every other run forms the cluster that way
                     seed += 1
                     p = subprocess.run(cmd, capture_output=True, text=True)
                     row["runs"] += 1
