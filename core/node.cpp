@@ -390,7 +390,12 @@ MembershipResult Node::change_membership(const std::optional<raft::ConfChange>& 
     return r;
   }
   if (!cc) {
-    r.status = MembershipResult::Status::kAlready;
+    // Already so in the latest configuration, but that is an answer only once it is committed:
+    // an uncommitted configuration may yet be lost with this leader's term, and a node told it
+    // was removed may be wiped while it is still a voter (long sweep seed 89997: voters {1, 3}
+    // for good, with 3's disk gone). Until then the caller asks again.
+    r.status = raft_->configs().current_index() > raft_->log().committed() ? MembershipResult::Status::kRetry
+                                                                           : MembershipResult::Status::kAlready;
     return r;
   }
   const raft::ProposeResult p = propose_conf_change(*cc);

@@ -1076,3 +1076,32 @@ RC_GTEST_PROP(ForwardCodec, ArbitraryBytes_ErrorOrMessage, (const std::vector<ui
 
 }  // namespace
 }  // namespace rq::svc
+
+namespace rq::svc {
+namespace {
+
+// Long sweep seed 89997: a removal asked again while the leader's own removal entry was still
+// uncommitted was answered "already", the node was wiped, and the entry was lost with the
+// leader's term: the wiped node stayed a voter for good and the cluster lost its quorum.
+// "Already" is an answer only from a committed configuration.
+TEST(ServiceMembership, RemovalAskedAgainBeforeItCommits_IsRetryNotAlready) {
+  Cluster c(3);
+  c.run_for(seconds(2));
+  const uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  const uint64_t f = other_than(c, l);
+  c.cut_ = {l};  // the removal cannot commit
+  Node& leader = *c.host(l).node;
+  const MembershipResult first = leader.remove_member(NodeId(f));
+  ASSERT_EQ(first.status, MembershipResult::Status::kProposed);
+  EXPECT_EQ(leader.remove_member(NodeId(f)).status, MembershipResult::Status::kRetry);
+  c.cut_.clear();
+  for (int i = 0; i < 100 && leader.raft().log().committed() < first.index; ++i) c.run_for(milliseconds(50));
+  if (leader.raft().role() == raft::Role::kLeader && leader.raft().log().committed() >= first.index &&
+      leader.raft().log().term(first.index) == first.term) {
+    EXPECT_EQ(leader.remove_member(NodeId(f)).status, MembershipResult::Status::kAlready);
+  }
+}
+
+}  // namespace
+}  // namespace rq::svc
