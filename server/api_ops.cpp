@@ -440,9 +440,26 @@ void Api::remove(HttpRequest& req, HttpReply& reply) {
   // An id that names no member is removed by doing nothing (Hashicorp's RemoveServer of an unknown
   // server succeeds): 200.
   const auto id = member_named(host_, *name);
-  if (!id) return reply(empty(200));
-  const NodeId target = *id;
   const Duration timeout = q.timeout.value_or(opts_.default_timeout);
+  if (!id) {
+    // Absent from the latest configuration: an answer once that is committed, since an
+    // uncommitted removal may be lost with this leader's term (Node::change_membership).
+    poll_until(
+        host_.clock(), timeout,
+        [&node] {
+          const raft::Raft& r = node.raft();
+          return !node.running() || r.role() != raft::Role::kLeader || r.configs().current_index() <= r.log().committed();
+        },
+        [&node, reply](bool decided) {
+          if (!decided) return reply(http_error(500, "timeout waiting for node removal confirmation"));
+          if (!node.running() || node.raft().role() != raft::Role::kLeader) {
+            return reply(http_error(500, "leadership lost while committing log"));
+          }
+          reply(empty(200));
+        });
+    return;
+  }
+  const NodeId target = *id;
   // Another change in flight, or no commit in this term yet: try again until the deadline.
   auto result = std::make_shared<MembershipResult>(node.remove_member(target));
   Clock& clock = host_.clock();
