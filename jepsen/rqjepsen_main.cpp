@@ -499,6 +499,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (::geteuid() != 0) {
+    std::fprintf(stderr, "rqjepsen: must run as root: it makes a private network namespace for its nodes (unshare -n)\n");
+    return 2;
+  }
   if (a.out.empty()) a.out = "jepsen-out/" + a.workload + "-" + a.level + "-" + std::to_string(a.seed);
   std::error_code ec;
   std::filesystem::create_directories(a.out, ec);
@@ -510,10 +514,6 @@ int main(int argc, char** argv) {
   if (std::filesystem::exists(a.out + "/n1", ec)) {
     // Nodes with data from an earlier run would not form a new cluster.
     std::fprintf(stderr, "rqjepsen: %s holds an earlier run (n1/): give a new --out directory\n", a.out.c_str());
-    return 2;
-  }
-  if (::geteuid() != 0) {
-    std::fprintf(stderr, "rqjepsen: must run as root: it makes a private network namespace for its nodes (unshare -n)\n");
     return 2;
   }
   if (!enter_private_network(&why)) {

@@ -82,6 +82,14 @@ class Smoke(unittest.TestCase):
         with open(os.path.join(out, "nemesis.log")) as f:
             self.assertIn("leads, and is cut off", f.read())
 
+    def test_without_root_it_says_so_and_exits_2(self):
+        out = os.path.join(self.tmp.name, "nobody")
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", RQJEPSEN, "--nodes", "3",
+                            "--time", "1", "--out", out], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("must run as root", p.stderr)
+        self.assertFalse(os.path.exists(out))
+
     def test_bad_arguments_exit_2(self):
         rc, last, text = run(os.path.join(self.tmp.name, "bad"), "--nemesis", "flood")
         self.assertEqual(rc, 2, text)
