@@ -236,7 +236,9 @@ class ScriptedWorld final : public Client {
         r.result.results.resize(req.statements.size());
         if (req.statements.size() == 2) {
           r.result.results[1].rows_affected = 1;
-          value_ = req.statements[1].params[1].value.integer;
+          // A register's upsert carries (k, v); a set's insert carries (v).
+          const auto& ps = req.statements[1].params;
+          if (!ps.empty()) value_ = ps[ps.size() > 1 ? 1 : 0].value.integer;
         } else if (value_ != 0) {
           r.result.results[0].rows = {{sql::Value::of_int(value_)}};
         }
