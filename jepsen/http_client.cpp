@@ -247,7 +247,6 @@ wl::Response HttpClient::response_of(const HttpAnswer& a, const std::vector<std:
 
 void HttpClient::request(int node, const std::string& method, const std::string& target, const std::string& body,
                          Duration timeout, std::function<void(HttpAnswer)> done) {
-  ++requests_;
   auto ex = std::make_shared<Exchange>(io_, std::move(done));
   std::string host;
   uint16_t port = 0;
@@ -275,10 +274,9 @@ void HttpClient::request(int node, const std::string& method, const std::string&
   ex->sock.open(addr.is_v4() ? tcp::v4() : tcp::v6(), ec);
   if (!ec && !o_.source_host.empty()) ex->sock.bind(tcp::endpoint(asio::ip::make_address(o_.source_host, ec), 0), ec);
   if (ec) return ex->fail(ec.message());
-  ex->sock.async_connect(tcp::endpoint(addr, port), [this, ex](const error_code& e) {
+  ex->sock.async_connect(tcp::endpoint(addr, port), [ex](const error_code& e) {
     if (ex->finished) return;
     if (e) {
-      ++connect_failures_;
       return ex->fail(e.message());
     }
     ex->connected = true;

@@ -65,16 +65,10 @@ class HttpClient final : public wl::Client {
   static std::string body_of(const wl::Request& req);
   static wl::Response response_of(const HttpAnswer& a, const std::vector<std::string>& nodes);
 
-  // Counters for the run's summary.
-  uint64_t requests() const { return requests_; }
-  uint64_t connect_failures() const { return connect_failures_; }
-
  private:
   boost::asio::io_context& io_;
   HttpClientOptions o_;
   std::chrono::steady_clock::time_point origin_;
-  uint64_t requests_ = 0;
-  uint64_t connect_failures_ = 0;
 };
 
 // "127.0.0.1:4001" -> host and port.

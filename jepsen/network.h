@@ -33,8 +33,6 @@ class Firewall {
   bool set(int owner, const std::set<std::pair<int, int>>& cuts, std::string* why);
   bool heal_all(std::string* why);
   std::set<std::pair<int, int>> cuts() const;
-  // Whether node a can send to node b.
-  bool can_send(int a, int b) const { return cuts().count({a, b}) == 0; }
 
  private:
   bool apply(std::string* why);

@@ -53,7 +53,6 @@ class Cluster {
   void resume(int k);     // SIGCONT
   bool running(int k) const { return nodes_[k - 1].pid > 0; }
   bool paused(int k) const { return nodes_[k - 1].paused; }
-  pid_t pid(int k) const { return nodes_[k - 1].pid; }
   // Reaps nodes that exited on their own and returns them (their logs say why).
   std::vector<int> reap_exited();
   uint64_t starts(int k) const { return nodes_[k - 1].starts; }

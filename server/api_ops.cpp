@@ -86,8 +86,7 @@ void poll_until(Clock& clock, Duration timeout, std::function<bool()> ready,
 
 // The member an rqlite node id names: the member of that name, its hash, or (for members
 // without a name, listed by number) that number.
-std::optional<NodeId> member_named(const NodeHost& host, const std::string& name) {
-  const raft::Membership& m = host.node().raft().membership();
+std::optional<NodeId> member_named(const raft::Membership& m, const std::string& name) {
   for (const auto& mem : m.members()) {
     if (!mem.name.empty() && mem.name == name) return mem.id;
   }
@@ -100,6 +99,10 @@ std::optional<NodeId> member_named(const NodeHost& host, const std::string& name
     }
   }
   return std::nullopt;
+}
+
+std::optional<NodeId> member_named(const NodeHost& host, const std::string& name) {
+  return member_named(host.node().raft().membership(), name);
 }
 
 using NodeInfo = Api::NodeInfo;
@@ -439,26 +442,14 @@ void Api::remove(HttpRequest& req, HttpReply& reply) {
     return to_leader(req, q.redirect, q.timeout.value_or(opts_.default_timeout), reply);
   // An id that names no member is removed by doing nothing (Hashicorp's RemoveServer of an unknown
   // server succeeds): 200.
-  const auto id = member_named(host_, *name);
+  // Looked up in the latest configuration, then in the committed one: a removal still
+  // uncommitted may be lost with this leader's term, and Node::remove_member answers "retry"
+  // until it commits ("already" then), which the loop below waits out.
+  const raft::Raft& raft = node.raft();
+  auto id = member_named(raft.membership(), *name);
+  if (!id) id = member_named(raft.configs().at(raft.log().committed()), *name);
+  if (!id) return reply(empty(200));
   const Duration timeout = q.timeout.value_or(opts_.default_timeout);
-  if (!id) {
-    // Absent from the latest configuration: an answer once that is committed, since an
-    // uncommitted removal may be lost with this leader's term (Node::change_membership).
-    poll_until(
-        host_.clock(), timeout,
-        [&node] {
-          const raft::Raft& r = node.raft();
-          return !node.running() || r.role() != raft::Role::kLeader || r.configs().current_index() <= r.log().committed();
-        },
-        [&node, reply](bool decided) {
-          if (!decided) return reply(http_error(500, "timeout waiting for node removal confirmation"));
-          if (!node.running() || node.raft().role() != raft::Role::kLeader) {
-            return reply(http_error(500, "leadership lost while committing log"));
-          }
-          reply(empty(200));
-        });
-    return;
-  }
   const NodeId target = *id;
   // Another change in flight, or no commit in this term yet: try again until the deadline.
   auto result = std::make_shared<MembershipResult>(node.remove_member(target));
