@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+import scratch_tree
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILE = "core/service/service.cpp"
 OLD = "      if (opts_.unsafe_leader_reads && leader) {"
@@ -53,14 +55,7 @@ def main():
         print("jepsen-teeth: rqjepsen needs root (a private network namespace)", file=sys.stderr)
         return 2
     src, build = os.path.join(a.scratch, "src"), os.path.join(a.scratch, "build")
-    files = run(["git", "ls-files", "-co", "--exclude-standard"]).stdout.split()
-    for f in files:
-        dst = os.path.join(src, f)
-        data = open(os.path.join(ROOT, f), "rb").read()
-        if os.path.exists(dst) and open(dst, "rb").read() == data:
-            continue
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        open(dst, "wb").write(data)
+    scratch_tree.sync(ROOT, src)
     path = os.path.join(src, FILE)
     text = open(path).read()
     if text.count(OLD) != 1:

@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 
+import scratch_tree
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # id, file, exact text to replace (must occur once), replacement, description[, rqsim arguments
@@ -167,16 +169,7 @@ def main():
     src = os.path.join(args.scratch, "src")
     build = os.path.join(args.scratch, "build")
     os.makedirs(args.scratch, exist_ok=True)
-    files = run(["git", "ls-files", "-co", "--exclude-standard"], ROOT).stdout.split()
-    # Sync the scratch tree: rewrite only files whose bytes differ, so their mtime moves forward
-    # and ninja rebuilds exactly what changed (copying mtimes could leave stale objects behind).
-    for f in files:
-        dst = os.path.join(src, f)
-        data = open(os.path.join(ROOT, f), "rb").read()
-        if os.path.exists(dst) and open(dst, "rb").read() == data:
-            continue
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        open(dst, "wb").write(data)
+    scratch_tree.sync(ROOT, src)
 
     env = dict(os.environ, CCACHE_BASEDIR=args.scratch, CCACHE_NOHASHDIR="1")
     r = run(["cmake", "-S", src, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release"], ROOT, env)
