@@ -67,6 +67,27 @@ const sql::StatementResult* read_result(const Op& op, const sql::CommandResult& 
   return &s;
 }
 
+// The one cell a read of one row asks for; nullptr with `*done` set when there is none: the row
+// or table does not exist yet (the initial state, nil) or the answer is malformed (a problem).
+const sql::Value* one_cell(const Op& op, const sql::CommandResult& r, const char* what, Completion* done) {
+  bool missing = false;
+  std::string why;
+  const sql::StatementResult* s = read_result(op, r, &missing, &why);
+  if (missing || (s != nullptr && s->rows.empty())) {
+    *done = ok(Value::nil());
+    return nullptr;
+  }
+  if (s == nullptr) {
+    *done = problem(why);
+    return nullptr;
+  }
+  if (s->rows.size() != 1 || s->rows[0].size() != 1) {
+    *done = problem(std::string("a ") + what + " read returned " + std::to_string(s->rows.size()) + " rows");
+    return nullptr;
+  }
+  return &s->rows[0][0];
+}
+
 // A write's results, or a problem: every statement ran without error.
 std::string write_problem(const Op& op, const sql::CommandResult& r) {
   if (const std::string e = first_error(r); !e.empty()) return e;
@@ -115,18 +136,11 @@ class RegisterWorkload final : public Workload {
 
   Completion interpret(const Op& op, const sql::CommandResult& r) const override {
     if (op.is_read) {
-      bool missing = false;
-      std::string why;
-      const sql::StatementResult* s = read_result(op, r, &missing, &why);
-      if (missing) return ok(Value::nil());
-      if (s == nullptr) return problem(why);
-      if (s->rows.empty()) return ok(Value::nil());
-      if (s->rows.size() != 1 || s->rows[0].size() != 1) {
-        return problem("a register read returned " + std::to_string(s->rows.size()) + " rows");
-      }
-      const sql::Value& v = s->rows[0][0];
-      if (v.kind != sql::Value::Kind::kInteger) return problem("a register is not an integer");
-      return ok(Value::integer(v.integer));
+      Completion done;
+      const sql::Value* v = one_cell(op, r, "register", &done);
+      if (v == nullptr) return done;
+      if (v->kind != sql::Value::Kind::kInteger) return problem("a register is not an integer");
+      return ok(Value::integer(v->integer));
     }
     if (std::string why = write_problem(op, r); !why.empty()) return problem(why);
     const int64_t changed = r.results[1].rows_affected;
@@ -355,18 +369,11 @@ class AppendWorkload final : public Workload {
 
   Completion interpret(const Op& op, const sql::CommandResult& r) const override {
     if (op.is_read) {
-      bool missing = false;
-      std::string why;
-      const sql::StatementResult* s = read_result(op, r, &missing, &why);
-      if (missing) return ok(Value::nil());
-      if (s == nullptr) return problem(why);
-      if (s->rows.empty()) return ok(Value::nil());
-      if (s->rows.size() != 1 || s->rows[0].size() != 1) {
-        return problem("a list read returned " + std::to_string(s->rows.size()) + " rows");
-      }
-      const sql::Value& v = s->rows[0][0];
-      if (v.kind != sql::Value::Kind::kText) return problem("a list is not text");
-      return ok(Value::string(v.bytes));
+      Completion done;
+      const sql::Value* v = one_cell(op, r, "list", &done);
+      if (v == nullptr) return done;
+      if (v->kind != sql::Value::Kind::kText) return problem("a list is not text");
+      return ok(Value::string(v->bytes));
     }
     if (std::string why = write_problem(op, r); !why.empty()) return problem(why);
     if (r.results[1].rows_affected != 1) {
