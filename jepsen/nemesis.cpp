@@ -266,7 +266,13 @@ void Nemesis::apply(Lane& l, int leader) {
 void Nemesis::lease_attack(Lane& l, int leader) {
   Prng& p = l.prng;
   const std::vector<int> order = shuffled(p);
-  const double rate = uniform(p, 0.2, 0.3);
+  // Slow enough that its lease (election_ticks of its own clock, 0.9 s of it with rqlited's
+  // defaults) outlives, in real time, a client attempt's 5 s timeout: clients bound to it block on
+  // a write as soon as it is cut off, and read again only once that write times out. At a quarter
+  // of true speed (3.6 s) no read ever fell in the window (seed 206 of the first campaign).
+  // Faster than a tenth, so its heartbeats (one tick, 100 ms of its clock) keep the followers'
+  // 1-2 s election timers from firing before the cut.
+  const double rate = uniform(p, 0.12, 0.16);
   const double hold = uniform(p, o_.hold_min_s, o_.hold_max_s);
   int x = 0;
   for (int k : order) {

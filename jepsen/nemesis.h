@@ -14,13 +14,13 @@
 //              jumped, through libfaketime; restarted with the true clock when the fault ends.
 //              libfaketime takes its setting at a process's start (its control file proved
 //              unreliable for changes while running), so each clock fault is also a restart.
-//   lease      the clock fault aimed at leader leases: a follower restarted with its clock at a
-//              quarter of true speed, made leader (POST /leader {"id": ...}), then cut off from
-//              every other node while its clients keep reading from it. Its election timer and
-//              check-quorum run four times too slow, so it believes it leads well after the
-//              others elected a new leader and committed writes: only reads that confirm
-//              leadership (ReadIndex) stay linearizable. Lease reads (`weak`) assume a bounded
-//              drift and are expected to go stale here, as rqlite's and etcd's do.
+//   lease      the clock fault aimed at leader leases: a follower restarted with its clock at
+//              0.12-0.16 of true speed, made leader (POST /leader {"id": ...}), then cut off from
+//              every other node while its clients keep reading from it. Its election timer,
+//              check-quorum and lease run 6-8 times too slow, so it believes it leads for 5-8 s
+//              after the others elected a new leader and committed writes: only reads that
+//              confirm leadership (ReadIndex) stay linearizable. Lease reads (`weak`) assume a
+//              bounded drift and go stale here, as rqlite's and etcd's do.
 // Lanes leave alone the nodes another lane holds down (killed, or restarting for a clock).
 #pragma once
 
