@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,6 +92,7 @@ bool Cluster::start(int k, std::string* why) {
   for (auto& s : env_store) envp.push_back(s.data());
   envp.push_back(nullptr);
 
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(log);
@@ -101,6 +103,11 @@ bool Cluster::start(int k, std::string* why) {
     // The child: its own process group (a Ctrl-C to the harness does not reach it first; the
     // harness kills it), output to the node's log.
     ::setpgid(0, 0);
+    // It dies with the harness, however the harness ends (SIGKILL, or a SIGPIPE from a campaign
+    // that went away): no node outlives its run. The harness is single-threaded, so its forking
+    // thread lives as long as it does.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     ::dup2(log, 1);
     ::dup2(log, 2);
     const int null = ::open("/dev/null", O_RDONLY);

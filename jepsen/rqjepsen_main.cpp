@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -463,6 +464,9 @@ int main(int argc, char** argv) {
   app.add_option("--liveness", a.liveness_s, "seconds after the heal within which a leader must serve a write")->capture_default_str();
   app.add_option("--node-flag", a.node_flags, "an extra rqlited flag for every node (repeatable)");
   CLI11_PARSE(app, argc, argv);
+  // A reader of our output that goes away (a campaign stopped with Ctrl-C) must not kill the run
+  // half-way with SIGPIPE: it finishes, heals, writes its results and stops its nodes.
+  std::signal(SIGPIPE, SIG_IGN);
 
   a.seed_given = seed_opt->count() > 0;
   if (!a.seed_given) a.seed = std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32);
