@@ -124,49 +124,6 @@ json::object node_json(const NodeInfo& n) {
   return o;
 }
 
-// rqlite's DELETE /remove body: a JSON object of strings with exactly one key, "id" (Go's
-// json.Unmarshal into map[string]string; a null value is ""). nullopt: 400.
-std::optional<std::string> parse_remove_body(const std::string& body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  const json::object& o = v.as_object();
-  std::map<std::string, std::string> m;  // Go's map: a repeated key keeps its last value
-  for (const auto& kv : o) {
-    if (kv.value().is_string()) {
-      m[std::string(kv.key())] = std::string(kv.value().as_string());
-    } else if (kv.value().is_null()) {
-      m[std::string(kv.key())] = "";
-    } else {
-      return std::nullopt;
-    }
-  }
-  if (m.size() != 1 || m.count("id") == 0) return std::nullopt;
-  return m["id"];
-}
-
-// POST /leader's optional body {"id": "..."} (Go decodes it into a struct: keys match
-// case-insensitively, others are ignored, null is ""). nullopt: 400.
-std::optional<std::string> parse_stepdown_body(const HttpRequest& req) {
-  if (req.body.empty() || req.content_type.rfind("application/json", 0) != 0) return "";
-  boost::system::error_code ec;
-  json::value v = json::parse(req.body, ec);
-  if (ec || !(v.is_object() || v.is_null())) return std::nullopt;
-  if (v.is_null()) return "";
-  std::string id;
-  for (const auto& kv : v.as_object()) {
-    std::string k(kv.key());
-    for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (k != "id") continue;
-    if (kv.value().is_string()) {
-      id = std::string(kv.value().as_string());
-    } else if (!kv.value().is_null()) {
-      return std::nullopt;
-    }
-  }
-  return id;
-}
-
 // ---- /debug/vars: Go's expvar output --------------------------------------------------------
 
 std::string go_quote(const std::string& s) {
@@ -416,7 +373,7 @@ void Api::leader(HttpRequest& req, HttpReply& reply) {
       reply(json_response(node_json(list.at(0)), pretty));
     });
   }
-  const auto target_name = parse_stepdown_body(req);
+  const auto target_name = parse_stepdown_body(req.body, req.content_type);
   if (!target_name) return reply(http_error(400, "invalid request body"));
   if (raft.role() != raft::Role::kLeader)
     return to_leader(req, q.redirect, q.timeout.value_or(opts_.default_timeout), reply);

@@ -1,12 +1,14 @@
 #include "server/http_api.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <map>
 #include <utility>
 
 #include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/assert.h"
@@ -1443,6 +1445,45 @@ Result<std::vector<sql::Statement>> parse_statements(std::string_view body, bool
   if (statements.empty()) return invalid(std::string(kNoStatements));
   std::erase_if(statements, [](const sql::Statement& s) { return s.sql.empty(); });
   return statements;
+}
+
+std::optional<std::string> parse_remove_body(std::string_view body) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  std::map<std::string, std::string> m;  // Go's map: a repeated key keeps its last value
+  for (const auto& kv : v.as_object()) {
+    if (kv.value().is_string()) {
+      m[std::string(kv.key())] = std::string(kv.value().as_string());
+    } else if (kv.value().is_null()) {
+      m[std::string(kv.key())] = "";
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (m.size() != 1 || m.count("id") == 0) return std::nullopt;
+  return m["id"];
+}
+
+std::optional<std::string> parse_stepdown_body(std::string_view body,
+                                               std::string_view content_type) {
+  if (body.empty() || !content_type.starts_with("application/json")) return "";
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !(v.is_object() || v.is_null())) return std::nullopt;
+  if (v.is_null()) return "";
+  std::string id;
+  for (const auto& kv : v.as_object()) {
+    std::string k(kv.key());
+    for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (k != "id") continue;
+    if (kv.value().is_string()) {
+      id = std::string(kv.value().as_string());
+    } else if (!kv.value().is_null()) {
+      return std::nullopt;
+    }
+  }
+  return id;
 }
 
 Result<std::string> encode_results(const sql::CommandResult& result, const EncodeOptions& options) {

@@ -88,6 +88,16 @@ std::vector<std::string> split_tables(std::string_view tables);
 // "no statements", "unsupported type" or "invalid number <n>".
 Result<std::vector<sql::Statement>> parse_statements(std::string_view body, bool text_plain);
 
+// DELETE /remove's body: a JSON object of strings with exactly one key, "id" (Go's
+// json.Unmarshal into map[string]string; a null value is ""). nullopt: rqlite's bare 400.
+std::optional<std::string> parse_remove_body(std::string_view body);
+
+// POST /leader's optional body {"id": "..."}, read only when the content type is JSON (Go decodes
+// it into a struct: keys match case-insensitively, others are ignored, null is ""). "" when no
+// node is named; nullopt: 400.
+std::optional<std::string> parse_stepdown_body(std::string_view body,
+                                               std::string_view content_type);
+
 // ---------------------------------------------------------------------------------------------
 // Responses.
 

@@ -75,6 +75,64 @@ struct FdBody {
   };
 };
 
+// What a connection does with a read that failed.
+enum class ReadFailure : uint8_t { kNone, kClose, kTooLarge, kMalformed };
+
+ReadFailure classify(beast::error_code ec) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+      ec == boost::asio::error::operation_aborted || ec == boost::asio::error::connection_reset ||
+      ec == boost::asio::error::eof || ec == http::error::partial_message) {
+    return ReadFailure::kClose;
+  }
+  if (ec == http::error::body_limit) return ReadFailure::kTooLarge;
+  if (ec) return ReadFailure::kMalformed;
+  return ReadFailure::kNone;
+}
+
+// The header parser of each request: the header is bounded, and so is a declared body (by the
+// spooling limit when some bodies may go to files; memory bodies are checked again below).
+void limit_header(http::request_parser<http::empty_body>& p, const HttpServerOptions& opts) {
+  p.header_limit(64 * 1024);
+  p.body_limit(opts.spool_body ? opts.max_spooled_body_bytes : opts.max_body_bytes);
+}
+
+// The Content-Length the parser accepted (it refuses malformed ones); none when chunked.
+template <class Message>
+std::optional<uint64_t> declared_length(const Message& m) {
+  const auto v = m[http::field::content_length];
+  if (v.empty()) return std::nullopt;
+  return std::strtoull(std::string(v).c_str(), nullptr, 10);
+}
+
+// A body read into memory: a declared length was checked against the header parser's
+// (spooling) limit only; chunks are checked against this one as they come. False: the declared
+// length is over the limit (413).
+bool limit_memory_body(http::request_parser<http::string_body>& p, const HttpServerOptions& opts) {
+  p.body_limit(opts.max_body_bytes);
+  const std::optional<uint64_t> length = declared_length(p.get());
+  return !length || *length <= opts.max_body_bytes;
+}
+
+// What of a parsed request the connection keeps for its answer.
+struct RequestHead {
+  bool keep_alive = true;
+  bool head = false;
+  unsigned version = 11;
+};
+
+// The handler's view of a request (the body aside).
+template <class Message>
+RequestHead fill_request(HttpRequest& req, Message& m) {
+  req.method = std::string(m.method_string());
+  req.target = std::string(m.target());
+  const size_t q = req.target.find('?');
+  req.path = req.target.substr(0, q);
+  if (q != std::string::npos) req.query = req.target.substr(q + 1);
+  req.content_type = std::string(m[http::field::content_type]);
+  req.authorization = std::string(m[http::field::authorization]);
+  return RequestHead{m.keep_alive(), m.method() == http::verb::head, m.version()};
+}
+
 }  // namespace
 
 class Session;
@@ -104,9 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void read() {
     stream_.expires_after(server_->opts.idle_timeout);
     header_parser_.emplace();
-    header_parser_->header_limit(64 * 1024);
-    header_parser_->body_limit(server_->opts.spool_body ? server_->opts.max_spooled_body_bytes
-                                                        : server_->opts.max_body_bytes);
+    limit_header(*header_parser_, server_->opts);
     http::async_read_header(
         stream_, buffer_, *header_parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
@@ -134,23 +190,22 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   // Whether a read error ends the exchange (answered or closed); false when there was none.
   bool read_failed(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == boost::asio::error::operation_aborted || ec == boost::asio::error::connection_reset ||
-        ec == boost::asio::error::eof || ec == http::error::partial_message) {
-      file_parser_.reset();
-      spooled_.reset();
-      close();
-      return true;
-    }
-    if (ec == http::error::body_limit) {
-      ++server_->stats.too_large;
-      fail(413, "request body too large");
-      return true;
-    }
-    if (ec) {
-      ++server_->stats.bad_requests;
-      fail(400, "malformed HTTP request");
-      return true;
+    switch (classify(ec)) {
+      case ReadFailure::kNone:
+        return false;
+      case ReadFailure::kClose:
+        file_parser_.reset();
+        spooled_.reset();
+        close();
+        return true;
+      case ReadFailure::kTooLarge:
+        ++server_->stats.too_large;
+        fail(413, "request body too large");
+        return true;
+      case ReadFailure::kMalformed:
+        ++server_->stats.bad_requests;
+        fail(400, "malformed HTTP request");
+        return true;
     }
     return false;
   }
@@ -196,15 +251,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     parser_.emplace(std::move(*header_parser_));
     header_parser_.reset();
-    // A declared length was checked against the header parser's (spooling) limit only; chunks
-    // are checked against this one as they come.
-    parser_->body_limit(server_->opts.max_body_bytes);
-    const std::optional<uint64_t> length = declared_length(parser_->get());
-    if (length && *length > server_->opts.max_body_bytes) {
+    if (!limit_memory_body(*parser_, server_->opts)) {
       ++server_->stats.too_large;
       fail(413, "request body too large");
       return;
     }
+    const std::optional<uint64_t> length = declared_length(parser_->get());
     if (!length || *length > kBigBody) read_big_body();
     continue_then([self = shared_from_this()] {
       http::async_read(self->stream_, self->buffer_, *self->parser_,
@@ -251,14 +303,6 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  // The Content-Length the parser accepted (it refuses malformed ones); none when chunked.
-  template <class Message>
-  static std::optional<uint64_t> declared_length(const Message& m) {
-    const auto v = m[http::field::content_length];
-    if (v.empty()) return std::nullopt;
-    return std::strtoull(std::string(v).c_str(), nullptr, 10);
-  }
-
   static std::string_view path_of(beast::string_view target) {
     const size_t q = target.find('?');
     return std::string_view(target.data(), q == beast::string_view::npos ? target.size() : q);
@@ -295,16 +339,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   template <class Message>
   void fill(HttpRequest& req, Message& m) {
-    keep_alive_ = m.keep_alive();
-    req.method = std::string(m.method_string());
-    req.target = std::string(m.target());
-    const size_t q = req.target.find('?');
-    req.path = req.target.substr(0, q);
-    if (q != std::string::npos) req.query = req.target.substr(q + 1);
-    req.content_type = std::string(m[http::field::content_type]);
-    req.authorization = std::string(m[http::field::authorization]);
-    head_ = m.method() == http::verb::head;
-    version_ = m.version();
+    const RequestHead h = fill_request(req, m);
+    keep_alive_ = h.keep_alive;
+    head_ = h.head;
+    version_ = h.version;
   }
 
   void send(HttpResponse r) {
@@ -453,6 +491,87 @@ uint16_t HttpServer::port() const {
 
 const HttpServerStats& HttpServer::stats() const {
   return impl_->stats;
+}
+
+namespace {
+
+// Beast's SyncReadStream over bytes in memory, at most `piece` bytes a read; then end of file.
+class MemoryStream {
+ public:
+  MemoryStream(std::string_view bytes, size_t piece)
+      : bytes_(bytes), piece_(std::max<size_t>(piece, 1)) {}
+
+  template <class Buffers>
+  size_t read_some(const Buffers& buffers, beast::error_code& ec) {
+    ec = {};
+    if (bytes_.empty()) {
+      ec = boost::asio::error::eof;
+      return 0;
+    }
+    const size_t n = boost::asio::buffer_copy(
+        buffers, boost::asio::const_buffer(bytes_.data(), std::min(bytes_.size(), piece_)));
+    bytes_.remove_prefix(n);
+    return n;
+  }
+  template <class Buffers>
+  size_t read_some(const Buffers& buffers) {
+    beast::error_code ec;
+    const size_t n = read_some(buffers, ec);
+    if (ec) throw beast::system_error(ec);
+    return n;
+  }
+
+ private:
+  std::string_view bytes_;
+  size_t piece_;
+};
+
+int answer_for(ReadFailure f) {
+  switch (f) {
+    case ReadFailure::kTooLarge:
+      return 413;
+    case ReadFailure::kMalformed:
+      return 400;
+    case ReadFailure::kNone:
+    case ReadFailure::kClose:
+      break;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// A Session's loop (read(), on_header(), on_read()) with the socket replaced by memory.
+ParsedConnection parse_connection(std::string_view bytes, const HttpServerOptions& opts,
+                                  size_t read_size) {
+  MemoryStream stream(bytes, read_size);
+  beast::flat_buffer buffer;
+  ParsedConnection out;
+  while (true) {
+    http::request_parser<http::empty_body> header;
+    limit_header(header, opts);
+    beast::error_code ec;
+    http::read_header(stream, buffer, header, ec);
+    if (classify(ec) != ReadFailure::kNone) {
+      out.status = answer_for(classify(ec));
+      return out;
+    }
+    http::request_parser<http::string_body> parser(std::move(header));
+    if (!limit_memory_body(parser, opts)) {
+      out.status = 413;
+      return out;
+    }
+    http::read(stream, buffer, parser, ec);
+    if (classify(ec) != ReadFailure::kNone) {
+      out.status = answer_for(classify(ec));
+      return out;
+    }
+    HttpRequest req;
+    const RequestHead head = fill_request(req, parser.get());
+    req.body = std::move(parser.get().body());
+    out.requests.push_back(std::move(req));
+    if (!head.keep_alive) return out;
+  }
 }
 
 }  // namespace rq::server

@@ -93,6 +93,21 @@ struct HttpServerStats {
   uint64_t files_sent = 0;           // response bodies streamed from files
 };
 
+// What a connection makes of the bytes a client sent, without a socket (tests and fuzzing): the
+// requests it would hand the handler, in order (the peer address left empty), and how it ends.
+// The same parsers, limits and conversion as a connection, reading from memory `read_size` bytes
+// at a time (a socket delivers any split). A request whose body the server would spool to a file
+// (HttpServerOptions::spool_body) is read into memory here: the spooling branch is not covered.
+struct ParsedConnection {
+  std::vector<HttpRequest> requests;
+  // After the last request: 0 when the connection closes without another answer (the client
+  // asked to close, the bytes ended, or ended mid-request), else the status the server answers
+  // before closing (400 malformed HTTP, 413 a body over the limit).
+  int status = 0;
+};
+ParsedConnection parse_connection(std::string_view bytes, const HttpServerOptions& opts,
+                                  size_t read_size);
+
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, HttpServerOptions opts, HttpHandler handler);

@@ -8,6 +8,7 @@
 #include "core/wire/capnp_bytes.h"
 #include "server/flags.h"
 #include "server/log.h"
+#include "server/peer_codec.h"
 #include "server/peers.capnp.h"
 #include "server/responses.h"
 
@@ -17,17 +18,9 @@ namespace {
 
 // How often a call checks whether its connection failed.
 constexpr Duration kDialPoll = std::chrono::milliseconds(20);
-constexpr size_t kMaxText = 64 * 1024;  // any text field of a call (paths, queries, headers)
 
 using wire::data_of;
-using wire::str;
 using wire::to_bytes;
-
-// Reads a message another node sent (hostile bytes); fn(root) runs inside the guard.
-template <class Root, class Fn>
-Status read_message(const std::string& bytes, Fn&& fn) {
-  return wire::read_flat<Root>(bytes, "peer message", std::forward<Fn>(fn));
-}
 
 std::string error_answer(const std::string& why) {
   capnp::MallocMessageBuilder b;
@@ -157,20 +150,10 @@ void Peers::meta(NodeId id, Duration timeout, int retries, MetaDone done) {
                                        : r.error().message;
            return done(make_error(r.error().code, why), Duration{0});
          }
-         NodeMeta m;
-         Status st = read_message<wire::PeerAnswer>(*r, [&](wire::PeerAnswer::Reader a) -> Status {
-           if (a.isError()) return make_error(ErrorCode::kInvalid, a.getError().cStr());
-           if (!a.isMeta()) return make_error(ErrorCode::kInvalid, "not a metadata answer");
-           auto w = a.getMeta();
-           m.name = w.getName().cStr();
-           m.api_addr = w.getApiAddr().cStr();
-           m.version = w.getVersion().cStr();
-           m.commit_index = w.getCommitIndex();
-           return ok_status();
-         });
-         if (!st) return done(st.error(), Duration{0});
-         urls_[id] = CachedUrl{m.api_addr, host_.clock().now()};
-         done(std::move(m), std::max<Duration>(host_.clock().now() - started, Duration{1}));
+         Result<NodeMeta> m = decode_meta_answer(*r);
+         if (!m) return done(m.error(), Duration{0});
+         urls_[id] = CachedUrl{m->api_addr, host_.clock().now()};
+         done(std::move(*m), std::max<Duration>(host_.clock().now() - started, Duration{1}));
        });
 }
 
@@ -210,23 +193,13 @@ void Peers::forward(NodeId to, HttpRequest req, Duration timeout, HttpReply repl
                                         ? "timeout waiting for the leader to respond"
                                         : r.error().message));
          }
+         Result<HttpAnswer> answer = decode_http_answer(*r);
+         if (!answer)
+           return reply(unavailable("bad answer from the leader: " + answer.error().message));
          auto p = std::make_shared<Pull>();
-         Status st = read_message<wire::PeerAnswer>(*r, [&](wire::PeerAnswer::Reader a) -> Status {
-           if (a.isError()) return make_error(ErrorCode::kInvalid, a.getError().cStr());
-           if (!a.isHttp()) return make_error(ErrorCode::kInvalid, "not an HTTP answer");
-           auto h = a.getHttp();
-           if (h.getStatus() < 100 || h.getStatus() > 599)
-             return make_error(ErrorCode::kInvalid, "bad HTTP status");
-           p->resp.status = h.getStatus();
-           p->resp.content_type = h.getContentType().cStr();
-           for (auto hd : h.getHeaders())
-             p->resp.headers.emplace_back(hd.getName().cStr(), hd.getValue().cStr());
-           p->resp.body = str(h.getBody());
-           p->transfer = h.getTransfer();
-           p->size = h.getSize();
-           return ok_status();
-         });
-         if (!st) return reply(unavailable("bad answer from the leader: " + st.error().message));
+         p->resp = std::move(answer->resp);
+         p->transfer = answer->transfer;
+         p->size = answer->size;
          if (p->transfer == 0) return reply(std::move(p->resp));
          // A file body: pulled in chunks into a file here.
          static uint64_t pulls = 0;
@@ -260,16 +233,9 @@ void Peers::pull_next(std::shared_ptr<Pull> p) {
   call(p->from, to_bytes(b), left, [this, alive, p](Result<std::string> r) {
     if (alive.expired()) return;
     if (!r) return p->reply(unavailable("fetching the leader's answer: " + r.error().message));
-    std::string chunk;
-    Status st = read_message<wire::PeerAnswer>(*r, [&](wire::PeerAnswer::Reader a) -> Status {
-      if (a.isError()) return make_error(ErrorCode::kInvalid, a.getError().cStr());
-      if (!a.isChunk()) return make_error(ErrorCode::kInvalid, "not a chunk");
-      if (a.getChunk().hasError() && a.getChunk().getError().size() > 0)
-        return make_error(ErrorCode::kIo, a.getChunk().getError().cStr());
-      chunk = str(a.getChunk().getData());
-      return ok_status();
-    });
-    if (!st) return p->reply(unavailable("fetching the leader's answer: " + st.error().message));
+    Result<std::string> got = decode_chunk_answer(*r);
+    if (!got) return p->reply(unavailable("fetching the leader's answer: " + got.error().message));
+    const std::string chunk = std::move(*got);
     if (chunk.empty() || chunk.size() > p->size - p->offset)
       return p->reply(unavailable("fetching the leader's answer: bad chunk length"));
     size_t done = 0;
@@ -286,44 +252,16 @@ void Peers::pull_next(std::shared_ptr<Pull> p) {
 // ---- answering other nodes ------------------------------------------------------------------
 
 void Peers::on_call(NodeId from, std::string payload, std::function<void(std::string)> reply) {
-  enum class Kind { kMeta, kHttp, kChunk } kind = Kind::kMeta;
-  HttpRequest req;
-  uint64_t transfer = 0, offset = 0;
-  Status st = read_message<wire::PeerCall>(payload, [&](wire::PeerCall::Reader c) -> Status {
-    if (c.isMeta()) {
-      kind = Kind::kMeta;
-      return ok_status();
-    }
-    if (c.isChunk()) {
-      kind = Kind::kChunk;
-      transfer = c.getChunk().getTransfer();
-      offset = c.getChunk().getOffset();
-      return ok_status();
-    }
-    if (!c.isHttp()) return make_error(ErrorCode::kInvalid, "unknown call");
-    kind = Kind::kHttp;
-    auto h = c.getHttp();
-    if (h.getMethod().size() > 16 || h.getPath().size() > kMaxText ||
-        h.getQuery().size() > kMaxText || h.getContentType().size() > kMaxText)
-      return make_error(ErrorCode::kInvalid, "HTTP call fields out of range");
-    req.method = h.getMethod().cStr();
-    req.path = h.getPath().cStr();
-    req.query = h.getQuery().cStr();
-    req.target = req.path + (req.query.empty() ? "" : "?" + req.query);
-    req.content_type = h.getContentType().cStr();
-    req.body = str(h.getBody());
-    req.remote = "node " + std::to_string(from.v);
-    req.forwarded = true;
-    return ok_status();
-  });
-  if (!st) {
+  Result<PeerCall> call = decode_peer_call(payload, from);
+  if (!call) {
     ++stats_.bad_calls;
     log(LogLevel::kWarn, "peers", "bad call from node " + std::to_string(from.v) + ": " +
-                                      st.error().message);
-    return reply(error_answer(st.error().message));
+                                      call.error().message);
+    return reply(error_answer(call.error().message));
   }
-  switch (kind) {
-    case Kind::kMeta: {
+  HttpRequest req = std::move(call->http);
+  switch (call->kind) {
+    case PeerCall::Kind::kMeta: {
       ++stats_.meta_served;
       const NodeMeta m = self();
       capnp::MallocMessageBuilder b;
@@ -334,10 +272,10 @@ void Peers::on_call(NodeId from, std::string payload, std::function<void(std::st
       w.setCommitIndex(m.commit_index);
       return reply(to_bytes(b));
     }
-    case Kind::kChunk:
+    case PeerCall::Kind::kChunk:
       ++stats_.chunks_served;
-      return reply(answer_chunk(transfer, offset));
-    case Kind::kHttp:
+      return reply(answer_chunk(call->transfer, call->offset));
+    case PeerCall::Kind::kHttp:
       break;
   }
   ++stats_.http_served;

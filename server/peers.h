@@ -18,15 +18,9 @@
 
 #include "server/http_server.h"
 #include "server/node_host.h"
+#include "server/peer_codec.h"
 
 namespace rq::server {
-
-struct NodeMeta {
-  std::string name;      // rqlite's node id
-  std::string api_addr;  // with scheme: "http://127.0.0.1:4001"
-  std::string version;
-  uint64_t commit_index = 0;
-};
 
 struct PeersOptions {
   std::string api_url;                      // this node's, with scheme

@@ -517,6 +517,29 @@ TEST(HttpApiBody, EmptySql_SkippedButNotNoStatements) {
   EXPECT_EQ(statements(R"([" "])"), (std::vector<Statement>{{" ", {}}}));
 }
 
+TEST(HttpApiBody, RemoveBody_ExactlyOneIdOfStrings) {
+  EXPECT_EQ(parse_remove_body(R"({"id": "node2"})"), "node2");
+  EXPECT_EQ(parse_remove_body(R"({"id": null})"), "");
+  EXPECT_EQ(parse_remove_body(R"({"id": "a", "id": "b"})"), "b");  // Go's map: the last one
+  EXPECT_EQ(parse_remove_body(R"({"id": "a", "x": "b"})"), std::nullopt);
+  EXPECT_EQ(parse_remove_body(R"({"id": 2})"), std::nullopt);
+  EXPECT_EQ(parse_remove_body(R"({"ID": "a"})"), std::nullopt);
+  EXPECT_EQ(parse_remove_body(R"(["id"])"), std::nullopt);
+  EXPECT_EQ(parse_remove_body(""), std::nullopt);
+}
+
+TEST(HttpApiBody, StepdownBody_OptionalIdReadOnlyAsJson) {
+  constexpr std::string_view kJson = "application/json; charset=utf-8";
+  EXPECT_EQ(parse_stepdown_body("", kJson), "");
+  EXPECT_EQ(parse_stepdown_body(R"({"id": "n3"})", "text/plain"), "");
+  EXPECT_EQ(parse_stepdown_body(R"({"Id": "n3", "other": 1})", kJson), "n3");
+  EXPECT_EQ(parse_stepdown_body(R"({"id": null})", kJson), "");
+  EXPECT_EQ(parse_stepdown_body("null", kJson), "");
+  EXPECT_EQ(parse_stepdown_body(R"({"id": 3})", kJson), std::nullopt);
+  EXPECT_EQ(parse_stepdown_body("[]", kJson), std::nullopt);
+  EXPECT_EQ(parse_stepdown_body("{", kJson), std::nullopt);
+}
+
 TEST(HttpApiBody, Strings_EscapesAndInvalidUtf8) {
   EXPECT_EQ(statements(R"(["\u00e9\n\"\\\/"])"), (std::vector<Statement>{{"\xC3\xA9\n\"\\/", {}}}));
   // Go's decoder turns each invalid byte into U+FFFD.
