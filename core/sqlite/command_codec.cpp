@@ -85,7 +85,9 @@ auto read_root(std::string_view bytes, const char* what, Fn fn)
   std::vector<capnp::word> copy;
   const capnp::word* words = reinterpret_cast<const capnp::word*>(bytes.data());
   if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) != 0) {
-    copy.resize(n);
+    // Built whole, not resize()d: clang's capnp::word cannot be copied or moved, which resize()
+    // needs (capnp/common.h).
+    copy = std::vector<capnp::word>(n);
     std::memcpy(copy.data(), bytes.data(), bytes.size());
     words = copy.data();
   }

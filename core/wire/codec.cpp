@@ -50,7 +50,9 @@ std::string encode(const raft::Message& m) {
     std::memset(stack, 0, sizeof stack);
     first = kj::ArrayPtr<capnp::word>(stack, kStackWords);
   } else {
-    heap.resize(hint);  // value-initialised: zeroed, as the builder requires
+    // Value-initialised: zeroed, as the builder requires. Built whole, not resize()d: clang's
+    // capnp::word cannot be copied or moved (capnp/common.h), which resize() needs.
+    heap = std::vector<capnp::word>(hint);
     first = kj::ArrayPtr<capnp::word>(heap.data(), heap.size());
   }
   capnp::MallocMessageBuilder builder(first, capnp::AllocationStrategy::GROW_HEURISTICALLY);
@@ -122,7 +124,7 @@ Result<Inbound> decode_envelope(std::string_view bytes) {
   std::vector<capnp::word> copy;
   const capnp::word* base = reinterpret_cast<const capnp::word*>(bytes.data());
   if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) != 0) {
-    copy.resize(nwords);
+    copy = std::vector<capnp::word>(nwords);  // not resize(): see encode()
     std::memcpy(copy.data(), bytes.data(), bytes.size());
     base = copy.data();
   }
