@@ -63,5 +63,22 @@ TEST(ParseConnection, MalformedIs400_CutShortClosesWithoutAnAnswer) {
   EXPECT_EQ(parse("").status, 0);
 }
 
+// Found by tests/fuzz/fuzz_http_request: Beast 1.81 asserted (and rqlited, whose assertions stay
+// on, aborted) when an empty chunked body's last chunk "0\r\n" had arrived and one more byte came
+// on its own: the parser resumed with 4 bytes where it assumed 5.
+TEST(ParseConnection, EmptyChunkedBodyArrivingByteByByte_NoAbort) {
+  const std::string empty_body =
+      "POST /db/execute HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+  for (size_t read_size = 1; read_size <= 8; ++read_size) {
+    const ParsedConnection c = parse(empty_body, read_size);
+    ASSERT_EQ(c.requests.size(), 1u) << "read size " << read_size;
+    EXPECT_EQ(c.requests[0].body, "");
+  }
+  // The fuzzer's input, minimised: cut short after the byte that tripped the assertion.
+  const ParsedConnection cut = parse("$ y HTTP/1.1\r\nTransfer-Encoding:chunked\r\n\r\n0\r\n\r", 1);
+  EXPECT_TRUE(cut.requests.empty());
+  EXPECT_EQ(cut.status, 0);
+}
+
 }  // namespace
 }  // namespace rq::server
