@@ -38,8 +38,6 @@ class Reader {
   size_t p_ = 0;
 };
 
-constexpr size_t kMaxMembers = 1024;
-
 }  // namespace
 
 Membership::Membership(std::vector<Member> members) : members_(std::move(members)) {

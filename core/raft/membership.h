@@ -32,6 +32,9 @@ struct Member {
   friend bool operator==(const Member&, const Member&) = default;
 };
 
+// The most members an encoding holds (decode() refuses more).
+inline constexpr size_t kMaxMembers = 1024;
+
 class Membership {
  public:
   Membership() = default;

@@ -191,7 +191,17 @@ Result<Inbound> decode_envelope(std::string_view bytes) {
             raft::Member{NodeId(wm.getId()), wm.getAddress().cStr(), wm.getVoter(), wm.getStaged(), wm.getIncarnation(),
                          wm.getName().cStr()});
       }
+      // The follower writes this membership into its snapshot file and reads it back with
+      // Membership::decode at every start: accept only what that accepts (distinct ids, at most
+      // kMaxMembers), or a restart would find the snapshot "corrupt" and skip it.
+      if (members.size() > raft::kMaxMembers) return invalid("snapshot: too many members");
       m.snapshot.membership = raft::Membership(std::move(members));
+      const auto& sorted = m.snapshot.membership.members();
+      for (size_t k = 1; k < sorted.size(); ++k) {
+        if (sorted[k].id == sorted[k - 1].id) {
+          return invalid("snapshot: member " + std::to_string(sorted[k].id.v) + " listed twice");
+        }
+      }
     }
     m.offset = r.getOffset();
     m.chunk_len = r.getChunkLen();

@@ -317,6 +317,31 @@ TEST(Codec, UnknownEntryType_IsRejected) {
   expect_invalid(flat(builder));
 }
 
+// Found by tests/fuzz/fuzz_raft_message: a snapshot message whose membership named one id twice
+// was accepted, though the follower could never read that membership back from its snapshot
+// file (Membership::decode refuses it, so the snapshot would be skipped as corrupt at restart).
+TEST(Codec, SnapshotMembershipNotStorable_IsRejected) {
+  raft::Message m = sample(raft::MessageType::kSnap);
+  m.entries.clear();
+  m.snapshot.index = LogIndex(100);
+  m.snapshot.term = Term(4);
+  m.snapshot.membership = raft::Membership({raft::Member{NodeId(1), "a:1", true, false, 0},
+                                            raft::Member{NodeId(2), "b:1", true, false, 0},
+                                            raft::Member{NodeId(1), "c:1", false, false, 0}});
+  expect_invalid(encode(m));
+
+  std::vector<raft::Member> many;
+  for (uint64_t id = 1; id <= raft::kMaxMembers + 1; ++id)
+    many.push_back(raft::Member{NodeId(id), "", true, false, 0});
+  m.snapshot.membership = raft::Membership(many);
+  expect_invalid(encode(m));
+  many.pop_back();
+  m.snapshot.membership = raft::Membership(many);
+  auto ok = decode(encode(m));
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->snapshot.membership, m.snapshot.membership);
+}
+
 // An inline-composite list of zero-sized structs may claim a huge count while costing no bytes;
 // decoding must refuse it rather than try to reserve room for every element.
 TEST(Codec, AmplifiedEntryList_IsRejected) {
