@@ -234,6 +234,12 @@ Status LogStore::recover(RecoveredLog* out, LogIndex floor_index, Term floor_ter
     return make_error(ErrorCode::kCorrupt, "log: entries resume at " + std::to_string(ents.front().index.v) +
                                                " after a snapshot at " + std::to_string(floor_index.v));
   }
+  // Terms never decrease along a log, and the snapshot's last entry is part of it.
+  if (!ents.empty() && ents.front().term < floor_term) {
+    return make_error(ErrorCode::kCorrupt, "log: entry " + std::to_string(ents.front().index.v) + " of term " +
+                                               std::to_string(ents.front().term.v) + " after a snapshot of term " +
+                                               std::to_string(floor_term.v));
+  }
   const uint64_t last_index = ents.empty() ? floor_index.v : ents.back().index.v;
   if (out->hard_state.commit.v > last_index) {
     return make_error(ErrorCode::kCorrupt, "log: commit index " + std::to_string(out->hard_state.commit.v) +

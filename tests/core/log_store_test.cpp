@@ -750,6 +750,15 @@ TEST_F(LogStoreFloorTest, EntriesNotRightAfterFloor_AreCorrupt) {
   expect_corrupt_at(20, 3);
 }
 
+// Found by tests/fuzz/fuzz_log_store: entries resuming right after the snapshot but in an older
+// term than the snapshot's were handed to Raft as the log, though no Raft log can hold them.
+TEST_F(LogStoreFloorTest, EntriesAfterFloorInAnOlderTerm_AreCorrupt) {
+  write_segment(disk_, kFirstSegment,
+                encode_entry_record(entry(2, 1)) + encode_entry_record(entry(3, 1)));
+  expect_corrupt_at(1, 2);
+  EXPECT_EQ(reopen_at_ok(1, 1).entries, (std::vector<Entry>{entry(2, 1), entry(3, 1)}));
+}
+
 TEST_F(LogStoreFloorTest, FloorEntryWithFloorTerm_KeepsEntriesAfterIt) {
   const std::vector<Entry> log = concat(entries(1, 5, 1), entries(6, 10, 2));
   write_synced(log, hard_state(2, 1, 5));
