@@ -1,10 +1,12 @@
 # sqlraft: `make run` and `make test` are all a newcomer needs (both install what is missing).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
 SEEDS      ?= 1-200
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build run run-node bench test test-release test-asan asan sweep sweep-long mutation jepsen lint format clean
+.PHONY: all deps build run run-node bench test test-release test-asan asan fuzz sweep sweep-long mutation jepsen lint format clean
 
 all: build
 
@@ -53,6 +55,13 @@ test-asan: asan
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-30 --workload register
 	$(ASAN_BUILD)/bin/rqsim --seeds 1-20 --workload append
 
+# Every parser under libFuzzer with ASan + UBSan, FUZZ_SECONDS per target (a clang build of its
+# own; docs/testing.md). FUZZ_SECONDS=5 is a smoke run; FUZZ_TARGETS narrows it.
+fuzz: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release \
+	  -DRQ_FUZZ=ON -DRQ_SANITIZE=address,undefined >/dev/null
+	scripts/fuzz.py --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # Visible simulation sweeps: Raft-level clients, then SQL clients through the service with their
 # histories checked for linearizability.
 sweep: build
@@ -81,4 +90,4 @@ format:
 	find core sim net server tests -name '*.h' -o -name '*.cpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

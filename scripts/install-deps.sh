@@ -14,6 +14,7 @@ PKGS=(
   libcli11-dev zlib1g-dev libbenchmark-dev
   curl procps psmisc python3
   nftables faketime libfaketime              # rqjepsen: partitions, clock faults
+  clang libclang-rt-14-dev                  # make fuzz: libFuzzer, ASan, UBSan (clang 14's)
 )
 
 missing=()
