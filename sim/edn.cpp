@@ -106,8 +106,10 @@ Status Reader::skip_space(int depth) {
     } else if (peek() == ';') {
       while (!at_end() && peek() != '\n') take();
     } else if (peek() == '#' && pos_ + 1 < t_.size() && t_[pos_ + 1] == '_') {
+      // `#_ #_ a b` nests: each discard skips space (and the discards in it) one level down.
+      if (depth >= kEdnMaxDepth) return error("nested deeper than " + std::to_string(kEdnMaxDepth));
       pos_ += 2;
-      if (Status s = skip_space(depth); !s.ok()) return s;
+      if (Status s = skip_space(depth + 1); !s.ok()) return s;
       if (at_end()) return error("#_ discards nothing");
       if (Result<EdnValue> gone = form(depth); !gone.ok()) return gone.error();
     } else {

@@ -72,6 +72,21 @@ TEST(Edn, Errors_NameTheLine) {
   EXPECT_EQ(error(std::string(300, '[').c_str()), "line 1: nested deeper than 200");
 }
 
+// Found while writing tests/fuzz/fuzz_history and confirmed with it (on a 400 KB input, past the
+// fuzzer's default input size): each `#_` of a run like `#_#_#_...` recursed without counting a
+// level, so a long enough run overflowed the stack.
+TEST(Edn, DiscardsNested_CountAsLevels) {
+  auto error = [](const std::string& text) {
+    Result<std::vector<EdnValue>> v = parse_edn(text);
+    return v.ok() ? std::string("parsed") : v.error().message;
+  };
+  std::string deep;
+  for (int k = 0; k < 1'000'000; ++k) deep += "#_";
+  EXPECT_EQ(error(deep + "1"), "line 1: nested deeper than 200");
+  EXPECT_EQ(error("#_ #_ a b"), "parsed");
+  EXPECT_EQ(parse_edn("#_ #_ a b c").value().size(), 1u);
+}
+
 // ---- EDN histories -------------------------------------------------------------------------
 
 // What a Knossos test file looks like: a vector of maps over several lines, comments, extra
