@@ -319,7 +319,7 @@ void Run::write_outputs(const std::optional<wl::Finding>& f, const std::string& 
   }
   {
     std::ofstream o(a_.out + "/history.edn");
-    o << wl::history_to_edn(events);
+    o << wl::history_to_edn(events, workload_->kind());
   }
   const wl::RunnerStats& s = runner_->stats();
   json::object r;
