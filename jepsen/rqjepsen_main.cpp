@@ -319,7 +319,7 @@ void Run::write_outputs(const std::optional<wl::Finding>& f, const std::string& 
   }
   {
     std::ofstream o(a_.out + "/history.edn");
-    o << wl::history_to_edn(events);
+    o << wl::history_to_edn(events, workload_->kind());
   }
   const wl::RunnerStats& s = runner_->stats();
   json::object r;
@@ -420,7 +420,15 @@ int Run::go() {
       finals_ok = ok;
     });
     run_until([&] { return finals_done; }, std::chrono::seconds(40 * a_.nodes));
-    if (!finals_done || !finals_ok) log("final reads: not every node answered");
+    // Healed and with a leader that serves writes, every running node must answer: a node that
+    // cannot is a liveness failure, and without final reads the set, append and bank checkers
+    // could not look for lost elements at all.
+    if (!finals_done || !finals_ok) {
+      finding = wl::Finding{"final-reads", "not every running node answered its final reads within " +
+                                               std::to_string(static_cast<int>(ro.final_timeout.count())) +
+                                               " s of the heal"};
+      log(finding->detail);
+    }
   }
   if (!finding && runner_->finding()) finding = runner_->finding();
   if (!finding) finding = runner_->check();

@@ -31,21 +31,56 @@ const char* format_name(HistoryFormat f) {
   RQ_ASSERT(false);
 }
 
-Result<std::vector<Event>> read_events(HistoryFormat f, std::string_view text) {
-  switch (f) {
-    case HistoryFormat::kPorcupineEtcd:
-      return read_porcupine_etcd(text);
-    case HistoryFormat::kPorcupineKv:
-    case HistoryFormat::kEdn:
-      return read_edn_history(text);
-    case HistoryFormat::kJsonl:
-      return read_jsonl_history(text);
+namespace {
+
+// jepsen.independent: each :value [k v] becomes key k and value v.
+Status split_tuples(std::vector<Event>* events) {
+  for (Event& e : *events) {
+    if (e.key.has_value()) return line_error(e.line, "both :key and an independent tuple");
+    const Value& v = e.value;
+    if (v.kind != Value::Kind::kList || v.items.size() != 2) {
+      return line_error(e.line, "expected an independent tuple [k v], got " + v.to_edn());
+    }
+    const Value& k = v.items[0];
+    if (k.kind == Value::Kind::kInt) {
+      e.key = std::to_string(k.i);
+    } else if (k.kind == Value::Kind::kString || k.kind == Value::Kind::kKeyword) {
+      e.key = k.s;
+    } else {
+      return line_error(e.line, "an independent tuple's key must be an integer or a string, got " + k.to_edn());
+    }
+    Value inner = v.items[1];
+    e.value = std::move(inner);
   }
-  RQ_ASSERT(false);
+  return ok_status();
 }
 
-Result<History> read_history(HistoryFormat f, std::string_view text) {
-  Result<std::vector<Event>> events = read_events(f, text);
+}  // namespace
+
+Result<std::vector<Event>> read_events(HistoryFormat f, std::string_view text, ReadOptions o) {
+  Result<std::vector<Event>> events = make_error(ErrorCode::kInvalid, "no reader");
+  switch (f) {
+    case HistoryFormat::kPorcupineEtcd:
+      events = read_porcupine_etcd(text);
+      break;
+    case HistoryFormat::kPorcupineKv:
+    case HistoryFormat::kEdn:
+      events = read_edn_history(text);
+      break;
+    case HistoryFormat::kJsonl:
+      events = read_jsonl_history(text);
+      break;
+  }
+  if (!events.ok() || !o.independent) return events;
+  if (f != HistoryFormat::kEdn && f != HistoryFormat::kPorcupineKv) {
+    return make_error(ErrorCode::kInvalid, std::string("independent tuples are read from edn, not ") + format_name(f));
+  }
+  if (Status st = split_tuples(&events.value()); !st) return st.error();
+  return events;
+}
+
+Result<History> read_history(HistoryFormat f, std::string_view text, ReadOptions o) {
+  Result<std::vector<Event>> events = read_events(f, text, o);
   if (!events.ok()) return events.error();
   Result<History> h = history_from_events(events.value());
   if (!h.ok() || f != HistoryFormat::kEdn) return h;

@@ -17,7 +17,8 @@
 //   edn             Jepsen / Knossos histories: a vector `[...]` or list `(...)` of operation
 //                   maps, or the maps one after another (Jepsen's history.edn). Keys used:
 //                   :process (integer; anything else, e.g. :nemesis, is skipped), :type
-//                   (:invoke :ok :fail :info), :f, :key (optional), :value. Other keys (:time,
+//                   (:invoke :ok :fail :info), :f, :key (optional; or, read with `independent`,
+//                   :value a tuple [k v]), :value. Other keys (:time,
 //                   :index, :error ...) are ignored. Jepsen semantics: :fail did not happen,
 //                   :info or no completion is unknown, a read's value is its completion's, and (Knossos's
 //                   register models) a :read whose value is nil matches any state.
@@ -39,8 +40,16 @@ enum class HistoryFormat : uint8_t { kPorcupineEtcd, kPorcupineKv, kEdn, kJsonl 
 std::optional<HistoryFormat> format_from_name(std::string_view name);
 const char* format_name(HistoryFormat f);
 
-Result<std::vector<Event>> read_events(HistoryFormat f, std::string_view text);
-Result<History> read_history(HistoryFormat f, std::string_view text);
+struct ReadOptions {
+  // Every :value is a jepsen.independent tuple [k v]: the operation is on key k (an integer or a
+  // string) with value v, and each key is its own register, as Jepsen's independent checker
+  // splits the history. Only for `edn` and `porcupine-kv`; an event whose value is not a pair is
+  // an error.
+  bool independent = false;
+};
+
+Result<std::vector<Event>> read_events(HistoryFormat f, std::string_view text, ReadOptions o = {});
+Result<History> read_history(HistoryFormat f, std::string_view text, ReadOptions o = {});
 
 // The pieces, for the readers and their tests.
 Result<std::vector<Event>> read_porcupine_etcd(std::string_view text);

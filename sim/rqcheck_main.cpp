@@ -3,6 +3,9 @@
 //           --format porcupine-etcd|porcupine-kv|edn|jsonl [options] FILE
 // Options:
 //   --init V          the register's initial value, an integer (default: absent, read as nil)
+//   --independent     every :value is a jepsen.independent tuple [k v] (edn): each key k is
+//                     a register of its own, as Jepsen's independent checker splits the history
+//                     (what rqjepsen writes for multi-register and append)
 //   --no-partition    check every key together instead of each key alone
 //   --naive           no memoisation (plain Wing & Gong), a baseline; stops after --max-steps
 //   --max-steps N     model steps per search (default 200000000, with --naive 10000000)
@@ -37,7 +40,7 @@ int usage(const std::string& why) {
                "usage: rqcheck --model register|kv|sql-register [--init V]\n"
                "               --format porcupine-etcd|porcupine-kv|edn|jsonl\n"
                "               [--no-partition] [--naive] [--max-steps N] [--no-minimise]"
-               " [--stats] FILE\n");
+               " [--stats] [--independent] FILE\n");
   return 2;
 }
 
@@ -45,6 +48,7 @@ struct Args {
   Model model;
   HistoryFormat format = HistoryFormat::kEdn;
   CheckOptions check;
+  ReadOptions read;
   bool have_model = false, have_format = false, have_max_steps = false, stats = false;
   std::string file;
 };
@@ -83,6 +87,8 @@ std::string parse_args(int argc, char** argv, Args* a) {
     } else if (arg == "--naive") {
       a->check.limits.memoise = false;
       a->check.limits.reduce = false;
+    } else if (arg == "--independent") {
+      a->read.independent = true;
     } else if (arg == "--no-partition") {
       a->check.partition = false;
     } else if (arg == "--no-minimise") {
@@ -98,6 +104,9 @@ std::string parse_args(int argc, char** argv, Args* a) {
   if (!a->have_model) return "--model is required";
   if (!a->have_format) return "--format is required";
   if (a->file.empty()) return "no FILE";
+  if (a->read.independent && a->format != HistoryFormat::kEdn && a->format != HistoryFormat::kPorcupineKv) {
+    return "--independent is for edn histories";
+  }
   if (!a->model.init.is_nil() && a->model.kind == ModelKind::kKv) return "--init is for registers";
   if (!a->check.limits.memoise && !a->have_max_steps) a->check.limits.max_steps = kNaiveMaxSteps;
   return "";
@@ -142,7 +151,7 @@ int run(const Args& a) {
     std::fprintf(stderr, "rqcheck: cannot read %s\n", a.file.c_str());
     return 2;
   }
-  Result<History> h = read_history(a.format, text.str());
+  Result<History> h = read_history(a.format, text.str(), a.read);
   if (!h.ok()) {
     std::fprintf(stderr, "rqcheck: %s: %s\n", a.file.c_str(), h.error().message.c_str());
     return 2;

@@ -336,7 +336,31 @@ std::string history_to_jsonl(const std::vector<TimedEvent>& events) {
   return out;
 }
 
-std::string history_to_edn(const std::vector<TimedEvent>& events) {
+namespace {
+
+// An operation's :value in the shape Jepsen's workload of the same kind gives it.
+std::string edn_value(Kind kind, const sim::Event& e, const Value& v) {
+  if (kind == Kind::kBank && v.kind == Value::Kind::kList) {
+    if (e.f == "transfer" && v.items.size() == 3) {
+      return "{:from " + v.items[0].to_edn() + ", :to " + v.items[1].to_edn() + ", :amount " + v.items[2].to_edn() + "}";
+    }
+    if (e.f == "read") {  // balances in account order (SELECT ... ORDER BY id); the accounts are 0..n-1
+      std::string out = "{";
+      for (size_t a = 0; a < v.items.size(); ++a) {
+        out += (a == 0 ? "" : ", ") + std::to_string(a) + " " + v.items[a].to_edn();
+      }
+      return out + "}";
+    }
+  }
+  if (!e.key) return v.to_edn();
+  const std::string& k = *e.key;
+  const bool number = !k.empty() && k.size() < 19 && k.find_first_not_of("0123456789") == std::string::npos;
+  return "[" + (number ? k : Value::string(k).to_edn()) + " " + v.to_edn() + "]";
+}
+
+}  // namespace
+
+std::string history_to_edn(const std::vector<TimedEvent>& events, Kind kind) {
   std::string out;
   std::map<uint64_t, Value> invoked;  // each process's open invocation's value
   for (size_t i = 0; i < events.size(); ++i) {
@@ -356,8 +380,7 @@ std::string history_to_edn(const std::vector<TimedEvent>& events) {
            sim::event_type_name(type) + ", :process ";
     out += te.nemesis ? std::string(":nemesis") : std::to_string(te.event.process);
     out += ", :f :" + te.event.f;
-    if (te.event.key) out += ", :key " + Value::string(*te.event.key).to_edn();
-    out += ", :value " + value->to_edn();
+    out += ", :value " + (te.nemesis ? value->to_edn() : edn_value(kind, te.event, *value));
     if (mismatch) out += ", :error :mismatch";
     if (te.node != 0) out += ", :node " + std::to_string(te.node);
     if (!te.error.empty()) out += ", :error " + Value::string(te.error).to_edn();

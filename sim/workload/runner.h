@@ -170,7 +170,11 @@ class Runner {
 // "final" and "error" where they apply; nemesis events have "process": "nemesis".
 std::string history_to_jsonl(const std::vector<TimedEvent>& events);
 // The history as Jepsen writes history.edn: one operation map per line, :time in nanoseconds,
-// :index the event's position; nemesis events as :process :nemesis with :type :info.
-std::string history_to_edn(const std::vector<TimedEvent>& events);
+// :index the event's position; nemesis events as :process :nemesis with :type :info. Values take
+// the shapes of Jepsen's own workloads, so its checkers read them as they are: a keyed operation
+// (multi-register, append) is an independent tuple `[k v]` (jepsen.independent; the key an
+// integer when it is one); a bank read is a map of account to balance `{0 10, 1 10}` and a
+// transfer `{:from 0, :to 1, :amount 5}` (jepsen.tests.bank).
+std::string history_to_edn(const std::vector<TimedEvent>& events, Kind kind);
 
 }  // namespace rq::wl

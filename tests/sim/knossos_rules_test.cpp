@@ -14,8 +14,8 @@
 namespace rq::sim {
 namespace {
 
-Verdict verdict(HistoryFormat f, const std::string& text, Value init = Value::nil()) {
-  Result<History> h = read_history(f, text);
+Verdict verdict(HistoryFormat f, const std::string& text, Value init = Value::nil(), ReadOptions o = {}) {
+  Result<History> h = read_history(f, text, o);
   EXPECT_TRUE(h.ok()) << (h.ok() ? "" : h.error().message);
   if (!h.ok()) return Verdict::kGaveUp;
   Model m;
@@ -149,12 +149,91 @@ TEST(KnossosRules, OurEdnWritesACasThatFoundAnotherValueAsJepsenDoes) {
   ev[1].event.type = EventType::kOk;
   ev[1].event.f = "cas";
   ev[1].event.value = Value::boolean(false);
-  const std::string edn = wl::history_to_edn(ev);
+  const std::string edn = wl::history_to_edn(ev, wl::Kind::kRegister);
   EXPECT_NE(edn.find(":type :fail, :process 3, :f :cas, :value [4 5], :error :mismatch"), std::string::npos) << edn;
   Result<History> h = read_history(HistoryFormat::kEdn, edn);
   ASSERT_TRUE(h.ok());
   ASSERT_EQ(h.value().ops.size(), 1u);
   EXPECT_EQ(h.value().ops[0].outcome, Outcome::kFailed);
+}
+
+TEST(KnossosRules, IndependentTuples_EachKeyIsItsOwnRegister) {
+  // jepsen.independent: :value [k v], and each key is checked alone. Key 2 was never written
+  // 5, so its read of 5 is invalid though key 1 holds 5.
+  const char* wrong_key =
+      "{:process 0 :type :invoke :f :write :value [1 5]}\n"
+      "{:process 0 :type :ok :f :write :value [1 5]}\n"
+      "{:process 1 :type :invoke :f :read :value [2 nil]}\n"
+      "{:process 1 :type :ok :f :read :value [2 5]}\n";
+  const ReadOptions independent{true};
+  EXPECT_EQ(verdict(HistoryFormat::kEdn, wrong_key, Value::nil(), independent), kInvalid);
+  const char* two_keys =
+      "{:process 0 :type :invoke :f :write :value [1 5]}\n"
+      "{:process 0 :type :ok :f :write :value [1 5]}\n"
+      "{:process 1 :type :invoke :f :write :value [2 7]}\n"
+      "{:process 1 :type :ok :f :write :value [2 7]}\n"
+      "{:process 2 :type :invoke :f :read :value [1 nil]}\n"
+      "{:process 2 :type :ok :f :read :value [1 5]}\n";
+  EXPECT_EQ(verdict(HistoryFormat::kEdn, two_keys, Value::nil(), independent), kValid);
+  // Read as one register, the last write was [2 7], so the read of [1 5] is stale.
+  EXPECT_EQ(verdict(HistoryFormat::kEdn, two_keys), kInvalid);
+  // A value that is not a pair is an error, with its line.
+  Result<History> bad = read_history(HistoryFormat::kEdn, "{:process 0 :type :invoke :f :write :value 3}\n", independent);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("line 1: expected an independent tuple [k v], got 3"), std::string::npos)
+      << bad.error().message;
+}
+
+TEST(KnossosRules, OurEdnWritesKeyedOperationsAsIndependentTuples) {
+  std::vector<wl::TimedEvent> ev(4);
+  for (auto& e : ev) {
+    e.event.process = 1;
+    e.event.f = "cas";
+    e.event.key = "3";
+  }
+  ev[0].event.type = EventType::kInvoke;
+  ev[0].event.value = Value::list({Value::integer(4), Value::integer(5)});
+  ev[1].event.type = EventType::kOk;
+  ev[1].event.value = Value::boolean(false);  // found another value: :fail with [from to]
+  ev[2].event.type = EventType::kInvoke;
+  ev[2].event.f = "read";
+  ev[3].event.type = EventType::kOk;
+  ev[3].event.f = "read";
+  ev[3].event.value = Value::integer(6);
+  const std::string edn = wl::history_to_edn(ev, wl::Kind::kMultiRegister);
+  EXPECT_NE(edn.find(":type :invoke, :process 1, :f :cas, :value [3 [4 5]]"), std::string::npos) << edn;
+  EXPECT_NE(edn.find(":type :fail, :process 1, :f :cas, :value [3 [4 5]], :error :mismatch"), std::string::npos) << edn;
+  EXPECT_NE(edn.find(":f :read, :value [3 nil]"), std::string::npos) << edn;
+  EXPECT_NE(edn.find(":f :read, :value [3 6]"), std::string::npos) << edn;
+  EXPECT_EQ(edn.find(":key"), std::string::npos) << edn;
+  Result<History> h = read_history(HistoryFormat::kEdn, edn, ReadOptions{true});
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  ASSERT_EQ(h.value().ops.size(), 2u);
+  EXPECT_EQ(h.value().ops[0].key, std::optional<std::string>("3"));
+  EXPECT_EQ(h.value().ops[0].outcome, Outcome::kFailed);
+  EXPECT_EQ(h.value().ops[1].output, Value::integer(6));
+  // A key that is not a number stays a string.
+  ev[3].event.key = "k";
+  EXPECT_NE(wl::history_to_edn(ev, wl::Kind::kAppend).find(":value [\"k\" 6]"), std::string::npos);
+}
+
+TEST(KnossosRules, OurEdnWritesBankOperationsAsJepsensBankTest) {
+  std::vector<wl::TimedEvent> ev(4);
+  for (auto& e : ev) e.event.process = 0;
+  ev[0].event.type = EventType::kInvoke;
+  ev[0].event.f = "transfer";
+  ev[0].event.value = Value::list({Value::integer(0), Value::integer(2), Value::integer(5)});
+  ev[1] = ev[0];
+  ev[1].event.type = EventType::kOk;
+  ev[2].event.type = EventType::kInvoke;
+  ev[2].event.f = "read";
+  ev[3].event.type = EventType::kOk;
+  ev[3].event.f = "read";
+  ev[3].event.value = Value::list({Value::integer(5), Value::integer(10), Value::integer(15)});
+  const std::string edn = wl::history_to_edn(ev, wl::Kind::kBank);
+  EXPECT_NE(edn.find(":type :ok, :process 0, :f :transfer, :value {:from 0, :to 2, :amount 5}"), std::string::npos) << edn;
+  EXPECT_NE(edn.find(":type :invoke, :process 0, :f :read, :value nil"), std::string::npos) << edn;
+  EXPECT_NE(edn.find(":type :ok, :process 0, :f :read, :value {0 5, 1 10, 2 15}"), std::string::npos) << edn;
 }
 
 }  // namespace

@@ -405,7 +405,7 @@ TEST(Runner, HistoryFilesCarryNemesisEventsApart) {
   world.run(std::chrono::milliseconds(50));
   const std::string jsonl = history_to_jsonl(r.events());
   EXPECT_EQ(jsonl.rfind("{\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"kill\",\"value\":\"n2\"", 0), 0u) << jsonl;
-  const std::string edn = history_to_edn(r.events());
+  const std::string edn = history_to_edn(r.events(), Kind::kRegister);
   EXPECT_NE(edn.find(":process :nemesis"), std::string::npos);
   EXPECT_NE(edn.find(":process 0"), std::string::npos);
 }
