@@ -354,7 +354,9 @@ std::string edn_value(Kind kind, const sim::Event& e, const Value& v) {
   }
   if (!e.key) return v.to_edn();
   const std::string& k = *e.key;
-  const bool number = !k.empty() && k.size() < 19 && k.find_first_not_of("0123456789") == std::string::npos;
+  // A decimal without leading zeros reads back as the same string; anything else stays a string.
+  const bool number = !k.empty() && k.size() < 19 && k.find_first_not_of("0123456789") == std::string::npos &&
+                      (k.size() == 1 || k[0] != '0');
   return "[" + (number ? k : Value::string(k).to_edn()) + " " + v.to_edn() + "]";
 }
 

@@ -212,9 +212,13 @@ TEST(KnossosRules, OurEdnWritesKeyedOperationsAsIndependentTuples) {
   EXPECT_EQ(h.value().ops[0].key, std::optional<std::string>("3"));
   EXPECT_EQ(h.value().ops[0].outcome, Outcome::kFailed);
   EXPECT_EQ(h.value().ops[1].output, Value::integer(6));
-  // A key that is not a number stays a string.
+  // A key that is not a number, or would not read back as the same string, stays a string.
   ev[3].event.key = "k";
   EXPECT_NE(wl::history_to_edn(ev, wl::Kind::kAppend).find(":value [\"k\" 6]"), std::string::npos);
+  ev[3].event.key = "007";
+  EXPECT_NE(wl::history_to_edn(ev, wl::Kind::kAppend).find(":value [\"007\" 6]"), std::string::npos);
+  ev[3].event.key = "0";
+  EXPECT_NE(wl::history_to_edn(ev, wl::Kind::kAppend).find(":value [0 6]"), std::string::npos);
 }
 
 TEST(KnossosRules, OurEdnWritesBankOperationsAsJepsensBankTest) {
