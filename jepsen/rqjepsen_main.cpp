@@ -425,7 +425,7 @@ int Run::go() {
     // could not look for lost elements at all.
     if (!finals_done || !finals_ok) {
       finding = wl::Finding{"final-reads", "not every running node answered its final reads within " +
-                                               std::to_string(static_cast<int>(ro.final_timeout.count())) +
+                                               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ro.final_timeout).count()) +
                                                " s of the heal"};
       log(finding->detail);
     }
