@@ -25,18 +25,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FUZZ_DIR = os.path.join(ROOT, "tests", "fuzz")
-TARGETS = [
-    "fuzz_query",
-    "fuzz_request_body",
-    "fuzz_http_request",
-    "fuzz_raft_message",
-    "fuzz_cluster_message",
-    "fuzz_command",
-    "fuzz_peer_message",
-    "fuzz_log_store",
-    "fuzz_snapshot_store",
-    "fuzz_history",
-]
+# One target per tests/fuzz/fuzz_<name>.cpp (tests/fuzz/CMakeLists.txt builds each).
+TARGETS = sorted(f[:-len(".cpp")] for f in os.listdir(FUZZ_DIR) if f.startswith("fuzz_") and f.endswith(".cpp"))
 ARTIFACT_PREFIXES = ("crash-", "leak-", "timeout-", "oom-", "slow-unit-")
 STATUS = re.compile(r"^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+)(?: corp: (\d+)/)?")
 EXECUTED = re.compile(r"^stat::number_of_executed_units: (\d+)")

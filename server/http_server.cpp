@@ -138,11 +138,12 @@ std::optional<uint64_t> declared_length(const Message& m) {
 
 // A body read into memory: a declared length was checked against the header parser's
 // (spooling) limit only; chunks are checked against this one as they come. False: the declared
-// length is over the limit (413).
-bool limit_memory_body(http::request_parser<http::string_body>& p, const HttpServerOptions& opts) {
+// length (`*length`, none when chunked) is over the limit (413).
+bool limit_memory_body(http::request_parser<http::string_body>& p, const HttpServerOptions& opts,
+                       std::optional<uint64_t>* length) {
   p.body_limit(opts.max_body_bytes);
-  const std::optional<uint64_t> length = declared_length(p.get());
-  return !length || *length <= opts.max_body_bytes;
+  *length = declared_length(p.get());
+  return !*length || **length <= opts.max_body_bytes;
 }
 
 // What of a parsed request the connection keeps for its answer.
@@ -283,12 +284,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     parser_.emplace(std::move(*header_parser_));
     header_parser_.reset();
-    if (!limit_memory_body(*parser_, server_->opts)) {
+    std::optional<uint64_t> length;
+    if (!limit_memory_body(*parser_, server_->opts, &length)) {
       ++server_->stats.too_large;
       fail(413, "request body too large");
       return;
     }
-    const std::optional<uint64_t> length = declared_length(parser_->get());
     if (!length || *length > kBigBody) read_big_body();
     continue_then([self = shared_from_this()] {
       http::async_read(self->stream_, self->buffer_, *self->parser_,
@@ -584,18 +585,19 @@ ParsedConnection parse_connection(std::string_view bytes, const HttpServerOption
     limit_header(header, opts);
     beast::error_code ec;
     http::read_header(stream, buffer, header, ec);
-    if (classify(ec) != ReadFailure::kNone) {
-      out.status = answer_for(classify(ec));
+    if (const ReadFailure f = classify(ec); f != ReadFailure::kNone) {
+      out.status = answer_for(f);
       return out;
     }
     http::request_parser<http::string_body> parser(std::move(header));
-    if (!limit_memory_body(parser, opts)) {
+    std::optional<uint64_t> length;
+    if (!limit_memory_body(parser, opts, &length)) {
       out.status = 413;
       return out;
     }
     http::read(stream, buffer, parser, ec);
-    if (classify(ec) != ReadFailure::kNone) {
-      out.status = answer_for(classify(ec));
+    if (const ReadFailure f = classify(ec); f != ReadFailure::kNone) {
+      out.status = answer_for(f);
       return out;
     }
     HttpRequest req;

@@ -196,12 +196,12 @@ void Peers::forward(NodeId to, HttpRequest req, Duration timeout, HttpReply repl
          Result<HttpAnswer> answer = decode_http_answer(*r);
          if (!answer)
            return reply(unavailable("bad answer from the leader: " + answer.error().message));
+         if (answer->transfer == 0) return reply(std::move(answer->resp));
+         // A file body: pulled in chunks into a file here.
          auto p = std::make_shared<Pull>();
          p->resp = std::move(answer->resp);
          p->transfer = answer->transfer;
          p->size = answer->size;
-         if (p->transfer == 0) return reply(std::move(p->resp));
-         // A file body: pulled in chunks into a file here.
          static uint64_t pulls = 0;
          const std::string path = host_.temp_dir() + "/pull-" + std::to_string(::getpid()) + "-" +
                                   std::to_string(++pulls);

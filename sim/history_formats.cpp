@@ -33,6 +33,19 @@ const char* format_name(HistoryFormat f) {
 
 namespace {
 
+Result<std::vector<Event>> read_format(HistoryFormat f, std::string_view text) {
+  switch (f) {
+    case HistoryFormat::kPorcupineEtcd:
+      return read_porcupine_etcd(text);
+    case HistoryFormat::kPorcupineKv:
+    case HistoryFormat::kEdn:
+      return read_edn_history(text);
+    case HistoryFormat::kJsonl:
+      return read_jsonl_history(text);
+  }
+  RQ_ASSERT(false);
+}
+
 // jepsen.independent: each :value [k v] becomes key k and value v.
 Status split_tuples(std::vector<Event>* events) {
   for (Event& e : *events) {
@@ -49,8 +62,7 @@ Status split_tuples(std::vector<Event>* events) {
     } else {
       return line_error(e.line, "an independent tuple's key must be an integer or a string, got " + k.to_edn());
     }
-    Value inner = v.items[1];
-    e.value = std::move(inner);
+    e.value = Value(v.items[1]);  // a copy first: it lives inside e.value
   }
   return ok_status();
 }
@@ -58,23 +70,11 @@ Status split_tuples(std::vector<Event>* events) {
 }  // namespace
 
 Result<std::vector<Event>> read_events(HistoryFormat f, std::string_view text, ReadOptions o) {
-  Result<std::vector<Event>> events = make_error(ErrorCode::kInvalid, "no reader");
-  switch (f) {
-    case HistoryFormat::kPorcupineEtcd:
-      events = read_porcupine_etcd(text);
-      break;
-    case HistoryFormat::kPorcupineKv:
-    case HistoryFormat::kEdn:
-      events = read_edn_history(text);
-      break;
-    case HistoryFormat::kJsonl:
-      events = read_jsonl_history(text);
-      break;
-  }
-  if (!events.ok() || !o.independent) return events;
-  if (f != HistoryFormat::kEdn && f != HistoryFormat::kPorcupineKv) {
+  if (o.independent && f != HistoryFormat::kEdn && f != HistoryFormat::kPorcupineKv) {
     return make_error(ErrorCode::kInvalid, std::string("independent tuples are read from edn, not ") + format_name(f));
   }
+  Result<std::vector<Event>> events = read_format(f, text);
+  if (!events.ok() || !o.independent) return events;
   if (Status st = split_tuples(&events.value()); !st) return st.error();
   return events;
 }

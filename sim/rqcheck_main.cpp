@@ -104,9 +104,6 @@ std::string parse_args(int argc, char** argv, Args* a) {
   if (!a->have_model) return "--model is required";
   if (!a->have_format) return "--format is required";
   if (a->file.empty()) return "no FILE";
-  if (a->read.independent && a->format != HistoryFormat::kEdn && a->format != HistoryFormat::kPorcupineKv) {
-    return "--independent is for edn histories";
-  }
   if (!a->model.init.is_nil() && a->model.kind == ModelKind::kKv) return "--init is for registers";
   if (!a->check.limits.memoise && !a->have_max_steps) a->check.limits.max_steps = kNaiveMaxSteps;
   return "";

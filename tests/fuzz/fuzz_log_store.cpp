@@ -20,25 +20,18 @@ namespace {
 
 using namespace rq;
 
-uint32_t get32(const std::string& s, size_t at) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(s[at + static_cast<size_t>(i)]);
-  return v;
-}
-
 // Sets each whole record's CRC32C (salt 0) as log_store.h lays records out.
 void fix_checksums(std::string& seg) {
   const std::string salt(8, '\0');
   size_t p = storage::kSegmentHeaderBytes;
   while (seg.size() - p >= storage::kRecordHeaderBytes) {
-    const uint64_t len = get32(seg, p + 4);
+    const uint64_t len = fuzz::get_le(seg, p + 4, 4);
     if (len > storage::kMaxRecordPayload) return;
     const uint64_t total = (storage::kRecordHeaderBytes + len + 7) & ~uint64_t{7};
     if (seg.size() - p < total) return;
     const uint32_t crc =
         crc32c_extend(crc32c(salt), std::string_view(seg).substr(p + 4, total - 4));
-    for (int i = 0; i < 4; ++i)
-      seg[p + static_cast<size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
+    fuzz::put_le32(seg, p, crc);
     p += total;
   }
 }

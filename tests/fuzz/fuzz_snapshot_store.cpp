@@ -17,17 +17,6 @@ namespace {
 
 using namespace rq;
 
-uint64_t get(const std::string& s, size_t at, int n) {
-  uint64_t v = 0;
-  for (int i = n - 1; i >= 0; --i)
-    v = (v << 8) | static_cast<uint8_t>(s[at + static_cast<size_t>(i)]);
-  return v;
-}
-void put32(std::string& s, size_t at, uint32_t v) {
-  for (int i = 0; i < 4; ++i)
-    s[at + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
 // The file's name for an input whose checksums are not fixed: a plausible one.
 constexpr const char* kDefaultName = "snap-0000000000000002-0000000000000001.snap";
 
@@ -35,13 +24,13 @@ constexpr const char* kDefaultName = "snap-0000000000000002-0000000000000001.sna
 // trailer's index and term give the file.
 std::string fix(std::string& file) {
   if (file.size() < 8) return kDefaultName;
-  const uint64_t tlen = get(file, file.size() - 4, 4);
+  const uint64_t tlen = fuzz::get_le(file, file.size() - 4, 4);
   if (tlen < 40 || tlen + 8 > file.size()) return kDefaultName;
   const size_t at = file.size() - 8 - tlen;
-  put32(file, at + 32, crc32c(std::string_view(file).substr(0, at)));
-  put32(file, file.size() - 8, crc32c(std::string_view(file).substr(at, tlen)));
-  return storage::SnapshotStore::file_name(LogIndex(get(file, at + 8, 8)),
-                                           Term(get(file, at + 16, 8)));
+  fuzz::put_le32(file, at + 32, crc32c(std::string_view(file).substr(0, at)));
+  fuzz::put_le32(file, file.size() - 8, crc32c(std::string_view(file).substr(at, tlen)));
+  return storage::SnapshotStore::file_name(LogIndex(fuzz::get_le(file, at + 8, 8)),
+                                           Term(fuzz::get_le(file, at + 16, 8)));
 }
 
 // A valid snapshot at index 1, term 1, written through the store.

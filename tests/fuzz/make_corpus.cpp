@@ -37,6 +37,12 @@ void seed(const std::string& target, const std::string& name, std::string_view b
       .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+// One seed per string, named prefix0, prefix1, ...
+template <size_t N>
+void seed_each(const std::string& target, const std::string& prefix, const char* const (&inputs)[N]) {
+  for (size_t k = 0; k < N; ++k) seed(target, prefix + std::to_string(k), inputs[k]);
+}
+
 std::string with_selector(uint8_t selector, std::string_view rest) {
   return std::string(1, static_cast<char>(selector)) + std::string(rest);
 }
@@ -63,8 +69,7 @@ void query_seeds() {
       "q=&level=weak",
       "norwrandom&norwtime&noparse&bypass&qualify_columns",
   };
-  int k = 0;
-  for (const char* q : queries) seed("fuzz_query", "q" + std::to_string(k++), q);
+  seed_each("fuzz_query", "q", queries);
 }
 
 void body_seeds() {
@@ -85,8 +90,7 @@ void body_seeds() {
       "null",
       "SELECT * FROM foo WHERE id = 1",
   };
-  int k = 0;
-  for (const char* b : bodies) seed("fuzz_request_body", "b" + std::to_string(k++), b);
+  seed_each("fuzz_request_body", "b", bodies);
 }
 
 void http_seeds() {
